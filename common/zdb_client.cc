@@ -1,0 +1,471 @@
+#include "common/zdb_client.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <thread>
+
+#include <hiredis/hiredis.h>
+
+namespace qs {
+
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+// RESP multibulk encoding of one command; binary-safe.
+void EncodeCommand(const std::vector<std::string_view>& argv, std::string* out) {
+  out->append("*").append(std::to_string(argv.size())).append("\r\n");
+  for (std::string_view a : argv) {
+    out->append("$").append(std::to_string(a.size())).append("\r\n");
+    out->append(a.data(), a.size());
+    out->append("\r\n");
+  }
+}
+
+Reply ConvertReply(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; i++) out.elements.push_back(ConvertReply(r->element[i]));
+      break;
+    case REDIS_REPLY_NIL:
+    default:
+      out.type = Reply::Type::kNil;
+      break;
+  }
+  return out;
+}
+
+bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                        });
+  return it != haystack.end();
+}
+
+// Blocks SIGPIPE for the calling thread while hiredis writes, and swallows
+// a SIGPIPE raised meanwhile, so a peer closing the socket cannot kill a
+// process that did not ignore SIGPIPE. Does nothing if SIGPIPE is ignored.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
+    active_ = true;
+    sigemptyset(&pipe_set_);
+    sigaddset(&pipe_set_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set_, &old_mask_);
+  }
+  ~SigpipeGuard() {
+    if (!active_) return;
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        timespec zero{0, 0};
+        while (sigtimedwait(&pipe_set_, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool was_pending_ = false;
+  sigset_t pipe_set_;
+  sigset_t old_mask_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+std::string ZdbAddress::ToString() const {
+  if (!unix_path.empty()) return "unix:" + unix_path;
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<ZdbAddress> ParseZdbAddress(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("invalid zdb address '" + std::string(text) + "': " +
+                                   std::string(why));
+  };
+  ZdbAddress addr;
+  if (text.substr(0, 5) == "unix:") {
+    addr.unix_path = std::string(text.substr(5));
+    if (addr.unix_path.empty()) return bad("empty socket path");
+    return addr;
+  }
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return bad("missing ']'");
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return bad("expected ':port' after ']'");
+      port = rest.substr(1);
+      if (port.empty()) return bad("empty port");
+    }
+  } else {
+    size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+      host = text;  // bare IPv6 address without port
+    } else if (colon != std::string_view::npos) {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+      if (port.empty()) return bad("empty port");
+    } else {
+      host = text;
+    }
+  }
+  if (host.empty()) return bad("empty host");
+  addr.host = std::string(host);
+  if (!port.empty()) {
+    int p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || ptr != port.data() + port.size() || p < 1 || p > 65535) {
+      return bad("port must be a number in 1..65535");
+    }
+    addr.port = p;
+  }
+  return addr;
+}
+
+std::string Reply::DebugString() const {
+  switch (type) {
+    case Type::kNil: return "(nil)";
+    case Type::kStatus: return "+" + str;
+    case Type::kError: return "-" + str;
+    case Type::kInteger: return std::to_string(integer);
+    case Type::kString: {
+      std::string out = "\"";
+      for (unsigned char c : str) {
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+          out += static_cast<char>(c);
+        } else {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+          out += buf;
+        }
+      }
+      return out + "\"";
+    }
+    case Type::kArray: {
+      std::string out = "[";
+      for (size_t i = 0; i < elements.size(); i++) {
+        if (i > 0) out += ", ";
+        out += elements[i].DebugString();
+      }
+      return out + "]";
+    }
+  }
+  return "?";
+}
+
+Status StatusFromServerError(std::string_view message) {
+  std::string msg = "server error: " + std::string(message);
+  if (ContainsNoCase(message, "not found") || ContainsNoCase(message, "no such")) {
+    return Status::NotFound(msg);
+  }
+  if (ContainsNoCase(message, "no space")) return Status::NoSpace(msg);
+  if (ContainsNoCase(message, "denied") || ContainsNoCase(message, "noauth") ||
+      ContainsNoCase(message, "read-only") || ContainsNoCase(message, "readonly") ||
+      ContainsNoCase(message, "password") || ContainsNoCase(message, "permission") ||
+      ContainsNoCase(message, "not allowed")) {
+    return Status::PermissionDenied(msg);
+  }
+  if (ContainsNoCase(message, "busy") || ContainsNoCase(message, "loading") ||
+      ContainsNoCase(message, "try again")) {
+    return Status::Busy(msg);
+  }
+  if (ContainsNoCase(message, "invalid") || ContainsNoCase(message, "unknown command") ||
+      ContainsNoCase(message, "wrong number") || ContainsNoCase(message, "syntax") ||
+      ContainsNoCase(message, "too large") || ContainsNoCase(message, "wrongtype")) {
+    return Status::InvalidArgument(msg);
+  }
+  return Status::IOError(msg);
+}
+
+// ---------------------------------------------------------------------------
+
+ZdbClient::ZdbClient(ZdbAddress address, ZdbClientOptions options)
+    : address_(std::move(address)), options_(options), backoff_(options.backoff_initial) {
+  if (options_.connect_attempts < 1) options_.connect_attempts = 1;
+}
+
+ZdbClient::~ZdbClient() { Close(); }
+
+void ZdbClient::Close() {
+  if (ctx_ != nullptr) {
+    redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+Status ZdbClient::TransportError(std::string_view what, int saved_errno) {
+  std::string msg = "zdb " + address_.ToString() + ": " + std::string(what) + ": ";
+  if (ctx_ != nullptr && ctx_->err == REDIS_ERR_IO &&
+      (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
+    msg += "timed out";
+  } else if (ctx_ != nullptr && ctx_->err != 0) {
+    msg += ctx_->errstr;
+  } else {
+    msg += "unknown error";
+  }
+  Close();
+  return Status::Unavailable(msg);
+}
+
+bool ZdbClient::ConnectionLooksDead() const {
+  // The client only reads replies it asked for, so an idle connection that
+  // is readable has been closed (or reset, or desynchronised) by the peer.
+  pollfd p{};
+  p.fd = ctx_->fd;
+  p.events = POLLIN;
+  int r = poll(&p, 1, 0);
+  if (r <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) return true;
+  return (p.revents & POLLIN) != 0;
+}
+
+Status ZdbClient::ConnectOnce(bool* retryable) {
+  *retryable = true;
+  Close();
+  if (!address_.unix_path.empty()) {
+    ctx_ = options_.connect_timeout.count() > 0
+               ? redisConnectUnixWithTimeout(address_.unix_path.c_str(),
+                                             ToTimeval(options_.connect_timeout))
+               : redisConnectUnix(address_.unix_path.c_str());
+  } else {
+    ctx_ = options_.connect_timeout.count() > 0
+               ? redisConnectWithTimeout(address_.host.c_str(), address_.port,
+                                         ToTimeval(options_.connect_timeout))
+               : redisConnect(address_.host.c_str(), address_.port);
+  }
+  if (ctx_ == nullptr) return Status::Unavailable("zdb " + address_.ToString() + ": out of memory");
+  if (ctx_->err != 0) {
+    std::string msg = "zdb " + address_.ToString() + ": connect: " + ctx_->errstr;
+    Close();
+    return Status::Unavailable(msg);
+  }
+  if (options_.command_timeout.count() > 0 &&
+      redisSetTimeout(ctx_, ToTimeval(options_.command_timeout)) != REDIS_OK) {
+    return TransportError("set timeout", errno);
+  }
+  if (address_.unix_path.empty()) redisEnableKeepAlive(ctx_);
+
+  if (admin_password_.has_value()) {
+    std::string wire;
+    EncodeCommand({"AUTH", *admin_password_}, &wire);
+    Result<std::vector<Reply>> r = RoundTrip(wire, 1);
+    if (!r.ok()) return r.status();
+    const Reply& reply = r.value()[0];
+    if (reply.is_error()) {
+      *retryable = false;
+      Close();
+      return Status::PermissionDenied("zdb " + address_.ToString() + ": AUTH failed: " + reply.str);
+    }
+  }
+  if (!address_.ns.empty()) {
+    std::vector<std::string_view> argv = {"SELECT", address_.ns};
+    if (!address_.password.empty()) argv.push_back(address_.password);
+    std::string wire;
+    EncodeCommand(argv, &wire);
+    Result<std::vector<Reply>> r = RoundTrip(wire, 1);
+    if (!r.ok()) return r.status();
+    const Reply& reply = r.value()[0];
+    if (reply.is_error()) {
+      *retryable = false;
+      Close();
+      Status mapped = StatusFromServerError(reply.str);
+      std::string msg = "zdb " + address_.ToString() + ": SELECT '" + address_.ns +
+                        "' failed: " + reply.str;
+      switch (mapped.code()) {
+        case Status::Code::kNotFound: return Status::NotFound(msg);
+        case Status::Code::kPermissionDenied: return Status::PermissionDenied(msg);
+        default: return Status::InvalidArgument(msg);
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status ZdbClient::Connect() {
+  if (ctx_ != nullptr && !ConnectionLooksDead()) return Status::OK();
+  Close();
+  Status s;
+  for (int attempt = 1;; attempt++) {
+    bool retryable = true;
+    s = ConnectOnce(&retryable);
+    if (s.ok()) {
+      backoff_ = options_.backoff_initial;
+      return s;
+    }
+    if (!retryable || attempt >= options_.connect_attempts) break;
+    std::this_thread::sleep_for(backoff_);
+    backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+  }
+  return s;
+}
+
+Status ZdbClient::EnsureConnected() { return Connect(); }
+
+Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t count) {
+  SigpipeGuard guard;
+  if (redisAppendFormattedCommand(ctx_, wire.data(), wire.size()) != REDIS_OK) {
+    return TransportError("buffer command", errno);
+  }
+  std::vector<Reply> replies;
+  replies.reserve(count);
+  for (size_t i = 0; i < count; i++) {
+    void* raw = nullptr;
+    errno = 0;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      int err = errno;
+      if (raw != nullptr) freeReplyObject(raw);
+      return TransportError(i == 0 ? "send/receive" : "receive pipelined reply", err);
+    }
+    replies.push_back(ConvertReply(static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  return replies;
+}
+
+Result<Reply> ZdbClient::Command(const std::vector<std::string_view>& argv) {
+  if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
+  QS_RETURN_IF_ERROR(EnsureConnected());
+  std::string wire;
+  EncodeCommand(argv, &wire);
+  Result<std::vector<Reply>> r = RoundTrip(wire, 1);
+  if (!r.ok()) return r.status();
+  return std::move(r.value()[0]);
+}
+
+Status ZdbClient::Append(const std::vector<std::string_view>& argv) {
+  if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
+  EncodeCommand(argv, &pending_);
+  pending_count_++;
+  return Status::OK();
+}
+
+Result<std::vector<Reply>> ZdbClient::Flush() {
+  std::string wire;
+  wire.swap(pending_);
+  size_t count = pending_count_;
+  pending_count_ = 0;
+  if (count == 0) return std::vector<Reply>{};
+  QS_RETURN_IF_ERROR(EnsureConnected());
+  return RoundTrip(wire, count);
+}
+
+Status ZdbClient::Auth(std::string_view password) {
+  std::optional<std::string> previous = admin_password_;
+  admin_password_ = std::string(password);
+  if (ctx_ == nullptr || ConnectionLooksDead()) {
+    // Connect() sends AUTH itself, before SELECT.
+    Status s = Connect();
+    if (s.code() == Status::Code::kPermissionDenied) admin_password_ = previous;
+    return s;
+  }
+  Result<Reply> r = Command({"AUTH", password});
+  if (!r.ok()) return r.status();  // keep the password: it is checked on reconnect
+  if (r->is_error()) {
+    admin_password_ = previous;
+    return Status::PermissionDenied("zdb " + address_.ToString() + ": AUTH failed: " + r->str);
+  }
+  return Status::OK();
+}
+
+Status ZdbClient::Ping() {
+  Result<Reply> r = Command({"PING"});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return StatusFromServerError(r->str);
+  return Status::OK();
+}
+
+Result<std::string> ZdbClient::Set(std::string_view key, std::string_view value) {
+  Result<Reply> r = Command({"SET", key, value});
+  if (!r.ok()) return r.status();
+  switch (r->type) {
+    case Reply::Type::kString: return std::move(r->str);
+    case Reply::Type::kStatus:
+    case Reply::Type::kNil: return std::string(key);
+    case Reply::Type::kError: return StatusFromServerError(r->str);
+    default: return Status::Corruption("zdb SET: unexpected reply " + r->DebugString());
+  }
+}
+
+Result<std::optional<std::string>> ZdbClient::Get(std::string_view key) {
+  Result<Reply> r = Command({"GET", key});
+  if (!r.ok()) return r.status();
+  switch (r->type) {
+    case Reply::Type::kString: return std::optional<std::string>(std::move(r->str));
+    case Reply::Type::kNil: return std::optional<std::string>();
+    case Reply::Type::kError: return StatusFromServerError(r->str);
+    default: return Status::Corruption("zdb GET: unexpected reply " + r->DebugString());
+  }
+}
+
+Status ZdbClient::Del(std::string_view key) {
+  Result<Reply> r = Command({"DEL", key});
+  if (!r.ok()) return r.status();
+  switch (r->type) {
+    case Reply::Type::kInteger:
+      return r->integer > 0 ? Status::OK() : Status::NotFound("zdb DEL: key not found");
+    case Reply::Type::kStatus: return Status::OK();
+    case Reply::Type::kError: return StatusFromServerError(r->str);
+    default: return Status::Corruption("zdb DEL: unexpected reply " + r->DebugString());
+  }
+}
+
+Result<bool> ZdbClient::Exists(std::string_view key) {
+  Result<Reply> r = Command({"EXISTS", key});
+  if (!r.ok()) return r.status();
+  if (r->is_integer()) return r->integer != 0;
+  if (r->is_error()) return StatusFromServerError(r->str);
+  return Status::Corruption("zdb EXISTS: unexpected reply " + r->DebugString());
+}
+
+}  // namespace qs

@@ -1,0 +1,53 @@
+// Runs the --hook executable for 0-db's events ($1 event, $2 instance id,
+// then the event's arguments) without blocking the event loop: children are
+// reaped by a periodic poll, and a completion callback runs on the loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace zdb {
+
+struct HookRecord {
+  std::string event;
+  std::vector<std::string> args;  // after the instance id
+  pid_t pid = 0;
+  int64_t created = 0;   // unix seconds
+  int64_t finished = 0;  // 0 while running
+  int status = 0;        // exit status
+};
+
+class HookRunner {
+ public:
+  using Done = std::function<void(int exit_status)>;
+  HookRunner(std::string path, std::string instance_id) : path_(std::move(path)), instance_(std::move(instance_id)) {}
+  bool enabled() const { return !path_.empty(); }
+
+  // Starts the hook; done (optional) runs from Poll() when it exits.
+  // Returns false (and calls nothing) when no hook is configured or spawn fails.
+  bool Run(const std::string& event, const std::vector<std::string>& args, Done done = nullptr);
+  // Starts the hook and waits for it; returns its exit status (-1: not run).
+  int RunAndWait(const std::string& event, const std::vector<std::string>& args);
+  // Reaps finished children and runs their callbacks. Call periodically.
+  void Poll();
+  // Running hooks plus those finished in the last 60 s, for the HOOKS command.
+  std::vector<HookRecord> Records();
+
+ private:
+  pid_t Spawn(const std::string& event, const std::vector<std::string>& args);
+  std::string path_;
+  std::string instance_;
+  struct Running {
+    HookRecord rec;
+    Done done;
+  };
+  std::vector<Running> running_;
+  std::deque<HookRecord> finished_;
+};
+
+}  // namespace zdb

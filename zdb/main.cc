@@ -1,0 +1,45 @@
+// zdb: parse settings, open the namespaces, serve until SIGTERM.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "common/logging.h"
+#include "zdb/options.h"
+#include "zdb/server.h"
+
+int main(int argc, char** argv) {
+  zdb::Options opts;
+  bool help = false;
+  qs::Status s = zdb::ParseOptions(argc, argv, &opts, &help);
+  if (help) {
+    std::fputs(zdb::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "zdb: %s\n", s.message().c_str());
+    return 2;
+  }
+  s = qs::InitLogging("zdb", opts.logfile, opts.verbose);
+  if (!s.ok()) {
+    std::fprintf(stderr, "zdb: logging: %s\n", s.message().c_str());
+    return 2;
+  }
+  zdb::Server server(opts);
+  s = server.Start();
+  if (!s.ok()) {
+    spdlog::critical("cannot start: {}", s.ToString());
+    qs::ShutdownLogging();
+    return 1;
+  }
+  if (opts.background && daemon(1, opts.logfile.empty() ? 1 : 0) != 0) {
+    spdlog::critical("cannot detach: {}", std::strerror(errno));
+    return 1;
+  }
+  server.Run();
+  server.Shutdown();
+  qs::ShutdownLogging();
+  return 0;
+}

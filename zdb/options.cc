@@ -1,0 +1,205 @@
+#include "zdb/options.h"
+
+#include <getopt.h>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <toml++/toml.h>
+
+namespace zdb {
+
+using qs::Status;
+
+namespace {
+
+Status ParseSize(const std::string& key, const std::string& v, uint64_t* out) {
+  if (v.empty()) return Status::InvalidArgument(key + ": empty size");
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (errno != 0 || end == v.c_str()) return Status::InvalidArgument(key + ": not a size: '" + v + "'");
+  std::string suffix(end);
+  uint64_t mul = 1;
+  if (suffix == "" ) mul = 1;
+  else if (suffix == "K" || suffix == "k") mul = 1ull << 10;
+  else if (suffix == "M" || suffix == "m") mul = 1ull << 20;
+  else if (suffix == "G" || suffix == "g") mul = 1ull << 30;
+  else return Status::InvalidArgument(key + ": bad size suffix in '" + v + "' (use K, M or G)");
+  *out = n * mul;
+  return Status::OK();
+}
+
+Status ParseInt(const std::string& key, const std::string& v, int64_t lo, int64_t hi, int64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (errno != 0 || end == v.c_str() || *end != '\0') return Status::InvalidArgument(key + ": not a number: '" + v + "'");
+  if (n < lo || n > hi)
+    return Status::InvalidArgument(key + ": " + v + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  *out = n;
+  return Status::OK();
+}
+
+// Applies one setting by name; used by both flags and the TOML file.
+Status Apply(Options* o, const std::string& key, const std::string& v) {
+  int64_t n = 0;
+  if (key == "data") o->data_dir = v;
+  else if (key == "index") o->index_dir = v;
+  else if (key == "mode") {
+    if (v == "direct") o->mode = "seq";
+    else if (v != "user" && v != "seq") return Status::InvalidArgument("mode: 'user' or 'seq' expected, got '" + v + "'");
+    else o->mode = v;
+  } else if (key == "datasize") {
+    QS_RETURN_IF_ERROR(ParseSize(key, v, &o->datasize));
+    if (o->datasize < 4096 || o->datasize >= 0xFFFFFFFFull)
+      return Status::InvalidArgument("datasize: must be between 4096 and 4294967294 bytes");
+  } else if (key == "listen") o->listen = v;
+  else if (key == "port") {
+    QS_RETURN_IF_ERROR(ParseInt(key, v, 0, 65535, &n));
+    o->port = static_cast<int>(n);
+  } else if (key == "socket") o->socket = v;
+  else if (key == "hook") o->hook = v;
+  else if (key == "admin") o->admin = v;
+  else if (key == "maxsize") QS_RETURN_IF_ERROR(ParseSize(key, v, &o->maxsize));
+  else if (key == "rotate") {
+    QS_RETURN_IF_ERROR(ParseInt(key, v, 0, 86400 * 365, &n));
+    o->rotate = static_cast<uint64_t>(n);
+  } else if (key == "logfile") o->logfile = v;
+  else if (key == "metrics") o->metrics = v;
+  else if (key == "fsync") {
+    if (v == "always") o->fsync = FsyncPolicy::kAlways;
+    else if (v == "everysec") o->fsync = FsyncPolicy::kEverySec;
+    else if (v == "never") o->fsync = FsyncPolicy::kNever;
+    else return Status::InvalidArgument("fsync: one of always|everysec|never expected, got '" + v + "'");
+  } else if (key == "compaction-ratio") {
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0' || d < 0 || d > 1)
+      return Status::InvalidArgument("compaction-ratio: a number in [0, 1] expected, got '" + v + "'");
+    o->compaction_ratio = d;
+  } else if (key == "dualnet") o->dualnet = v != "false";
+  else if (key == "protect") o->protect = v != "false";
+  else if (key == "sync") o->sync = v != "false";
+  else if (key == "background") o->background = v != "false";
+  else if (key == "verbose") o->verbose = v != "false";
+  else return Status::InvalidArgument("unknown setting '" + key + "'");
+  return Status::OK();
+}
+
+const std::set<std::string> kBoolKeys = {"dualnet", "protect", "sync", "background", "verbose"};
+
+Status LoadToml(const std::string& path, Options* o, const std::set<std::string>& from_flags) {
+  toml::table tbl;
+  try {
+    tbl = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    return Status::InvalidArgument(path + ":" + std::to_string(src.begin.line) + ":" +
+                                   std::to_string(src.begin.column) + ": " + std::string(e.description()));
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  for (auto& [k, node] : tbl) {
+    std::string key(k.str());
+    if (from_flags.count(key)) continue;
+    std::string v;
+    if (auto s = node.value<std::string>()) v = *s;
+    else if (auto i = node.value<int64_t>()) v = std::to_string(*i);
+    else if (auto b = node.value<bool>()) {
+      if (!kBoolKeys.count(key)) return Status::InvalidArgument("config key '" + key + "': a boolean is not valid here");
+      v = *b ? "true" : "false";
+    } else if (auto d = node.value<double>()) v = std::to_string(*d);
+    else return Status::InvalidArgument("config key '" + key + "': expected a string, number or boolean");
+    if (kBoolKeys.count(key) && !node.is_boolean())
+      return Status::InvalidArgument("config key '" + key + "': expected true or false");
+    Status s = Apply(o, key, v);
+    if (!s.ok()) return Status::InvalidArgument("config key " + s.message());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string Usage() {
+  return R"(Usage: zdb [options]
+  --config FILE        read settings from a TOML file (same keys as the flags)
+  --data DIR           data segments directory (default ./zdb-data)
+  --index DIR          index files directory (default ./zdb-index)
+  --mode user|seq      force one mode for every namespace (default: per namespace)
+  --datasize BYTES     rotate segments at this size (default 256M; K/M/G suffixes)
+  --listen ADDR        TCP listen address (default ::)
+  --port N             TCP port (default 9900)
+  --socket PATH        Unix socket (replaces TCP unless --dualnet)
+  --dualnet            listen on both TCP and the Unix socket
+  --hook FILE          executable run on events (see docs/zdb-protocol.md)
+  --admin PASS         admin password (without it every client is admin)
+  --maxsize BYTES      size limit of the default namespace
+  --protect            default namespace read-only unless admin password given
+  --sync               same as --fsync always
+  --fsync POLICY       always | everysec (default) | never
+  --rotate SECS        close the current segment after SECS seconds
+  --compaction-ratio R reclaim segments with this dead fraction (0.5; 0 = off)
+  --metrics ADDR:PORT  serve Prometheus /metrics
+  --background         detach once ready
+  --logfile FILE       log to FILE instead of stderr
+  --verbose            debug logging
+  --help               this text
+)";
+}
+
+Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
+  *help = false;
+  static const option longopts[] = {
+      {"config", required_argument, nullptr, 'c'}, {"data", required_argument, nullptr, 0},
+      {"index", required_argument, nullptr, 0},    {"mode", required_argument, nullptr, 0},
+      {"datasize", required_argument, nullptr, 0}, {"listen", required_argument, nullptr, 0},
+      {"port", required_argument, nullptr, 0},     {"socket", required_argument, nullptr, 0},
+      {"dualnet", no_argument, nullptr, 0},        {"hook", required_argument, nullptr, 0},
+      {"admin", required_argument, nullptr, 0},    {"maxsize", required_argument, nullptr, 0},
+      {"protect", no_argument, nullptr, 0},        {"sync", no_argument, nullptr, 0},
+      {"fsync", required_argument, nullptr, 0},    {"rotate", required_argument, nullptr, 0},
+      {"background", no_argument, nullptr, 0},     {"logfile", required_argument, nullptr, 0},
+      {"verbose", no_argument, nullptr, 0},        {"metrics", required_argument, nullptr, 0},
+      {"compaction-ratio", required_argument, nullptr, 0}, {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0}};
+  std::vector<std::pair<std::string, std::string>> given;
+  std::set<std::string> from_flags;
+  optind = 1;
+  opterr = 0;
+  int idx = 0;
+  int c;
+  while ((c = getopt_long_only(argc, argv, "", longopts, &idx)) != -1) {
+    if (c == 'h') {
+      *help = true;
+      return Status::OK();
+    }
+    if (c == '?') {
+      return Status::InvalidArgument(std::string("unknown or incomplete option '") + argv[optind - 1] + "' (see --help)");
+    }
+    std::string name = c == 'c' ? "config" : longopts[idx].name;
+    std::string val = optarg ? optarg : "true";
+    if (name == "config") out->config_file = val;
+    else {
+      given.emplace_back(name, val);
+      from_flags.insert(name);
+    }
+  }
+  if (optind < argc) return Status::InvalidArgument(std::string("unexpected argument '") + argv[optind] + "'");
+  if (!out->config_file.empty()) QS_RETURN_IF_ERROR(LoadToml(out->config_file, out, from_flags));
+  for (auto& [k, v] : given) {
+    Status s = Apply(out, k, v);
+    if (!s.ok()) return Status::InvalidArgument("--" + s.message());
+  }
+  if (out->sync) out->fsync = FsyncPolicy::kAlways;
+  if (out->protect && out->admin.empty())
+    return Status::InvalidArgument("--protect only works with an admin password (--admin)");
+  return Status::OK();
+}
+
+std::string InstanceId(const Options& o) {
+  if (!o.socket.empty()) return "unix://" + o.socket;
+  return "tcp://" + o.listen + ":" + std::to_string(o.port);
+}
+
+}  // namespace zdb

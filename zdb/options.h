@@ -1,0 +1,45 @@
+// zdb settings: command-line flags (0-db's names) and the same keys in TOML
+// (--config FILE; flags given on the command line win over the file).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace zdb {
+
+enum class FsyncPolicy { kAlways, kEverySec, kNever };
+
+struct Options {
+  std::string data_dir = "./zdb-data";
+  std::string index_dir = "./zdb-index";
+  std::optional<std::string> mode;  // "user" | "seq"; unset = per namespace
+  uint64_t datasize = 256ull << 20;
+  std::string listen = "::";
+  int port = 9900;
+  std::string socket;
+  bool dualnet = false;
+  std::string hook;
+  std::string admin;
+  uint64_t maxsize = 0;
+  bool protect = false;
+  bool sync = false;  // 0-db's --sync: same as fsync = always
+  FsyncPolicy fsync = FsyncPolicy::kEverySec;
+  uint64_t rotate = 0;  // seconds, 0 = off
+  bool background = false;
+  std::string logfile;
+  bool verbose = false;
+  std::string metrics;           // "ADDR:PORT", empty = off
+  double compaction_ratio = 0.5;  // dead fraction that triggers compaction, 0 = off
+  std::string config_file;
+};
+
+// Parses argv; on --help sets *help. Errors name the flag or config key.
+qs::Status ParseOptions(int argc, char** argv, Options* out, bool* help);
+std::string Usage();
+// Hook instance id as 0-db builds it: "unix://path" or "tcp://listen:port".
+std::string InstanceId(const Options& o);
+
+}  // namespace zdb

@@ -1,0 +1,664 @@
+#include "zdb/server.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include "common/listener.h"
+#include "common/metrics.h"
+#include "common/resp_writer.h"
+
+namespace zdb {
+
+using qs::Status;
+namespace resp = qs::resp;
+
+namespace {
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxReadPerTurn = 4 * 1024 * 1024;  // fairness between clients
+constexpr size_t kMaxOutputBuffer = 512ull << 20;    // a client that never reads is cut off
+
+bool ValidNamespaceName(const std::string& n) {
+  return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos && n.size() <= 128;
+}
+}  // namespace
+
+Server::Server(Options opts, qs::Env* env)
+    : opts_(std::move(opts)), env_(env), hooks_(opts_.hook, InstanceId(opts_)) {
+  std::random_device rd;
+  instance_id = rd();
+  boot_time = static_cast<int64_t>(std::time(nullptr));
+}
+
+Server::~Server() {
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  for (int fd : listen_fds_) close(fd);
+  for (auto& [id, c] : clients_)
+    if (c->fd >= 0) close(c->fd);
+  if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+StorageOptions Server::storage_options() const {
+  StorageOptions so;
+  so.datasize = opts_.datasize;
+  so.sync_always = opts_.fsync == FsyncPolicy::kAlways;
+  return so;
+}
+
+void Server::WireEvents(Namespace* ns) {
+  std::string name = ns->name();
+  NamespaceEvents ev;
+  ev.on_jump_data = [this](const std::string& old_file, const std::string& new_file) {
+    hooks_.Run("jump-data", {old_file, new_file});
+  };
+  ev.on_jump_index = [this](const std::string& old_file, const std::string& new_file,
+                            const std::vector<uint32_t>& dirty) {
+    std::string list;
+    for (uint32_t id : dirty) {
+      if (!list.empty()) list += ' ';
+      list += std::to_string(id);
+    }
+    hooks_.Run("jump-index", {old_file, new_file, list});
+  };
+  ns->set_events(std::move(ev));
+}
+
+Status Server::OpenNamespaces() {
+  QS_RETURN_IF_ERROR(env_->CreateDirs(opts_.data_dir));
+  QS_RETURN_IF_ERROR(env_->CreateDirs(opts_.index_dir));
+  if (hooks_.enabled()) {
+    int rc = hooks_.RunAndWait("namespaces-init", {opts_.index_dir, opts_.data_dir});
+    if (rc != 0) spdlog::warn("namespaces-init hook exited with {}", rc);
+  }
+  auto names = env_->ListDir(opts_.index_dir);
+  if (!names.ok()) return names.status();
+  std::vector<std::string> list = *names;
+  if (std::find(list.begin(), list.end(), "default") == list.end()) list.push_back("default");
+  for (const auto& name : list) {
+    if (!ValidNamespaceName(name)) continue;
+    bool is_default = name == "default";
+    if (!is_default && !env_->Exists(opts_.index_dir + "/" + name + "/" + kDescriptorName)) continue;
+    NamespaceSettings create;
+    if (opts_.mode) create.mode = *opts_.mode == "seq" ? Mode::kSeq : Mode::kUser;
+    if (is_default) {
+      create.maxsize = opts_.maxsize;
+      if (opts_.protect) {
+        create.password = opts_.admin;
+        create.is_public = true;
+      }
+    }
+    auto ns = Namespace::Open(env_, name, opts_.data_dir, opts_.index_dir, storage_options(), &create);
+    if (!ns.ok()) return Status::IOError("namespace " + name + ": " + ns.status().ToString());
+    // Server-wide settings override what the descriptor says for default.
+    if (is_default) {
+      NamespaceSettings s = (*ns)->settings();
+      bool changed = false;
+      if (opts_.maxsize != s.maxsize) { s.maxsize = opts_.maxsize; changed = true; }
+      if (opts_.protect && s.password != opts_.admin) { s.password = opts_.admin; changed = true; }
+      if (changed) QS_RETURN_IF_ERROR((*ns)->UpdateSettings(s));
+    }
+    if (opts_.mode) {
+      Mode forced = *opts_.mode == "seq" ? Mode::kSeq : Mode::kUser;
+      if ((*ns)->settings().mode != forced) {
+        if ((*ns)->ever_written())
+          return Status::InvalidArgument("namespace " + name + " holds data in another mode than --mode " + *opts_.mode);
+        NamespaceSettings s = (*ns)->settings();
+        s.mode = forced;
+        QS_RETURN_IF_ERROR((*ns)->UpdateSettings(s));
+      }
+    }
+    WireEvents(ns->get());
+    namespaces_[name] = std::move(ns.value());
+  }
+  return Status::OK();
+}
+
+Status Server::Start() {
+  QS_RETURN_IF_ERROR(loop_.Init());
+  QS_RETURN_IF_ERROR(OpenNamespaces());
+  SetupMetrics();
+  // Listeners: Unix socket replaces TCP unless dualnet.
+  if (!opts_.socket.empty()) {
+    auto fd = qs::ListenUnix(opts_.socket);
+    if (!fd.ok()) return fd.status();
+    listen_fds_.push_back(*fd);
+  }
+  if (opts_.socket.empty() || opts_.dualnet) {
+    auto fd = qs::ListenTcp(opts_.listen, opts_.port, true);
+    if (!fd.ok()) return fd.status();
+    listen_fds_.push_back(*fd);
+  }
+  for (int fd : listen_fds_) {
+    QS_RETURN_IF_ERROR(loop_.AddFd(fd, EPOLLIN, [this, fd](uint32_t) { OnAccept(fd); }));
+  }
+  // Signals arrive through a signalfd so handlers run on the loop.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ >= 0) {
+    QS_RETURN_IF_ERROR(loop_.AddFd(signal_fd_, EPOLLIN, [this](uint32_t) {
+      signalfd_siginfo si;
+      while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+        spdlog::info("signal {} received: shutting down", si.ssi_signo);
+        loop_.Stop();
+      }
+    }));
+  }
+  loop_.AddBeforeSleep([this] { BeforeSleep(); });
+  loop_.AddTimer(1000, 1000, [this] { EverySecond(); });
+  loop_.AddTimer(100, 100, [this] {
+    hooks_.Poll();
+    ExpireWaiters();
+    if (opts_.compaction_ratio > 0 && !namespaces_.empty()) {
+      // One namespace a tick, round robin, bounded work each time.
+      auto it = namespaces_.begin();
+      std::advance(it, static_cast<long>(compact_cursor_++ % namespaces_.size()));
+      it->second->CompactStep(opts_.compaction_ratio, 512);
+    }
+  });
+  if (opts_.fsync == FsyncPolicy::kEverySec) StartSyncThread();
+  spdlog::info("zdb ready: {} ({} namespaces, fsync {}, datasize {})", InstanceId(opts_), namespaces_.size(),
+               opts_.fsync == FsyncPolicy::kAlways ? "always" : opts_.fsync == FsyncPolicy::kEverySec ? "everysec" : "never",
+               opts_.datasize);
+  if (hooks_.enabled()) {
+    int rc = hooks_.RunAndWait("ready", {});
+    if (rc != 0) return Status::Unavailable("ready hook exited with " + std::to_string(rc));
+  }
+  return Status::OK();
+}
+
+void Server::Run() { loop_.Run(); }
+void Server::Stop() { loop_.Stop(); }
+
+void Server::Shutdown() {
+  hooks_.Run("close", {});
+  for (auto& [name, ns] : namespaces_) {
+    Status s = ns->Sync();
+    if (!s.ok()) spdlog::error("namespace {}: final sync failed: {}", name, s.ToString());
+    std::string dirty;
+    for (uint32_t id : ns->dirty_index_ids()) dirty += (dirty.empty() ? "" : " ") + std::to_string(id);
+    hooks_.Run("namespace-closing", {name, ns->IndexPath(ns->current_segment()), ns->DataPath(ns->current_segment()), dirty});
+  }
+  namespaces_.clear();  // closes files
+  if (!opts_.socket.empty()) unlink(opts_.socket.c_str());
+  spdlog::info("zdb stopped cleanly");
+}
+
+// ---- namespaces ----
+
+Namespace* Server::FindNamespace(const std::string& name) {
+  auto it = namespaces_.find(name);
+  return it == namespaces_.end() ? nullptr : it->second.get();
+}
+
+qs::Result<Namespace*> Server::CreateNamespace(const std::string& name) {
+  NamespaceSettings s;
+  if (opts_.mode) s.mode = *opts_.mode == "seq" ? Mode::kSeq : Mode::kUser;
+  auto ns = Namespace::Open(env_, name, opts_.data_dir, opts_.index_dir, storage_options(), &s);
+  if (!ns.ok()) return ns.status();
+  Namespace* raw = ns->get();
+  WireEvents(raw);
+  namespaces_[name] = std::move(ns.value());
+  return raw;
+}
+
+Status Server::DeleteNamespace(const std::string& name) {
+  auto it = namespaces_.find(name);
+  if (it == namespaces_.end()) return Status::NotFound(name);
+  QS_RETURN_IF_ERROR(it->second->Destroy());
+  namespaces_.erase(it);
+  fsync_waiters_.erase(name);
+  if (ns_keys_ != nullptr) {
+    // Gauges of a deleted namespace disappear from /metrics.
+    for (auto* fam : {ns_keys_, ns_bytes_, ns_disk_bytes_, ns_segments_}) fam->Remove(&fam->Add({{"namespace", name}}));
+  }
+  return Status::OK();
+}
+
+std::vector<std::string> Server::NamespaceNames() const {
+  std::vector<std::string> out = {"default"};
+  for (auto& [n, ns] : namespaces_)
+    if (n != "default") out.push_back(n);
+  return out;
+}
+
+void Server::NotifyNamespaceEvent(const char* event, const std::string& name) { hooks_.Run(event, {name}); }
+
+// ---- clients ----
+
+void Server::OnAccept(int listen_fd) {
+  for (int i = 0; i < 64; ++i) {
+    std::string peer;
+    int fd = qs::AcceptClient(listen_fd, &peer);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        spdlog::warn("accept: {}", std::strerror(errno));
+      return;
+    }
+    auto c = std::make_unique<Client>();
+    c->id = next_client_id_++;
+    c->fd = fd;
+    c->peer = peer;
+    c->admin = opts_.admin.empty();
+    c->writable = !opts_.protect;
+    uint64_t id = c->id;
+    Status s = loop_.AddFd(fd, EPOLLIN, [this, id](uint32_t events) {
+      auto it = clients_.find(id);
+      if (it == clients_.end()) return;
+      Client& cl = *it->second;
+      if (events & EPOLLOUT) WriteOutput(cl);
+      if (!cl.closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) OnReadable(cl);
+    });
+    if (!s.ok()) {
+      close(fd);
+      continue;
+    }
+    ++clients_lifetime_;
+    spdlog::debug("client {} connected from {}", id, peer);
+    clients_[id] = std::move(c);
+  }
+}
+
+void Server::OnReadable(Client& c) {
+  size_t total = 0;
+  while (total < kMaxReadPerTurn) {
+    size_t need = std::max(kReadChunk, c.parser.bytes_needed() > c.in.size() ? c.parser.bytes_needed() - c.in.size() : 0);
+    size_t old = c.in.size();
+    c.in.resize(old + need);
+    ssize_t n = read(c.fd, c.in.data() + old, need);
+    if (n <= 0) {
+      c.in.resize(old);
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        CloseClient(c);
+        return;
+      }
+      break;
+    }
+    c.in.resize(old + static_cast<size_t>(n));
+    total += static_cast<size_t>(n);
+    stats.net_rx += static_cast<uint64_t>(n);
+    if (static_cast<size_t>(n) < need) break;
+  }
+  ProcessInput(c);
+}
+
+void Server::ProcessInput(Client& c) {
+  size_t offset = 0;
+  std::vector<std::string_view> argv;
+  while (!c.blocked && !c.closed && !c.close_after_write && offset < c.in.size()) {
+    size_t consumed = 0;
+    auto r = c.parser.Parse(c.in.data() + offset, c.in.size() - offset, &consumed, &argv);
+    if (r == qs::RespParser::Result::kNeedMore) break;
+    if (r == qs::RespParser::Result::kError) {
+      resp::AppendError(&c.out, c.parser.error());
+      c.close_after_write = true;
+      pending_write_.insert(c.id);
+      ++stats.failed;
+      break;
+    }
+    // The views point into c.in, which stays untouched until we erase below.
+    if (!argv.empty()) Dispatch(c, argv);
+    offset += consumed;
+  }
+  if (offset > 0) {
+    c.in.erase(0, offset);
+    c.parser.Reset();
+  }
+  if (c.in.capacity() > (1u << 20) && c.in.size() < (1u << 16)) c.in.shrink_to_fit();
+}
+
+static std::string Upper(std::string_view s) {
+  std::string u(s);
+  for (auto& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return u;
+}
+
+void Server::Dispatch(Client& c, const Args& argv) {
+  auto start = std::chrono::steady_clock::now();
+  std::string name = Upper(argv[0]);
+  ++stats.commands;
+  pending_write_.insert(c.id);
+  const auto& table = CommandTable();
+  auto it = table.find(name);
+  size_t out_before = c.out.size();
+  if (it == table.end()) {
+    resp::AppendError(&c.out, "Command not supported");
+    ++stats.failed;
+    if (err_counters_.count("unknown")) err_counters_["unknown"]->Increment();
+    return;
+  }
+  const CommandSpec& spec = it->second;
+  int argc = static_cast<int>(argv.size());
+  if ((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity)) {
+    resp::AppendError(&c.out, spec.arity_error);
+    ++stats.failed;
+    return;
+  }
+  if ((spec.flags & kCmdAdmin) && !c.admin) {
+    resp::AppendError(&c.out, "Permission denied");
+    ++stats.unauthorized;
+    ++stats.failed;
+    return;
+  }
+  if ((spec.flags & kCmdNamespace) && FindNamespace(c.ns_name) == nullptr) {
+    resp::AppendError(&c.out, "Your active namespace is not available anymore (probably removed).");
+    c.close_after_write = true;
+    return;
+  }
+  spec.handler(*this, c, argv);
+  if (c.out.size() > out_before && c.out[out_before] == '-') {
+    ++stats.failed;
+    auto e = err_counters_.find(spec.name);
+    if (e != err_counters_.end()) e->second->Increment();
+  }
+  auto oc = op_counters_.find(spec.name);
+  if (oc != op_counters_.end()) oc->second->Increment();
+  if (latency_ != nullptr)
+    latency_->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (!waiters_.empty()) CheckWaiters(c, spec.name);
+}
+
+void Server::WriteOutput(Client& c) {
+  while (c.out_sent < c.out.size()) {
+    ssize_t n = write(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      CloseClient(c);
+      return;
+    }
+    c.out_sent += static_cast<size_t>(n);
+    stats.net_tx += static_cast<uint64_t>(n);
+  }
+  if (c.out_sent == c.out.size()) {
+    c.out.clear();
+    c.out_sent = 0;
+    if (c.out.capacity() > (4u << 20)) c.out.shrink_to_fit();
+    if (c.want_write) {
+      loop_.ModifyFd(c.fd, EPOLLIN);
+      c.want_write = false;
+    }
+    if (c.close_after_write) CloseClient(c);
+  } else {
+    if (c.out.size() - c.out_sent > kMaxOutputBuffer) {
+      spdlog::warn("client {} ({}) does not read its replies: disconnecting", c.id, c.peer);
+      CloseClient(c);
+      return;
+    }
+    if (!c.want_write) {
+      loop_.ModifyFd(c.fd, EPOLLIN | EPOLLOUT);
+      c.want_write = true;
+    }
+  }
+}
+
+void Server::CloseClient(Client& c) {
+  if (c.closed) return;
+  c.closed = true;
+  loop_.RemoveFd(c.fd);
+  close(c.fd);
+  uint64_t id = c.id;
+  spdlog::debug("client {} disconnected", id);
+  // Deferred erase: callers may still hold the reference this turn.
+  loop_.AddTimer(0, 0, [this, id] {
+    pending_write_.erase(id);
+    pending_input_.erase(id);
+    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), id), waiters_.end());
+    clients_.erase(id);
+  });
+}
+
+// ---- blocking ----
+
+void Server::BlockClient(Client& c, const Args& argv) {
+  c.blocked = true;
+  c.blocked_argv.assign(argv.begin(), argv.end());
+}
+
+void Server::ResumeClient(uint64_t id) {
+  auto it = clients_.find(id);
+  if (it == clients_.end() || it->second->closed) return;
+  Client& c = *it->second;
+  c.blocked = false;
+  std::vector<std::string> saved = std::move(c.blocked_argv);
+  c.blocked_argv.clear();
+  if (!saved.empty()) {
+    Args argv(saved.begin(), saved.end());
+    c.retried = true;  // a second miss of the same read answers an error
+    Dispatch(c, argv);
+    c.retried = false;
+  }
+  if (!c.blocked && !c.in.empty()) pending_input_.insert(id);
+  pending_write_.insert(id);
+  loop_.AddTimer(0, 0, [] {});  // make the loop turn again promptly
+}
+
+bool Server::FetchMissingSegment(Client& c, const Args& argv, Namespace* ns, uint32_t segment) {
+  if (!hooks_.enabled() || c.retried) return false;  // no hook, or already retried once
+  std::string path = ns->DataPath(segment);
+  uint64_t id = c.id;
+  std::string ns_name = ns->name();
+  BlockClient(c, argv);
+  bool started = hooks_.Run("missing-data", {path}, [this, id, ns_name, segment](int status) {
+    Namespace* n = FindNamespace(ns_name);
+    if (n != nullptr) n->ForgetReader(segment);
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    if (status != 0) spdlog::warn("missing-data hook failed for segment {} of {}", segment, ns_name);
+    ResumeClient(id);
+  });
+  if (!started) {
+    c.blocked = false;
+    c.blocked_argv.clear();
+    return false;
+  }
+  return true;
+}
+
+void Server::RequestFsync(Client& c, Namespace* ns) {
+  c.blocked = true;
+  c.blocked_argv.clear();
+  fsync_waiters_[ns->name()].push_back(c.id);
+}
+
+void Server::AddWaiter(Client& c, std::string command, int64_t timeout_ms) {
+  c.blocked = true;
+  c.blocked_argv.clear();
+  c.wait_command = std::move(command);
+  c.wait_deadline_ms = qs::EventLoop::NowMs() + timeout_ms;
+  c.wait_ns = c.ns_name;
+  waiters_.push_back(c.id);
+}
+
+void Server::CheckWaiters(Client& actor, const std::string& command) {
+  for (size_t i = 0; i < waiters_.size();) {
+    auto it = clients_.find(waiters_[i]);
+    if (it == clients_.end() || it->second.get() == &actor) {
+      ++i;
+      continue;
+    }
+    Client& w = *it->second;
+    if (w.wait_ns == actor.ns_name && (w.wait_command == "*" || w.wait_command == command)) {
+      resp::AppendSimple(&w.out, command);
+      waiters_.erase(waiters_.begin() + static_cast<long>(i));
+      ResumeClient(w.id);
+      continue;
+    }
+    ++i;
+  }
+}
+
+void Server::ExpireWaiters() {
+  int64_t now = qs::EventLoop::NowMs();
+  for (size_t i = 0; i < waiters_.size();) {
+    auto it = clients_.find(waiters_[i]);
+    if (it != clients_.end() && it->second->wait_deadline_ms > now) {
+      ++i;
+      continue;
+    }
+    uint64_t id = waiters_[i];
+    waiters_.erase(waiters_.begin() + static_cast<long>(i));
+    if (it != clients_.end()) {
+      resp::AppendError(&it->second->out, "Timeout");
+      ResumeClient(id);
+    }
+  }
+}
+
+// ---- the turn: group commit, then replies ----
+
+void Server::BeforeSleep() {
+  // Clients unblocked this turn may hold pipelined commands already read.
+  while (!pending_input_.empty()) {
+    std::set<uint64_t> todo;
+    todo.swap(pending_input_);
+    for (uint64_t id : todo) {
+      auto it = clients_.find(id);
+      if (it != clients_.end() && !it->second->closed) ProcessInput(*it->second);
+    }
+  }
+  // Group commit: one fdatasync per namespace covers every write of the turn.
+  for (auto& [name, ns] : namespaces_) {
+    auto w = fsync_waiters_.find(name);
+    bool waiters = w != fsync_waiters_.end() && !w->second.empty();
+    if (!(waiters || (fsync_always() && ns->dirty()))) continue;
+    Status s = ns->Sync();
+    if (!s.ok()) spdlog::error("namespace {}: sync failed: {}", name, s.ToString());
+    if (waiters) {
+      std::vector<uint64_t> ids;
+      ids.swap(w->second);
+      for (uint64_t id : ids) {
+        auto it = clients_.find(id);
+        if (it == clients_.end()) continue;
+        if (s.ok()) resp::AppendOk(&it->second->out);
+        else resp::AppendError(&it->second->out, "Sync failed: " + s.message());
+        ResumeClient(id);
+      }
+    }
+  }
+  if (!pending_input_.empty()) loop_.AddTimer(0, 0, [] {});
+  std::set<uint64_t> todo;
+  todo.swap(pending_write_);
+  for (uint64_t id : todo) {
+    auto it = clients_.find(id);
+    if (it != clients_.end() && !it->second->closed && !it->second->out.empty()) WriteOutput(*it->second);
+  }
+}
+
+void Server::EverySecond() {
+  uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+  for (auto& [name, ns] : namespaces_) {
+    if (opts_.rotate > 0) {
+      Status s = ns->RotateIfOlder(now, opts_.rotate);
+      if (!s.ok()) spdlog::error("namespace {}: rotation failed: {}", name, s.ToString());
+    }
+    if (opts_.fsync == FsyncPolicy::kEverySec && ns->dirty()) {
+      SyncJob job;
+      job.ns = name;
+      job.files = ns->DirtyFiles(&job.generation);
+      if (!job.files.empty()) {
+        std::lock_guard<std::mutex> lock(sync_mu_);
+        sync_jobs_.push_back(std::move(job));
+      }
+    }
+  }
+  sync_cv_.notify_one();
+  UpdateGauges();
+}
+
+void Server::StartSyncThread() {
+  sync_thread_ = std::thread([this] { SyncThreadMain(); });
+}
+
+void Server::SyncThreadMain() {
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  while (!sync_stop_) {
+    sync_cv_.wait(lock, [this] { return sync_stop_ || !sync_jobs_.empty(); });
+    std::vector<SyncJob> jobs;
+    jobs.swap(sync_jobs_);
+    lock.unlock();
+    for (auto& job : jobs) {
+      bool ok = true;
+      for (auto& f : job.files) {
+        Status s = f->Sync();
+        if (!s.ok()) {
+          ok = false;
+          spdlog::error("background sync of {} failed: {}", f->path(), s.ToString());
+        }
+      }
+      if (ok) {
+        std::string ns = job.ns;
+        uint64_t gen = job.generation;
+        loop_.RunInLoop([this, ns, gen] {
+          Namespace* n = FindNamespace(ns);
+          if (n != nullptr) n->MarkSynced(gen);
+        });
+      }
+    }
+    lock.lock();
+  }
+}
+
+// ---- metrics ----
+
+void Server::SetupMetrics() {
+  registry_ = std::make_shared<prometheus::Registry>();
+  ops_family_ = &prometheus::BuildCounter().Name("zdb_commands_total").Help("Commands executed, by command").Register(*registry_);
+  errors_family_ = &prometheus::BuildCounter().Name("zdb_command_errors_total").Help("Commands answered with an error, by command").Register(*registry_);
+  for (auto& [name, spec] : CommandTable()) {
+    op_counters_[spec.name] = &ops_family_->Add({{"command", spec.name}});
+    err_counters_[spec.name] = &errors_family_->Add({{"command", spec.name}});
+  }
+  err_counters_["unknown"] = &errors_family_->Add({{"command", "unknown"}});
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("zdb_command_duration_seconds")
+                  .Help("Time to execute a command (excluding network and fsync)")
+                  .Register(*registry_)
+                  .Add({}, prometheus::Histogram::BucketBoundaries(qs::LatencyBucketsSeconds()));
+  ns_keys_ = &prometheus::BuildGauge().Name("zdb_namespace_keys").Help("Live keys per namespace").Register(*registry_);
+  ns_bytes_ = &prometheus::BuildGauge().Name("zdb_namespace_data_bytes").Help("Bytes of live values per namespace").Register(*registry_);
+  ns_disk_bytes_ = &prometheus::BuildGauge().Name("zdb_namespace_disk_bytes").Help("Bytes of data segments on disk per namespace").Register(*registry_);
+  ns_segments_ = &prometheus::BuildGauge().Name("zdb_namespace_segments").Help("Data segments per namespace").Register(*registry_);
+  clients_gauge_ = &prometheus::BuildGauge().Name("zdb_connected_clients").Help("Connected clients").Register(*registry_).Add({});
+  UpdateGauges();
+  if (!opts_.metrics.empty()) {
+    auto ms = qs::MetricsServer::Start(opts_.metrics, registry_);
+    if (!ms.ok()) {
+      spdlog::error("metrics: {}", ms.status().ToString());
+    } else {
+      metrics_server_ = std::move(ms.value());
+      spdlog::info("metrics on http://{}/metrics", opts_.metrics);
+    }
+  }
+}
+
+void Server::UpdateGauges() {
+  if (ns_keys_ == nullptr) return;
+  for (auto& [name, ns] : namespaces_) {
+    prometheus::Labels l{{"namespace", name}};
+    ns_keys_->Add(l).Set(static_cast<double>(ns->entries()));
+    ns_bytes_->Add(l).Set(static_cast<double>(ns->data_bytes()));
+    ns_disk_bytes_->Add(l).Set(static_cast<double>(ns->disk_data_bytes()));
+    ns_segments_->Add(l).Set(static_cast<double>(ns->segment_count()));
+  }
+  clients_gauge_->Set(static_cast<double>(clients_.size()));
+}
+
+}  // namespace zdb

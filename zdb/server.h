@@ -1,0 +1,187 @@
+// The zdb server: accepts clients on TCP/Unix listeners, parses requests
+// incrementally, dispatches them through the command table, and writes each
+// client's replies once per loop turn after the group commit.
+//
+// One thread runs everything (like Redis); a helper thread only performs
+// the everysec fdatasync. A client blocked on a hook (missing-data), on
+// FSYNC or on WAIT stops being read; all other clients go on.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "common/file_env.h"
+#include "common/resp_parser.h"
+#include "zdb/hook_runner.h"
+#include "zdb/namespace.h"
+#include "zdb/options.h"
+
+namespace qs {
+class MetricsServer;
+}
+
+namespace zdb {
+
+struct Client {
+  uint64_t id = 0;
+  int fd = -1;
+  std::string peer;
+  std::string in;        // unparsed request bytes
+  std::string out;       // replies not yet written
+  size_t out_sent = 0;   // bytes of `out` already written
+  qs::RespParser parser;
+  std::string ns_name = "default";
+  bool writable = true;
+  bool admin = false;
+  std::string nonce;     // AUTH/SELECT SECURE challenge, hex
+  bool close_after_write = false;
+  bool closed = false;
+  bool want_write = false;  // EPOLLOUT registered
+  // Blocked: the client's further input waits until `resume` runs.
+  bool blocked = false;
+  std::vector<std::string> blocked_argv;
+  bool retried = false;  // the command runs again after a missing-data hook
+  // WAIT state.
+  std::string wait_command;  // upper case, "*" for any
+  int64_t wait_deadline_ms = 0;
+  std::string wait_ns;
+};
+
+using Args = std::vector<std::string_view>;
+class Server;
+using CommandHandler = void (*)(Server& srv, Client& c, const Args& argv);
+
+enum CommandFlags : uint32_t {
+  kCmdAdmin = 1,       // needs an admin session
+  kCmdNamespace = 2,   // acts on the client's namespace (checked to still exist)
+  kCmdWrite = 4,       // modifies the namespace
+};
+
+struct CommandSpec {
+  const char* name;
+  int arity;          // exact argc when > 0; at least -arity when < 0
+  uint32_t flags;
+  CommandHandler handler;
+  const char* arity_error;  // 0-db's text for a wrong argument count
+};
+
+// The command table, name -> spec (upper case). Defined in commands.cc.
+const std::unordered_map<std::string, CommandSpec>& CommandTable();
+
+class Server {
+ public:
+  explicit Server(Options opts, qs::Env* env = qs::Env::Default());
+  ~Server();
+
+  qs::Status Start();  // opens namespaces, listeners, metrics; runs ready hook
+  void Run();          // until Stop() (SIGTERM/SIGINT)
+  void Stop();
+  void Shutdown();     // syncs and closes everything; call after Run returns
+
+  // Used by command handlers.
+  const Options& options() const { return opts_; }
+  Namespace* FindNamespace(const std::string& name);
+  Namespace* CurrentNamespace(Client& c) { return FindNamespace(c.ns_name); }
+  qs::Result<Namespace*> CreateNamespace(const std::string& name);
+  qs::Status DeleteNamespace(const std::string& name);
+  std::vector<std::string> NamespaceNames() const;  // "default" first
+  HookRunner& hooks() { return hooks_; }
+  qs::Env* env() { return env_; }
+  void BlockClient(Client& c, const Args& argv);
+  void ResumeClient(uint64_t client_id);  // re-dispatches the blocked command
+  void RequestFsync(Client& c, Namespace* ns);
+  void AddWaiter(Client& c, std::string command, int64_t timeout_ms);
+  // Fires missing-data for segment of ns and blocks c until the hook exits.
+  bool FetchMissingSegment(Client& c, const Args& argv, Namespace* ns, uint32_t segment);
+  std::string InfoText();
+  void NotifyNamespaceEvent(const char* event, const std::string& name);
+  bool fsync_always() const { return opts_.fsync == FsyncPolicy::kAlways; }
+  uint64_t clients_lifetime() const { return clients_lifetime_; }
+  // For DATA RAW and PROVE on dirty state: nothing extra.
+
+  struct Stats {
+    uint64_t commands = 0, failed = 0, unauthorized = 0;
+    uint64_t net_rx = 0, net_tx = 0;
+  } stats;
+  int64_t boot_time = 0;
+  uint32_t instance_id = 0;
+
+ private:
+  void OnAccept(int listen_fd);
+  void OnReadable(Client& c);
+  void ProcessInput(Client& c);
+  void Dispatch(Client& c, const Args& argv);
+  void WriteOutput(Client& c);
+  void CloseClient(Client& c);
+  void BeforeSleep();
+  void EverySecond();
+  void CheckWaiters(Client& actor, const std::string& command);
+  void ExpireWaiters();
+  void StartSyncThread();
+  void SyncThreadMain();
+  void SetupMetrics();
+  void UpdateGauges();
+  qs::Status OpenNamespaces();
+  void WireEvents(Namespace* ns);
+  StorageOptions storage_options() const;
+
+  Options opts_;
+  qs::Env* env_;
+  qs::EventLoop loop_;
+  HookRunner hooks_;
+  std::vector<int> listen_fds_;
+  std::map<std::string, std::unique_ptr<Namespace>> namespaces_;
+  std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
+  std::unordered_map<int, uint64_t> fd_to_client_;
+  uint64_t next_client_id_ = 1;
+  uint64_t clients_lifetime_ = 0;
+  std::set<uint64_t> pending_write_;   // clients with output to flush
+  std::set<uint64_t> pending_input_;   // unblocked clients with buffered input
+  std::map<std::string, std::vector<uint64_t>> fsync_waiters_;  // namespace -> clients
+  std::vector<uint64_t> waiters_;      // clients in WAIT
+  size_t compact_cursor_ = 0;
+  int signal_fd_ = -1;
+
+  // everysec sync thread.
+  std::thread sync_thread_;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_stop_ = false;
+  struct SyncJob {
+    std::string ns;
+    uint64_t generation;
+    std::vector<std::shared_ptr<qs::AppendFile>> files;
+  };
+  std::vector<SyncJob> sync_jobs_;
+
+  // Metrics.
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<qs::MetricsServer> metrics_server_;
+  prometheus::Family<prometheus::Counter>* ops_family_ = nullptr;
+  prometheus::Family<prometheus::Counter>* errors_family_ = nullptr;
+  prometheus::Histogram* latency_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* ns_keys_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* ns_bytes_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* ns_disk_bytes_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* ns_segments_ = nullptr;
+  prometheus::Gauge* clients_gauge_ = nullptr;
+  std::unordered_map<std::string, prometheus::Counter*> op_counters_;
+  std::unordered_map<std::string, prometheus::Counter*> err_counters_;
+};
+
+}  // namespace zdb
