@@ -1,5 +1,6 @@
 // zdb: parse settings, open the namespaces, serve until SIGTERM.
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,14 @@
 #include "zdb/server.h"
 
 int main(int argc, char** argv) {
+  // Block the stop signals before any thread exists (spdlog's flusher, the
+  // sync thread, the metrics exposer) so that only the loop's signalfd
+  // receives them.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   zdb::Options opts;
   bool help = false;
   qs::Status s = zdb::ParseOptions(argc, argv, &opts, &help);
