@@ -21,6 +21,7 @@ class PosixAppendFile final : public AppendFile {
   Status Append(std::string_view data) override {
     const char* p = data.data();
     size_t left = data.size();
+    const uint64_t start = size_;
     while (left > 0) {
       ssize_t n = write(fd_, p, left);
       if (n < 0) {
@@ -28,7 +29,7 @@ class PosixAppendFile final : public AppendFile {
         int err = errno;
         // Keep the file a clean prefix of what callers appended: a partial
         // write is cut back so the next append starts on an entry boundary.
-        if (ftruncate(fd_, static_cast<off_t>(size_)) == 0) lseek(fd_, 0, SEEK_END);
+        if (ftruncate(fd_, static_cast<off_t>(start)) == 0) size_ = start;
         return Status::FromErrno(err, "write " + path_);
       }
       p += n;

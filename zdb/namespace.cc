@@ -211,8 +211,10 @@ Status Namespace::LoadSegment(uint32_t id, bool last) {
       while (good < index.size()) {
         IndexEntry e;
         if (!DecodeIndexEntry(std::string_view(index).substr(good), &e).ok()) break;
-        if (e.data_offset != covered) break;  // entries are contiguous in data
-        covered += e.length;
+        // Entries follow each other in data; a gap is a damaged entry that a
+        // rebuild skipped.
+        if (e.data_offset < covered) break;
+        covered = static_cast<uint64_t>(e.data_offset) + e.length;
         good += IndexEntrySize(e.key.size());
       }
       if (good < index.size()) {
@@ -271,10 +273,11 @@ Status Namespace::LoadSegment(uint32_t id, bool last) {
   return Status::OK();
 }
 
-// Scans a data segment and writes a fresh index file for it. Stops at the
-// first damaged entry: in the last segment that is a torn tail and is cut;
-// elsewhere it is corruption, logged, and the scan resynchronizes on the
-// next entry whose checksum holds.
+// Scans a data segment and writes a fresh index file for it. A damaged entry
+// whose header is sane and which is followed by a valid entry is skipped
+// (its bytes stay; counted as corrupt). Otherwise, in the last segment the
+// damage is a torn tail and is cut; elsewhere it is corruption, logged, and
+// the scan resynchronizes on the next entry whose checksum holds.
 Status Namespace::RebuildIndex(uint32_t id, bool last, std::string* index_out) {
   auto rf = env_->OpenRead(DataPath(id));
   if (!rf.ok()) return rf.status();
@@ -299,21 +302,53 @@ Status Namespace::RebuildIndex(uint32_t id, bool last, std::string* index_out) {
     }
     spdlog::error("namespace {}: data {} has a bad header; scanning for entries anyway", name_, id);
   }
+  // Reads go through a window buffer: a rebuild reads the segment once, and
+  // resynchronizing after damage steps one byte at a time.
+  std::string window;
+  uint64_t window_start = 0;
+  auto read_at = [&](uint64_t off, size_t n, std::string_view* out) -> Status {
+    if (off < window_start || off + n > window_start + window.size()) {
+      window.resize(std::max<size_t>(n, size_t{1} << 20));
+      std::string_view g;
+      QS_RETURN_IF_ERROR((*rf)->Read(off, window.size(), window.data(), &g));
+      window.resize(g.size());
+      window_start = off;
+    }
+    *out = std::string_view(window).substr(off - window_start, n);
+    return Status::OK();
+  };
+  // Decodes the entry at off; *header_ok tells whether its header at least
+  // is sane and inside the file.
+  auto entry_at = [&](uint64_t off, DataEntry* e, size_t* total, bool* header_ok) -> Status {
+    std::string_view v;
+    *header_ok = false;
+    QS_RETURN_IF_ERROR(read_at(off, kDataEntryHeaderSize, &v));
+    if (v.size() < kDataEntryHeaderSize || !DecodeDataHeader(v, e, total).ok() || off + *total > size)
+      return Status::Corruption("bad entry header");
+    *header_ok = true;
+    QS_RETURN_IF_ERROR(read_at(off, *total, &v));
+    return DecodeDataEntry(v, e);
+  };
   uint64_t pos = kFileHeaderSize;
   uint64_t good_end = pos;
   bool resyncing = false;
   while (pos + kDataEntryHeaderSize <= size) {
-    buf.resize(kDataEntryHeaderSize);
-    QS_RETURN_IF_ERROR((*rf)->Read(pos, kDataEntryHeaderSize, buf.data(), &got));
     DataEntry e;
     size_t total = 0;
-    bool ok = DecodeDataHeader(got, &e, &total).ok() && pos + total <= size;
-    if (ok) {
-      buf.resize(total);
-      QS_RETURN_IF_ERROR((*rf)->Read(pos, total, buf.data(), &got));
-      ok = got.size() == total && DecodeDataEntry(got, &e).ok();
-    }
-    if (!ok) {
+    bool header_ok = false;
+    if (!entry_at(pos, &e, &total, &header_ok).ok()) {
+      // Only the body of this entry is damaged when its header holds and a
+      // valid entry follows it: skip exactly this entry.
+      DataEntry next;
+      size_t next_total = 0;
+      bool next_header_ok = false;
+      if (header_ok && pos + total < size && entry_at(pos + total, &next, &next_total, &next_header_ok).ok()) {
+        if (!resyncing) ++corrupt_entries_;
+        resyncing = false;
+        spdlog::error("namespace {}: data {} entry at offset {} is damaged: skipped", name_, id, pos);
+        pos += total;
+        continue;
+      }
       if (last && !resyncing) break;  // torn tail candidate; decided below
       if (!resyncing) {
         ++corrupt_entries_;
@@ -385,11 +420,22 @@ Status Namespace::OpenHead() {
   if (!d.ok()) return d.status();
   auto i = env_->OpenAppend(IndexPath(head_id_));
   if (!i.ok()) return i.status();
+  uint64_t now = NowSeconds();
+  // A file shorter than a header is new or holds a torn header from a failed
+  // earlier attempt: (re)write the header. The handles are kept only once both
+  // files have one, so a failure here (e.g. ENOSPC) is retried on next write
+  // instead of leaving entries appended to a file without a header.
+  auto write_header = [&](qs::AppendFile* f, bool is_index) -> Status {
+    if (f->Size() >= kFileHeaderSize) return Status::OK();
+    if (f->Size() > 0) QS_RETURN_IF_ERROR(f->Truncate(0));
+    Status s = f->Append(EncodeFileHeader(FileHeader{is_index, head_id_, now}));
+    if (!s.ok()) f->Truncate(0);
+    return s;
+  };
+  QS_RETURN_IF_ERROR(write_header(d->get(), false));
+  QS_RETURN_IF_ERROR(write_header(i->get(), true));
   head_data_ = std::move(d.value());
   head_index_ = std::move(i.value());
-  uint64_t now = NowSeconds();
-  if (head_data_->Size() == 0) QS_RETURN_IF_ERROR(head_data_->Append(EncodeFileHeader(FileHeader{false, head_id_, now})));
-  if (head_index_->Size() == 0) QS_RETURN_IF_ERROR(head_index_->Append(EncodeFileHeader(FileHeader{true, head_id_, now})));
   Segment& seg = segments_[head_id_];
   disk_data_bytes_ += head_data_->Size() - seg.data_bytes;
   disk_index_bytes_ += head_index_->Size() - seg.index_bytes;
@@ -427,7 +473,15 @@ Status Namespace::AppendEntry(const DataEntry& e, Location* loc) {
   uint32_t crc = EncodeDataEntry(e, &scratch_);
   uint64_t offset = head_data_->Size();
   if (offset + need > 0xFFFFFFFFull) return Status::LimitExceeded("segment offset overflow");
-  QS_RETURN_IF_ERROR(head_data_->Append(scratch_));
+  uint64_t index_size = head_index_->Size();
+  Status ds = head_data_->Append(scratch_);
+  if (!ds.ok()) {
+    // A failed append may leave a torn partial entry (ENOSPC after a short
+    // write); cut it so the next entry starts where the index expects it.
+    Status t = head_data_->Truncate(offset);
+    if (!t.ok()) spdlog::error("namespace {}: cannot undo torn data append: {}", name_, t.ToString());
+    return ds;
+  }
   IndexEntry ie;
   ie.flags = e.flags;
   ie.data_offset = static_cast<uint32_t>(offset);
@@ -442,6 +496,8 @@ Status Namespace::AppendEntry(const DataEntry& e, Location* loc) {
     // Undo the data append so an unacknowledged write cannot reappear.
     Status t = head_data_->Truncate(offset);
     if (!t.ok()) spdlog::error("namespace {}: cannot undo data append: {}", name_, t.ToString());
+    t = head_index_->Truncate(index_size);
+    if (!t.ok()) spdlog::error("namespace {}: cannot undo torn index append: {}", name_, t.ToString());
     return s;
   }
   Segment& seg = segments_[head_id_];

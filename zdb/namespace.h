@@ -81,7 +81,8 @@ class Namespace {
 
   // SET. In seq mode an empty key allocates the next id; a non-empty key must
   // exist. *assigned gets the key written; *unchanged is true (and nothing is
-  // written) when the stored value is identical. NoSpace when maxsize is hit.
+  // written) when the stored value is identical. LimitExceeded when maxsize
+  // is hit; NoSpace/IOError when the disk refuses.
   qs::Status Set(std::string_view key, std::string_view value, uint64_t timestamp,
                  std::string* assigned, bool* unchanged);
   // Get: NotFound, Corruption (checksum), or Unavailable when the segment file
@@ -92,7 +93,7 @@ class Namespace {
   qs::Status Stat(std::string_view key, KeyInfo* info);
   // Verifies the stored checksum; OK, NotFound or Corruption.
   qs::Status Check(std::string_view key);
-  // Keyed proof of storage: SHA-256 over (nonce || value), computed here.
+  // Proof of storage: hex HMAC-SHA256 of the stored value keyed by nonce.
   qs::Status Prove(std::string_view key, std::string_view nonce, std::string* proof_hex);
 
   // SCAN/RSCAN: up to max_items live entries after (before) cursor; empty

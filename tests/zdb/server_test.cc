@@ -559,11 +559,16 @@ TEST_F(ZdbServerTest, HooksAndMissingData) {
   std::string hook = dir_.path() + "/hook.sh";
   std::string events = dir_.path() + "/events.log";
   std::string stash = dir_.path() + "/stash";
+  std::string release = dir_.path() + "/release";
   {
+    // missing-data waits until the test creates `release`, then restores.
     std::ofstream f(hook);
     f << "#!/bin/sh\n"
       << "echo \"$@\" >> " << events << "\n"
-      << "if [ \"$1\" = missing-data ]; then sleep 0.3; cp " << stash << "/$(basename $3) $3; fi\n";
+      << "if [ \"$1\" = missing-data ]; then\n"
+      << "  while [ ! -e " << release << " ]; do sleep 0.05; done\n"
+      << "  cp " << stash << "/$(basename $3) $3\n"
+      << "fi\n";
   }
   chmod(hook.c_str(), 0755);
   StartZdb({"--hook", hook});
@@ -576,17 +581,22 @@ TEST_F(ZdbServerTest, HooksAndMissingData) {
   std::string seg0 = dir_.path() + "/data/default/zdb-data-00000";
   std::filesystem::copy_file(seg0, stash + "/zdb-data-00000");
   std::filesystem::remove(seg0);
-  // The reader waits for the hook; another client is served meanwhile.
+  std::atomic<bool> reader_done{false};
   std::thread reader([&] {
     Conn r(sock_);
     EXPECT_BULK(r.Cmd({"GET", "early"}), "in segment zero");
+    reader_done = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // While the hook holds the reader, other clients are served.
   auto other = Connect();
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_BULK(other->Cmd({"GET", "late"}), "in segment one");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_BULK(other->Cmd({"GET", "late"}), "in segment one");
+    EXPECT_BULK(other->Cmd({"SET", "more" + std::to_string(i), "x"}), "more" + std::to_string(i));
+  }
+  EXPECT_FALSE(reader_done.load());
+  zdb_test::WriteRaw(release, "go");
   reader.join();
+  EXPECT_TRUE(reader_done.load());
   EXPECT_EQ(zdb_.Stop(), 0);
   std::string log = zdb_test::ReadRaw(events);
   EXPECT_NE(log.find("ready unix://" + sock_), std::string::npos) << log;
@@ -594,6 +604,18 @@ TEST_F(ZdbServerTest, HooksAndMissingData) {
   EXPECT_NE(log.find("jump-index"), std::string::npos) << log;
   EXPECT_NE(log.find("missing-data unix://" + sock_ + " " + seg0), std::string::npos) << log;
   EXPECT_NE(log.find("namespaces-init"), std::string::npos) << log;
+  EXPECT_NE(log.find("close unix://" + sock_), std::string::npos) << log;
+}
+
+TEST_F(ZdbServerTest, MissingDataWithoutHookIsAnError) {
+  StartZdb();
+  auto c = Connect();
+  c->Cmd({"SET", "early", "zero"});
+  EXPECT_STATUS(c->Cmd({"NSJUMP"}), "OK");
+  c->Cmd({"SET", "late", "one"});
+  std::filesystem::remove(dir_.path() + "/data/default/zdb-data-00000");
+  EXPECT_ERROR(c->Cmd({"GET", "early"}), "Internal Error (data segment 0 is missing)");
+  EXPECT_BULK(c->Cmd({"GET", "late"}), "one");
 }
 
 TEST_F(ZdbServerTest, WaitWakesOnOtherClientsCommand) {
