@@ -2,13 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 
 namespace qs {
 namespace {
@@ -84,6 +89,73 @@ class PosixReadFile final : public ReadFile {
   int fd_;
 };
 
+// SIGBUS from a mapped read jumps back into the read that caused it.
+thread_local sigjmp_buf* tl_fault_jump = nullptr;
+
+void OnSigbus(int sig, siginfo_t*, void*) {
+  if (tl_fault_jump != nullptr) siglongjmp(*tl_fault_jump, 1);
+  signal(sig, SIG_DFL);  // not a guarded read: die as usual
+  raise(sig);
+}
+
+void InstallSigbusHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnSigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;  // NODEFER: no mask to restore after the jump
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, nullptr);
+  });
+}
+
+class MappedReadFile final : public ReadFile {
+ public:
+  MappedReadFile(std::string path, int fd, char* map, uint64_t map_len)
+      : path_(std::move(path)), fd_(fd), map_(map), map_len_(map_len) {}
+  ~MappedReadFile() override {
+    munmap(map_, map_len_);
+    close(fd_);
+  }
+
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const override {
+    if (offset + n > map_len_) return PreadAll(offset, n, scratch, result);
+    // Bytes past the end of file fault; the guard turns that into an error.
+    sigjmp_buf jump;
+    if (sigsetjmp(jump, 0) != 0) {
+      tl_fault_jump = nullptr;
+      return Status::IOError("read fault in " + path_ + " at offset " + std::to_string(offset) +
+                             " (file truncated or unreadable)");
+    }
+    tl_fault_jump = &jump;
+    std::memcpy(scratch, map_ + offset, n);
+    tl_fault_jump = nullptr;
+    *result = std::string_view(scratch, n);
+    return Status::OK();
+  }
+
+ private:
+  Status PreadAll(uint64_t offset, size_t n, char* scratch, std::string_view* result) const {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno(errno, "pread " + path_);
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    *result = std::string_view(scratch, got);
+    return Status::OK();
+  }
+
+  std::string path_;
+  int fd_;
+  char* map_;
+  uint64_t map_len_;
+};
+
 class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) override {
@@ -102,6 +174,15 @@ class PosixEnv final : public Env {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno(errno, "open " + path);
     return std::unique_ptr<ReadFile>(new PosixReadFile(path, fd));
+  }
+
+  Result<std::unique_ptr<ReadFile>> OpenReadMapped(const std::string& path, uint64_t map_len) override {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno(errno, "open " + path);
+    InstallSigbusHandler();
+    void* m = mmap(nullptr, map_len, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) return std::unique_ptr<ReadFile>(new PosixReadFile(path, fd));
+    return std::unique_ptr<ReadFile>(new MappedReadFile(path, fd, static_cast<char*>(m), map_len));
   }
 
   Result<uint64_t> FileSize(const std::string& path) override {

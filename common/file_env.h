@@ -43,6 +43,14 @@ class Env {
   // Opens path for appending at its end, creating it if missing.
   virtual Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) = 0;
   virtual Result<std::unique_ptr<ReadFile>> OpenRead(const std::string& path) = 0;
+  // Like OpenRead, but reads within the first map_len bytes come from a
+  // shared memory map (no system call); the file may grow into that range.
+  // A read that faults (file truncated behind our back, I/O error) returns
+  // IOError instead of killing the process.
+  virtual Result<std::unique_ptr<ReadFile>> OpenReadMapped(const std::string& path, uint64_t map_len) {
+    (void)map_len;
+    return OpenRead(path);
+  }
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual bool Exists(const std::string& path) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;

@@ -161,6 +161,7 @@ void AuthCommand(Server& srv, Client& c, const Args& argv) {
       resp::AppendError(&c.out, "Password too long");
     } else if (argv[1] == admin) {
       c.admin = true;
+      c.writable = true;  // an admin may write wherever it is (incl. --protect's default)
       resp::AppendOk(&c.out);
     } else {
       resp::AppendError(&c.out, "Access denied");
@@ -192,6 +193,7 @@ void AuthCommand(Server& srv, Client& c, const Args& argv) {
   c.nonce.clear();  // one use only
   if (ToUpper(argv[2]) == ToUpper(expect)) {
     c.admin = true;
+    c.writable = true;
     resp::AppendOk(&c.out);
   } else {
     resp::AppendError(&c.out, "Access denied");
@@ -568,9 +570,9 @@ void GetCommand(Server& srv, Client& c, const Args& argv) {
   }
   Namespace* ns = srv.CurrentNamespace(c);
   if (!CheckRead(c, ns)) return;
-  std::string value;
+  std::string_view value;
   uint32_t missing = kNoSegment;
-  Status s = ns->Get(argv[1], &value, &missing);
+  Status s = ns->GetView(argv[1], &value, &missing);
   if (s.ok()) resp::AppendBulk(&c.out, value);
   else if (s.IsNotFound()) resp::AppendNil(&c.out);
   else ReplyStorageError(srv, c, argv, ns, s, missing);
@@ -586,10 +588,10 @@ void MgetCommand(Server& srv, Client& c, const Args& argv) {
   }
   if (!CheckRead(c, ns)) return;
   std::string body;
-  std::string value;
+  std::string_view value;
   for (size_t i = 1; i < argv.size(); ++i) {
     uint32_t missing = kNoSegment;
-    Status s = ns->Get(argv[i], &value, &missing);
+    Status s = ns->GetView(argv[i], &value, &missing);
     if (s.ok()) resp::AppendBulk(&body, value);
     else if (s.IsNotFound()) resp::AppendNil(&body);
     else if (missing != kNoSegment && srv.FetchMissingSegment(c, argv, ns, missing)) return;  // re-runs whole

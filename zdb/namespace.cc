@@ -594,7 +594,16 @@ Result<qs::ReadFile*> Namespace::Reader(uint32_t id, bool index_file) {
   auto& cache = index_file ? index_readers_ : readers_;
   auto it = cache.find(id);
   if (it != cache.end()) return it->second.get();
-  auto f = env_->OpenRead(index_file ? IndexPath(id) : DataPath(id));
+  qs::Result<std::unique_ptr<qs::ReadFile>> f = Status::IOError("unopened");
+  if (index_file) {
+    f = env_->OpenRead(IndexPath(id));
+  } else {
+    // Map as much as the segment can ever hold: the head keeps growing into
+    // the mapping; anything beyond falls back to pread.
+    auto size = env_->FileSize(DataPath(id));
+    uint64_t len = std::max<uint64_t>(size.ok() ? *size : 0, opts_.datasize) + (16u << 20);
+    f = env_->OpenReadMapped(DataPath(id), len);
+  }
   if (!f.ok()) return f.status();
   qs::ReadFile* raw = f->get();
   cache[id] = std::move(f.value());
@@ -627,14 +636,20 @@ Status Namespace::ReadEntry(const Location& loc, std::string* buf, DataEntry* e,
   return Status::OK();
 }
 
-Status Namespace::Get(std::string_view key, std::string* value, uint32_t* missing_segment) {
+Status Namespace::GetView(std::string_view key, std::string_view* value, uint32_t* missing_segment) {
   Location loc;
   if (!index_->Find(key, &loc)) return Status::NotFound("key not found");
-  std::string buf;
   DataEntry e;
-  QS_RETURN_IF_ERROR(ReadEntry(loc, &buf, &e, missing_segment));
+  QS_RETURN_IF_ERROR(ReadEntry(loc, &read_buf_, &e, missing_segment));
   if (e.key != key || (e.flags & kFlagDeleted)) return Status::Corruption("index points at another entry");
-  value->assign(e.value);
+  *value = e.value;
+  return Status::OK();
+}
+
+Status Namespace::Get(std::string_view key, std::string* value, uint32_t* missing_segment) {
+  std::string_view v;
+  QS_RETURN_IF_ERROR(GetView(key, &v, missing_segment));
+  value->assign(v);
   return Status::OK();
 }
 

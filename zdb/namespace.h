@@ -88,6 +88,9 @@ class Namespace {
   // Get: NotFound, Corruption (checksum), or Unavailable when the segment file
   // is missing (evicted); then *missing_segment names it.
   qs::Status Get(std::string_view key, std::string* value, uint32_t* missing_segment = nullptr);
+  // Like Get, without a copy: *value stays valid until the next call on this
+  // namespace.
+  qs::Status GetView(std::string_view key, std::string_view* value, uint32_t* missing_segment = nullptr);
   qs::Status Del(std::string_view key, uint64_t timestamp);
   bool Exists(std::string_view key) const;
   qs::Status Stat(std::string_view key, KeyInfo* info);
@@ -190,6 +193,7 @@ class Namespace {
   uint64_t compact_pos_ = 0;
   std::string compact_index_;
   std::string scratch_;
+  std::string read_buf_;  // GetView's buffer
 };
 
 }  // namespace zdb

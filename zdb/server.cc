@@ -26,6 +26,16 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadPerTurn = 4 * 1024 * 1024;  // fairness between clients
 constexpr size_t kMaxOutputBuffer = 512ull << 20;    // a client that never reads is cut off
 
+// "3 4 7": the dirty index ids as hooks receive them.
+std::string JoinIds(const std::vector<uint32_t>& ids) {
+  std::string out;
+  for (uint32_t id : ids) {
+    if (!out.empty()) out.push_back(' ');
+    out += std::to_string(id);
+  }
+  return out;
+}
+
 bool ValidNamespaceName(const std::string& n) {
   return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos && n.size() <= 128;
 }
@@ -66,12 +76,7 @@ void Server::WireEvents(Namespace* ns) {
   };
   ev.on_jump_index = [this](const std::string& old_file, const std::string& new_file,
                             const std::vector<uint32_t>& dirty) {
-    std::string list;
-    for (uint32_t id : dirty) {
-      if (!list.empty()) list += ' ';
-      list += std::to_string(id);
-    }
-    hooks_.Run("jump-index", {old_file, new_file, list});
+    hooks_.Run("jump-index", {old_file, new_file, JoinIds(dirty)});
   };
   ns->set_events(std::move(ev));
 }
@@ -192,9 +197,8 @@ void Server::Shutdown() {
   for (auto& [name, ns] : namespaces_) {
     Status s = ns->Sync();
     if (!s.ok()) spdlog::error("namespace {}: final sync failed: {}", name, s.ToString());
-    std::string dirty;
-    for (uint32_t id : ns->dirty_index_ids()) dirty += (dirty.empty() ? "" : " ") + std::to_string(id);
-    hooks_.Run("namespace-closing", {name, ns->IndexPath(ns->current_segment()), ns->DataPath(ns->current_segment()), dirty});
+    hooks_.Run("namespace-closing", {name, ns->IndexPath(ns->current_segment()), ns->DataPath(ns->current_segment()),
+                                     JoinIds(ns->dirty_index_ids())});
   }
   namespaces_.clear();  // closes files
   if (!opts_.socket.empty()) unlink(opts_.socket.c_str());
@@ -224,7 +228,19 @@ Status Server::DeleteNamespace(const std::string& name) {
   if (it == namespaces_.end()) return Status::NotFound(name);
   QS_RETURN_IF_ERROR(it->second->Destroy());
   namespaces_.erase(it);
-  fsync_waiters_.erase(name);
+  // Clients waiting for a sync of this namespace get an answer, not a hang.
+  auto w = fsync_waiters_.find(name);
+  if (w != fsync_waiters_.end()) {
+    std::vector<uint64_t> ids;
+    ids.swap(w->second);
+    fsync_waiters_.erase(w);
+    for (uint64_t id : ids) {
+      auto c = clients_.find(id);
+      if (c == clients_.end()) continue;
+      resp::AppendError(&c->second->out, "Your active namespace is not available anymore (probably removed).");
+      ResumeClient(id);
+    }
+  }
   if (ns_keys_ != nullptr) {
     // Gauges of a deleted namespace disappear from /metrics.
     for (auto* fam : {ns_keys_, ns_bytes_, ns_disk_bytes_, ns_segments_}) fam->Remove(&fam->Add({{"namespace", name}}));
@@ -279,19 +295,18 @@ void Server::OnAccept(int listen_fd) {
 void Server::OnReadable(Client& c) {
   size_t total = 0;
   while (total < kMaxReadPerTurn) {
-    size_t need = std::max(kReadChunk, c.parser.bytes_needed() > c.in.size() ? c.parser.bytes_needed() - c.in.size() : 0);
-    size_t old = c.in.size();
-    c.in.resize(old + need);
-    ssize_t n = read(c.fd, c.in.data() + old, need);
+    size_t want = c.parser.bytes_needed() > c.in.size() ? c.parser.bytes_needed() - c.in.size() : 0;
+    size_t need = std::max(kReadChunk, want);
+    char* dst = c.in.PrepareWrite(need);
+    ssize_t n = read(c.fd, dst, need);
     if (n <= 0) {
-      c.in.resize(old);
       if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         CloseClient(c);
         return;
       }
       break;
     }
-    c.in.resize(old + static_cast<size_t>(n));
+    c.in.Commit(static_cast<size_t>(n));
     total += static_cast<size_t>(n);
     stats.net_rx += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) < need) break;
@@ -309,7 +324,7 @@ void Server::ProcessInput(Client& c) {
     if (r == qs::RespParser::Result::kError) {
       resp::AppendError(&c.out, c.parser.error());
       c.close_after_write = true;
-      pending_write_.insert(c.id);
+      MarkPendingWrite(c);
       ++stats.failed;
       break;
     }
@@ -318,10 +333,10 @@ void Server::ProcessInput(Client& c) {
     offset += consumed;
   }
   if (offset > 0) {
-    c.in.erase(0, offset);
+    c.in.Consume(offset);
     c.parser.Reset();
   }
-  if (c.in.capacity() > (1u << 20) && c.in.size() < (1u << 16)) c.in.shrink_to_fit();
+  c.in.ShrinkIfIdle(1u << 20);
 }
 
 static std::string Upper(std::string_view s) {
@@ -334,7 +349,7 @@ void Server::Dispatch(Client& c, const Args& argv) {
   auto start = std::chrono::steady_clock::now();
   std::string name = Upper(argv[0]);
   ++stats.commands;
-  pending_write_.insert(c.id);
+  MarkPendingWrite(c);
   const auto& table = CommandTable();
   auto it = table.find(name);
   size_t out_before = c.out.size();
@@ -418,7 +433,6 @@ void Server::CloseClient(Client& c) {
   spdlog::debug("client {} disconnected", id);
   // Deferred erase: callers may still hold the reference this turn.
   loop_.AddTimer(0, 0, [this, id] {
-    pending_write_.erase(id);
     pending_input_.erase(id);
     waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), id), waiters_.end());
     clients_.erase(id);
@@ -446,7 +460,7 @@ void Server::ResumeClient(uint64_t id) {
     c.retried = false;
   }
   if (!c.blocked && !c.in.empty()) pending_input_.insert(id);
-  pending_write_.insert(id);
+  MarkPendingWrite(c);
   loop_.AddTimer(0, 0, [] {});  // make the loop turn again promptly
 }
 
@@ -540,7 +554,18 @@ void Server::BeforeSleep() {
     bool waiters = w != fsync_waiters_.end() && !w->second.empty();
     if (!(waiters || (fsync_always() && ns->dirty()))) continue;
     Status s = ns->Sync();
-    if (!s.ok()) spdlog::error("namespace {}: sync failed: {}", name, s.ToString());
+    if (!s.ok()) {
+      spdlog::error("namespace {}: sync failed: {}", name, s.ToString());
+      if (fsync_always() && ns->dirty()) {
+        // Replies of this turn promise durability that the disk just
+        // refused; after a failed fsync the page cache state is unknown
+        // too. Stop before any of them is sent (like PostgreSQL's fsync
+        // panic); restart recovery trusts only what is on disk.
+        spdlog::critical("namespace {}: cannot make acknowledged writes durable: exiting without replying", name);
+        spdlog::shutdown();
+        std::_Exit(3);
+      }
+    }
     if (waiters) {
       std::vector<uint64_t> ids;
       ids.swap(w->second);
@@ -554,11 +579,13 @@ void Server::BeforeSleep() {
     }
   }
   if (!pending_input_.empty()) loop_.AddTimer(0, 0, [] {});
-  std::set<uint64_t> todo;
+  std::vector<uint64_t> todo;
   todo.swap(pending_write_);
   for (uint64_t id : todo) {
     auto it = clients_.find(id);
-    if (it != clients_.end() && !it->second->closed && !it->second->out.empty()) WriteOutput(*it->second);
+    if (it == clients_.end()) continue;
+    it->second->pending_write = false;
+    if (!it->second->closed && !it->second->out.empty()) WriteOutput(*it->second);
   }
 }
 

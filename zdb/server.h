@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/event_loop.h"
 #include "common/file_env.h"
 #include "common/resp_parser.h"
@@ -41,7 +42,7 @@ struct Client {
   uint64_t id = 0;
   int fd = -1;
   std::string peer;
-  std::string in;        // unparsed request bytes
+  qs::ByteBuffer in;     // unparsed request bytes
   std::string out;       // replies not yet written
   size_t out_sent = 0;   // bytes of `out` already written
   qs::RespParser parser;
@@ -52,6 +53,7 @@ struct Client {
   bool close_after_write = false;
   bool closed = false;
   bool want_write = false;  // EPOLLOUT registered
+  bool pending_write = false;  // listed in Server::pending_write_
   // Blocked: the client's further input waits until `resume` runs.
   bool blocked = false;
   std::vector<std::string> blocked_argv;
@@ -128,6 +130,12 @@ class Server {
   void Dispatch(Client& c, const Args& argv);
   void WriteOutput(Client& c);
   void CloseClient(Client& c);
+  void MarkPendingWrite(Client& c) {
+    if (!c.pending_write) {
+      c.pending_write = true;
+      pending_write_.push_back(c.id);
+    }
+  }
   void BeforeSleep();
   void EverySecond();
   void CheckWaiters(Client& actor, const std::string& command);
@@ -150,7 +158,7 @@ class Server {
   std::unordered_map<int, uint64_t> fd_to_client_;
   uint64_t next_client_id_ = 1;
   uint64_t clients_lifetime_ = 0;
-  std::set<uint64_t> pending_write_;   // clients with output to flush
+  std::vector<uint64_t> pending_write_;  // clients with output to flush (flagged once)
   std::set<uint64_t> pending_input_;   // unblocked clients with buffered input
   std::map<std::string, std::vector<uint64_t>> fsync_waiters_;  // namespace -> clients
   std::vector<uint64_t> waiters_;      // clients in WAIT

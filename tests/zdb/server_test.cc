@@ -555,6 +555,20 @@ TEST_F(ZdbServerTest, CorruptSegmentAnswersErrorNotWrongBytes) {
   EXPECT_INT(c->Cmd({"CHECK", "b"}), 1);
 }
 
+TEST_F(ZdbServerTest, SegmentTruncatedUnderRunningServerIsAnErrorNotACrash) {
+  StartZdb();
+  auto c = Connect();
+  c->Cmd({"SET", "a", std::string(100000, 'a')});
+  EXPECT_BULK(c->Cmd({"GET", "a"}), std::string(100000, 'a'));  // mapped now
+  EXPECT_STATUS(c->Cmd({"NSJUMP"}), "OK");
+  c->Cmd({"SET", "b", "still here"});
+  ASSERT_EQ(truncate((dir_.path() + "/data/default/zdb-data-00000").c_str(), 64), 0);
+  R r = c->Cmd({"GET", "a"});
+  EXPECT_EQ(r.type, REDIS_REPLY_ERROR) << r.str;
+  EXPECT_BULK(c->Cmd({"GET", "b"}), "still here");
+  EXPECT_TRUE(zdb_.Running());
+}
+
 TEST_F(ZdbServerTest, HooksAndMissingData) {
   std::string hook = dir_.path() + "/hook.sh";
   std::string events = dir_.path() + "/events.log";
