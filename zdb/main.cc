@@ -1,6 +1,7 @@
 // zdb: parse settings, open the namespaces, serve until SIGTERM.
 #include <spdlog/spdlog.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,6 +36,12 @@ int main(int argc, char** argv) {
   if (!s.ok()) {
     std::fprintf(stderr, "zdb: logging: %s\n", s.message().c_str());
     return 2;
+  }
+  // Thousands of clients need thousands of descriptors: lift the soft limit.
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
   }
   zdb::Server server(opts);
   s = server.Start();

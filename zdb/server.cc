@@ -260,7 +260,7 @@ void Server::NotifyNamespaceEvent(const char* event, const std::string& name) { 
 // ---- clients ----
 
 void Server::OnAccept(int listen_fd) {
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < 4096; ++i) {  // drain the backlog; bounded for fairness
     std::string peer;
     int fd = qs::AcceptClient(listen_fd, &peer);
     if (fd < 0) {

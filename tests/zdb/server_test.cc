@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -124,7 +125,14 @@ std::string RawExchange(const std::string& path, const std::string& request) {
 
 class IgnoreSigpipe : public ::testing::Environment {
  public:
-  void SetUp() override { signal(SIGPIPE, SIG_IGN); }
+  void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);
+    rlimit rl;  // TwoThousandClients needs the descriptors
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
 };
 const auto* const kSigpipe = ::testing::AddGlobalTestEnvironment(new IgnoreSigpipe);
 
@@ -567,6 +575,96 @@ TEST_F(ZdbServerTest, SegmentTruncatedUnderRunningServerIsAnErrorNotACrash) {
   EXPECT_EQ(r.type, REDIS_REPLY_ERROR) << r.str;
   EXPECT_BULK(c->Cmd({"GET", "b"}), "still here");
   EXPECT_TRUE(zdb_.Running());
+}
+
+// Plain HTTP GET on 127.0.0.1:port; returns the body ("" on failure).
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (write(fd, req.data(), req.size()) < 0) return "";
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
+  close(fd);
+  size_t body = got.find("\r\n\r\n");
+  return body == std::string::npos ? "" : got.substr(body + 4);
+}
+
+TEST_F(ZdbServerTest, MetricsEndpoint) {
+  int mport = FreePort();
+  StartZdb({"--metrics", "127.0.0.1:" + std::to_string(mport)});
+  auto c = Connect();
+  EXPECT_STATUS(c->Cmd({"NSNEW", "m"}), "OK");
+  EXPECT_STATUS(c->Cmd({"SELECT", "m"}), "OK");
+  for (int i = 0; i < 7; ++i) c->Cmd({"SET", "k" + std::to_string(i), "v"});
+  c->Cmd({"GET", "k1"});
+  c->Cmd({"DEL", "nope"});
+  std::string body;
+  // Gauges refresh every second.
+  for (int i = 0; i < 50; ++i) {
+    body = HttpGet(mport, "/metrics");
+    if (body.find("zdb_namespace_keys{namespace=\"m\"} 7") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(body.find("zdb_namespace_keys{namespace=\"m\"} 7"), std::string::npos) << body;
+  EXPECT_NE(body.find("zdb_commands_total{command=\"SET\"} 7"), std::string::npos) << body;
+  EXPECT_NE(body.find("zdb_command_errors_total{command=\"DEL\"} 1"), std::string::npos);
+  EXPECT_NE(body.find("zdb_command_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(body.find("zdb_namespace_segments{namespace=\"m\"} 1"), std::string::npos);
+  EXPECT_NE(body.find("zdb_namespace_data_bytes{namespace=\"m\"} 7"), std::string::npos);
+}
+
+TEST_F(ZdbServerTest, OnlineCompactionReclaimsSpaceWhileServing) {
+  StartZdb({"--datasize", "65536", "--compaction-ratio", "0.5"});
+  auto c = Connect();
+  // 40 rounds of rewriting the same 50 keys: most segments become dead.
+  for (int round = 0; round < 40; ++round)
+    for (int k = 0; k < 50; ++k)
+      c->Cmd({"SET", "k" + std::to_string(k), std::to_string(round) + std::string(900, 'x')});
+  auto disk = [&] {
+    uint64_t total = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir_.path() + "/data/default")) total += e.file_size();
+    return total;
+  };
+  uint64_t before = disk();
+  uint64_t after = before;
+  for (int i = 0; i < 200 && after * 3 > before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_BULK(c->Cmd({"GET", "k7"}), "39" + std::string(900, 'x'));  // served throughout
+    after = disk();
+  }
+  EXPECT_LT(after * 3, before) << "before " << before << " after " << after;
+  for (int k = 0; k < 50; ++k) EXPECT_BULK(c->Cmd({"GET", "k" + std::to_string(k)}), "39" + std::string(900, 'x'));
+  Restart();
+  c = Connect();
+  EXPECT_INT(c->Cmd({"DBSIZE"}), 50);
+  for (int k = 0; k < 50; ++k) EXPECT_BULK(c->Cmd({"GET", "k" + std::to_string(k)}), "39" + std::string(900, 'x'));
+}
+
+TEST_F(ZdbServerTest, TwoThousandClients) {
+  StartZdb();
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < 2000; ++i) {
+    conns.push_back(Connect());
+    // A full accept backlog refuses for a moment; a client retries.
+    for (int tries = 0; tries < 50 && !conns.back()->ok(); ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      conns.back() = Connect();
+    }
+    ASSERT_TRUE(conns.back()->ok()) << "connection " << i << ": " << conns.back()->raw()->errstr;
+  }
+  for (int i = 0; i < 2000; ++i) conns[static_cast<size_t>(i)]->Append({"SET", "c" + std::to_string(i), std::to_string(i)});
+  for (int i = 0; i < 2000; ++i) EXPECT_BULK(conns[static_cast<size_t>(i)]->Read(), "c" + std::to_string(i));
+  EXPECT_INT(conns[0]->Cmd({"DBSIZE"}), 2000);
 }
 
 TEST_F(ZdbServerTest, HooksAndMissingData) {
