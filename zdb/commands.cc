@@ -146,6 +146,12 @@ void ClientCommand(Server&, Client& c, const Args& argv) {
 }
 
 void StopCommand(Server& srv, Client& c, const Args&) {
+  // Without an admin password every client is admin; none of them may stop
+  // the server then (0-db refuses STOP in release builds).
+  if (srv.options().admin.empty()) {
+    resp::AppendError(&c.out, "Unauthorized");
+    return;
+  }
   resp::AppendSimple(&c.out, "Stopping");
   srv.Stop();
 }

@@ -1,5 +1,6 @@
 // zdb: parse settings, open the namespaces, serve until SIGTERM.
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -32,6 +33,30 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zdb: %s\n", s.message().c_str());
     return 2;
   }
+  // --background: fork before any thread exists; the parent waits until the
+  // child is ready (or failed) and exits with that outcome, as 0-db does.
+  int ready_pipe = -1;
+  if (opts.background) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      std::perror("zdb: pipe");
+      return 1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      std::perror("zdb: fork");
+      return 1;
+    }
+    if (pid > 0) {
+      close(fds[1]);
+      char ok = 0;
+      ssize_t n = read(fds[0], &ok, 1);
+      return n == 1 && ok == 1 ? 0 : 1;
+    }
+    close(fds[0]);
+    ready_pipe = fds[1];
+    setsid();
+  }
   s = qs::InitLogging("zdb", opts.logfile, opts.verbose);
   if (!s.ok()) {
     std::fprintf(stderr, "zdb: logging: %s\n", s.message().c_str());
@@ -50,9 +75,19 @@ int main(int argc, char** argv) {
     qs::ShutdownLogging();
     return 1;
   }
-  if (opts.background && daemon(1, opts.logfile.empty() ? 1 : 0) != 0) {
-    spdlog::critical("cannot detach: {}", std::strerror(errno));
-    return 1;
+  if (ready_pipe >= 0) {
+    char ok = 1;
+    if (write(ready_pipe, &ok, 1) != 1) spdlog::warn("cannot tell the parent we are ready");
+    close(ready_pipe);
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, STDIN_FILENO);
+      if (!opts.logfile.empty()) {
+        dup2(null_fd, STDOUT_FILENO);
+        dup2(null_fd, STDERR_FILENO);
+      }
+      close(null_fd);
+    }
   }
   server.Run();
   server.Shutdown();

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/coding.h"
+#include "common/zdb_client.h"
 #include "tests/common/daemon_process.h"
 #include "tests/zdb/test_util.h"
 
@@ -787,6 +788,102 @@ TEST_F(ZdbServerTest, SigtermStopsCleanly) {
   EXPECT_FALSE(std::filesystem::exists(sock_));
   std::string log = zdb_test::ReadRaw(dir_.path() + "/zdb.log");
   EXPECT_NE(log.find("stopped cleanly"), std::string::npos);
+}
+
+TEST_F(ZdbServerTest, RotateByTimeAndNoPreallocation) {
+  std::string hook = dir_.path() + "/hook.sh";
+  std::string events = dir_.path() + "/events.log";
+  zdb_test::WriteRaw(hook, "#!/bin/sh\necho \"$@\" >> " + events + "\n");
+  chmod(hook.c_str(), 0755);
+  StartZdb({"--rotate", "1", "--hook", hook});
+  auto c = Connect();
+  EXPECT_STATUS(c->Cmd({"NSNEW", "empty"}), "OK");
+  // An empty namespace owns no segment file at all.
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/data/empty"));
+  c->Cmd({"SET", "k", "v"});
+  std::string seg0 = dir_.path() + "/data/default/zdb-data-00000";
+  std::string log;
+  for (int i = 0; i < 100 && log.find("jump-data") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log = zdb_test::ReadRaw(events);
+  }
+  EXPECT_NE(log.find("jump-data unix://" + sock_ + " " + seg0), std::string::npos) << log;
+  R info = c->Cmd({"NSINFO", "default"});
+  EXPECT_NE(info.str.find("data_current_id: 1\n"), std::string::npos) << info.str;
+  // Nothing written since: no further rotation, no new empty file.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/default/zdb-data-00001"));
+  EXPECT_BULK(c->Cmd({"GET", "k"}), "v");
+}
+
+TEST_F(ZdbServerTest, ExampleConfigLoadsAndFlagsWin) {
+  StartZdb({"--config", std::string(QS_SOURCE_DIR) + "/config/zdb.toml"});
+  auto c = Connect();
+  EXPECT_BULK(c->Cmd({"SET", "k", "v"}), "k");
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/data/default/zdb-data-00000"));
+}
+
+TEST_F(ZdbServerTest, StopNeedsAnAdminPassword) {
+  StartZdb();
+  auto c = Connect();
+  EXPECT_ERROR(c->Cmd({"STOP"}), "Unauthorized");
+  EXPECT_TRUE(zdb_.Running());
+}
+
+TEST_F(ZdbServerTest, BackgroundDetachesOnceReady) {
+  DaemonProcess p;
+  std::string log = dir_.path() + "/bg.log";
+  ASSERT_TRUE(p.Start(ZdbBinary(), {"--data", dir_.path() + "/data", "--index", dir_.path() + "/index", "--socket",
+                                    sock_, "--background", "--logfile", dir_.path() + "/zdb-bg.log"}, log));
+  while (p.Running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(p.exit_status(), 0);
+  // The parent has exited; the detached child serves.
+  auto c = Connect();
+  ASSERT_TRUE(c->ok());
+  EXPECT_STATUS(c->Cmd({"PING"}), "PONG");
+  c.reset();
+  // The detached process is nobody's child here: find it by its socket.
+  EXPECT_EQ(system(("fuser -k -TERM " + sock_ + " >/dev/null 2>&1").c_str()), 0);
+  for (int i = 0; i < 200 && std::filesystem::exists(sock_); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(std::filesystem::exists(sock_));  // it stopped cleanly
+}
+
+TEST_F(ZdbServerTest, ClientLibrarySelectsAndReconnects) {
+  StartZdb({"--admin", "secret"});
+  {
+    auto a = Connect();
+    EXPECT_STATUS(a->Cmd({"AUTH", "secret"}), "OK");
+    EXPECT_STATUS(a->Cmd({"NSNEW", "lib"}), "OK");
+    EXPECT_STATUS(a->Cmd({"NSSET", "lib", "password", "pw"}), "OK");
+    EXPECT_STATUS(a->Cmd({"NSSET", "lib", "public", "0"}), "OK");
+    EXPECT_STATUS(a->Cmd({"NSSET", "lib", "mode", "seq"}), "OK");
+  }
+  qs::ZdbAddress addr;
+  addr.unix_path = sock_;
+  addr.ns = "lib";
+  addr.password = "pw";
+  qs::ZdbClientOptions opts;
+  opts.connect_attempts = 50;
+  opts.backoff_max = std::chrono::milliseconds(200);
+  qs::ZdbClient client(addr, opts);
+  auto id = client.Set("", "first");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->size(), 8u);
+  Restart();
+  auto got = client.Get(*id);  // reconnects and SELECTs again
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, "first");
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(client.Append({"SET", "", "v" + std::to_string(i)}).ok());
+  auto replies = client.Flush();
+  ASSERT_TRUE(replies.ok());
+  ASSERT_EQ(replies->size(), 100u);
+  EXPECT_EQ(qs::DecodeFixed64((*replies)[99].str.data()), 100u);
+  qs::ZdbAddress bad = addr;
+  bad.password = "wrong";
+  qs::ZdbClient denied(bad);
+  EXPECT_FALSE(denied.Set("", "x").ok());
 }
 
 TEST_F(ZdbServerTest, BadFlagsGiveClearErrors) {
