@@ -131,6 +131,12 @@ std::string TomlReader::KeyPath(std::string_view key) const {
 
 bool TomlReader::Has(std::string_view key) const { return table_->get(key) != nullptr; }
 
+std::vector<std::string> TomlReader::Keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : *table_) out.emplace_back(k.str());
+  return out;
+}
+
 const toml::node* TomlReader::Lookup(std::string_view key, Kind kind) {
   const toml::node* node = table_->get(key);
   if (node != nullptr) (*read_)[KeyPath(key)] = kind;

@@ -42,6 +42,9 @@ class TomlReader {
   std::string KeyPath(std::string_view key) const;
   const std::string& prefix() const { return prefix_; }
   bool Has(std::string_view key) const;
+  // Names of the keys of this table, in file order (for free-form tables
+  // such as labels); listing does not mark them as read.
+  std::vector<std::string> Keys() const;
 
   Result<std::string> GetString(std::string_view key);
   Result<std::string> GetStringOr(std::string_view key, std::string_view def);

@@ -64,24 +64,30 @@ class PosixAppendFile final : public AppendFile {
   std::atomic<uint64_t> size_;
 };
 
+// Reads up to n bytes at offset, retrying on EINTR and short reads; stops early at end of file.
+Status PreadFully(int fd, const std::string& path, uint64_t offset, size_t n, char* scratch,
+                  std::string_view* result) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = pread(fd, scratch + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "pread " + path);
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  *result = std::string_view(scratch, got);
+  return Status::OK();
+}
+
 class PosixReadFile final : public ReadFile {
  public:
   PosixReadFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixReadFile() override { close(fd_); }
 
   Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const override {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(errno, "pread " + path_);
-      }
-      if (r == 0) break;
-      got += static_cast<size_t>(r);
-    }
-    *result = std::string_view(scratch, got);
-    return Status::OK();
+    return PreadFully(fd_, path_, offset, n, scratch, result);
   }
 
  private:
@@ -119,7 +125,7 @@ class MappedReadFile final : public ReadFile {
   }
 
   Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const override {
-    if (offset + n > map_len_) return PreadAll(offset, n, scratch, result);
+    if (offset + n > map_len_) return PreadFully(fd_, path_, offset, n, scratch, result);
     // Bytes past the end of file fault; the guard turns that into an error.
     sigjmp_buf jump;
     if (sigsetjmp(jump, 0) != 0) {
@@ -135,21 +141,6 @@ class MappedReadFile final : public ReadFile {
   }
 
  private:
-  Status PreadAll(uint64_t offset, size_t n, char* scratch, std::string_view* result) const {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(errno, "pread " + path_);
-      }
-      if (r == 0) break;
-      got += static_cast<size_t>(r);
-    }
-    *result = std::string_view(scratch, got);
-    return Status::OK();
-  }
-
   std::string path_;
   int fd_;
   char* map_;

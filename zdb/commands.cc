@@ -516,24 +516,31 @@ void FsyncCommand(Server& srv, Client& c, const Args&) { srv.RequestFsync(c, srv
 
 // ---- data ----
 
-void SetCommand(Server& srv, Client& c, const Args& argv) {
-  if (argv.size() > 4) {
+// Optional admin-only timestamp at argv[index], the last argument allowed.
+// Replies with an error and returns false when it is refused.
+bool TimestampArg(Client& c, const Args& argv, size_t index, uint64_t* timestamp) {
+  if (argv.size() > index + 1) {
     resp::AppendError(&c.out, "Unexpected arguments");
-    return;
+    return false;
   }
-  uint64_t timestamp = 0;
-  if (argv.size() == 4) {
+  if (argv.size() == index + 1) {
     int64_t ts;
     if (!c.admin) {
       resp::AppendError(&c.out, "Permission denied");
-      return;
+      return false;
     }
-    if (!ParseInt64(argv[3], &ts) || ts < 0) {
+    if (!ParseInt64(argv[index], &ts) || ts < 0) {
       resp::AppendError(&c.out, "Invalid timestamp");
-      return;
+      return false;
     }
-    timestamp = static_cast<uint64_t>(ts);
+    *timestamp = static_cast<uint64_t>(ts);
   }
+  return true;
+}
+
+void SetCommand(Server& srv, Client& c, const Args& argv) {
+  uint64_t timestamp = 0;
+  if (!TimestampArg(c, argv, 3, &timestamp)) return;
   if (argv[1].size() > kMaxKeySize) {
     resp::AppendError(&c.out, "Key too large");
     return;
@@ -620,23 +627,8 @@ bool KeyArg(Client& c, std::string_view key) {
 }
 
 void DelCommand(Server& srv, Client& c, const Args& argv) {
-  if (argv.size() > 3) {
-    resp::AppendError(&c.out, "Unexpected arguments");
-    return;
-  }
   uint64_t timestamp = 0;
-  if (argv.size() == 3) {
-    int64_t ts;
-    if (!c.admin) {
-      resp::AppendError(&c.out, "Permission denied");
-      return;
-    }
-    if (!ParseInt64(argv[2], &ts) || ts < 0) {
-      resp::AppendError(&c.out, "Invalid timestamp");
-      return;
-    }
-    timestamp = static_cast<uint64_t>(ts);
-  }
+  if (!TimestampArg(c, argv, 2, &timestamp)) return;
   if (!KeyArg(c, argv[1])) return;
   Namespace* ns = srv.CurrentNamespace(c);
   if (!CheckWrite(c, ns)) return;

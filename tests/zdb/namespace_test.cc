@@ -8,7 +8,7 @@
 
 #include "common/coding.h"
 #include "common/crc32c.h"
-#include "tests/common/fault_env.h"
+#include "tests/zdb/namespace_fixture.h"
 #include "tests/zdb/test_util.h"
 
 namespace zdb {
@@ -21,21 +21,9 @@ std::string LE64(uint64_t v) { std::string s(8, '\0'); qs::EncodeFixed64(s.data(
 std::string Cursor(uint32_t seg, uint32_t off) { return LE32(seg) + LE32(off); }
 std::string Id(uint64_t id) { return SeqKeyIndex::EncodeId(id); }
 
-class NamespaceTest : public ::testing::Test {
+class NamespaceTest : public zdb_test::NamespaceFixture {
  protected:
   NamespaceTest() { opts_.datasize = 4096; }
-
-  std::string DataDir() { return dir_.path() + "/data/ns"; }
-  std::string IndexDir() { return dir_.path() + "/index/ns"; }
-  std::string DataFile(uint32_t id) { return DataDir() + "/" + DataFileName(id); }
-  std::string IndexFile(uint32_t id) { return IndexDir() + "/" + IndexFileName(id); }
-
-  void Open() {
-    ns_.reset();
-    auto r = Namespace::Open(&env_, "ns", dir_.path() + "/data", dir_.path() + "/index", opts_, &settings_);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ns_ = std::move(r.value());
-  }
 
   Status Set(std::string_view k, std::string_view v, uint64_t ts = 0) {
     std::string assigned;
@@ -52,13 +40,6 @@ class NamespaceTest : public ::testing::Test {
     Status s = ns_->Set("", v, 0, &assigned, &unchanged);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return assigned;
-  }
-  std::string Get(std::string_view k) {
-    std::string v;
-    Status s = ns_->Get(k, &v);
-    if (s.IsNotFound()) return "NOT_FOUND";
-    if (!s.ok()) return s.ToString();
-    return v;
   }
   // Every live key, walking SCAN (or RSCAN) with `page` items per call.
   std::vector<std::string> ScanAll(bool reverse, size_t page) {
@@ -78,12 +59,6 @@ class NamespaceTest : public ::testing::Test {
     }
     return keys;
   }
-
-  zdb_test::TempDir dir_;
-  qs_test::FaultEnv env_;
-  StorageOptions opts_;
-  NamespaceSettings settings_;
-  std::unique_ptr<Namespace> ns_;
 };
 
 TEST_F(NamespaceTest, OpenWithoutDescriptorIsNotFound) {

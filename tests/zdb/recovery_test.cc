@@ -7,7 +7,7 @@
 #include <map>
 
 #include "common/coding.h"
-#include "tests/common/fault_env.h"
+#include "tests/zdb/namespace_fixture.h"
 #include "tests/zdb/test_util.h"
 #include "zdb/namespace.h"
 
@@ -16,21 +16,10 @@ namespace {
 
 using qs::Status;
 
-class RecoveryTest : public ::testing::Test {
+class RecoveryTest : public zdb_test::NamespaceFixture {
  protected:
   RecoveryTest() { opts_.datasize = 1 << 20; }
 
-  std::string DataDir() { return dir_.path() + "/data/ns"; }
-  std::string IndexDir() { return dir_.path() + "/index/ns"; }
-  std::string DataFile(uint32_t id) { return DataDir() + "/" + DataFileName(id); }
-  std::string IndexFile(uint32_t id) { return IndexDir() + "/" + IndexFileName(id); }
-
-  void Open() {
-    ns_.reset();
-    auto r = Namespace::Open(&env_, "ns", dir_.path() + "/data", dir_.path() + "/index", opts_, &settings_);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ns_ = std::move(r.value());
-  }
   void Close() { ns_.reset(); }
   // Power loss: nothing the process does from now on reaches the disk, and
   // whatever was not synced is gone.
@@ -46,13 +35,6 @@ class RecoveryTest : public ::testing::Test {
     bool unchanged;
     return ns_->Set(k, v, ts, &assigned, &unchanged);
   }
-  std::string Get(const std::string& k) {
-    std::string v;
-    Status s = ns_->Get(k, &v);
-    if (s.IsNotFound()) return "NOT_FOUND";
-    if (!s.ok()) return s.ToString();
-    return v;
-  }
   static std::string Key(int i) { return "key" + std::to_string(i); }
   static std::string Val(int i) { return "value-" + std::to_string(i) + std::string(i % 17, '.'); }
   // Offset of entry i in a fresh segment holding Key(0..) with Val(0..).
@@ -67,12 +49,6 @@ class RecoveryTest : public ::testing::Test {
   void ExpectKeys(int from, int to) {
     for (int i = from; i < to; ++i) EXPECT_EQ(Get(Key(i)), Val(i)) << i;
   }
-
-  zdb_test::TempDir dir_;
-  qs_test::FaultEnv env_;
-  StorageOptions opts_;
-  NamespaceSettings settings_;
-  std::unique_ptr<Namespace> ns_;
 };
 
 TEST_F(RecoveryTest, TornDataTailIsCut) {

@@ -23,6 +23,7 @@
 #include "common/coding.h"
 #include "common/zdb_client.h"
 #include "tests/common/daemon_process.h"
+#include "tests/common/http_get.h"
 #include "tests/zdb/test_util.h"
 
 namespace {
@@ -578,28 +579,6 @@ TEST_F(ZdbServerTest, SegmentTruncatedUnderRunningServerIsAnErrorNotACrash) {
   EXPECT_TRUE(zdb_.Running());
 }
 
-// Plain HTTP GET on 127.0.0.1:port; returns the body ("" on failure).
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  if (write(fd, req.data(), req.size()) < 0) return "";
-  std::string got;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
-  close(fd);
-  size_t body = got.find("\r\n\r\n");
-  return body == std::string::npos ? "" : got.substr(body + 4);
-}
-
 TEST_F(ZdbServerTest, MetricsEndpoint) {
   int mport = FreePort();
   StartZdb({"--metrics", "127.0.0.1:" + std::to_string(mport)});
@@ -612,7 +591,7 @@ TEST_F(ZdbServerTest, MetricsEndpoint) {
   std::string body;
   // Gauges refresh every second.
   for (int i = 0; i < 50; ++i) {
-    body = HttpGet(mport, "/metrics");
+    body = qs_test::HttpBody(qs_test::HttpGet(mport, "/metrics"));
     if (body.find("zdb_namespace_keys{namespace=\"m\"} 7") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
