@@ -1,0 +1,371 @@
+// zstor against real zdb processes on Unix sockets: 22 data backends in 4
+// groups (20 fragments + 2 spares) and 4 metadata backends.
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "common/zdb_client.h"
+#include "tests/common/daemon_process.h"
+#include "tests/zdb/test_util.h"
+#include "zstor/config.h"
+#include "zstor/object_store.h"
+
+namespace {
+
+using qs_test::DaemonProcess;
+
+constexpr int kData = 22;
+constexpr int kMeta = 4;
+
+std::string RandomData(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string TextData(size_t n) {
+  static const char* words[] = {"storage ", "fragment ", "zstor ", "erasure ", "parity ", "backend ", "chunk\n"};
+  std::string s;
+  std::mt19937 rng(7);
+  while (s.size() < n) s += words[rng() % 7];
+  s.resize(n);
+  return s;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < kData + kMeta; ++i) StartBackend(i);
+    key_hex_ = zstor::Key::Random().ToHex();
+    meta_key_hex_ = zstor::Key::Random().ToHex();
+    WriteConfig(dir_.path() + "/zstor.toml", key_hex_, meta_key_hex_);
+    auto cfg = zstor::LoadConfig(dir_.path() + "/zstor.toml");
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    cfg_ = *cfg;
+    auto store = zstor::ObjectStore::Create(cfg_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store.value());
+  }
+
+  std::string Sock(int i) { return dir_.path() + "/zdb" + std::to_string(i) + ".sock"; }
+  std::string Dir(int i) { return dir_.path() + "/zdb" + std::to_string(i); }
+
+  void StartBackend(int i) {
+    bool meta = i >= kData;
+    ASSERT_TRUE(zdbs_[i].Start(std::string(QS_BIN_DIR) + "/zdb",
+                               {"--data", Dir(i) + "/data", "--index", Dir(i) + "/index", "--socket", Sock(i), "--mode",
+                                meta ? "user" : "seq", "--datasize", "4M"},
+                               Dir(i) + ".log"));
+    ASSERT_TRUE(zdbs_[i].WaitUnix(Sock(i))) << "zdb " << i;
+  }
+  void KillBackend(int i) { zdbs_[i].Kill(); }
+
+  void WriteConfig(const std::string& path, const std::string& key, const std::string& meta_key,
+                   const std::string& extra = "") {
+    std::ofstream f(path);
+    f << "minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n"
+      << "chunk_size = \"1M\"\n" << extra
+      << "[encryption]\nalgorithm = \"AES\"\nkey = \"" << key << "\"\n"
+      << "[compression]\nalgorithm = \"zstd\"\nlevel = 1\n"
+      << "[meta]\ntype = \"zdb\"\n[meta.config]\nprefix = \"test\"\n"
+      << "[meta.config.encryption]\nalgorithm = \"AES\"\nkey = \"" << meta_key << "\"\n";
+    for (int i = kData; i < kData + kMeta; ++i)
+      f << "[[meta.config.backends]]\naddress = \"unix:" << Sock(i) << "\"\nnamespace = \"default\"\n";
+    for (int g = 0; g < 4; ++g) {
+      f << "[[groups]]\n";
+      for (int i = g; i < kData; i += 4)
+        f << "[[groups.backends]]\naddress = \"unix:" << Sock(i) << "\"\nnamespace = \"default\"\n";
+    }
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& data) {
+    std::string p = dir_.path() + "/" + name;
+    zdb_test::WriteRaw(p, data);
+    return p;
+  }
+
+  // Index of the zdb process serving fragment j of chunk c.
+  int ProcessOf(const zstor::ObjectMeta& m, size_t c, size_t j) {
+    const auto& ref = m.backends[m.chunks[c].fragments[j].backend];
+    for (int i = 0; i < kData; ++i)
+      if (ref.address == "unix:" + Sock(i)) return i;
+    return -1;
+  }
+
+  // The pool entry of zdb process i (the config lists backends group by group).
+  zstor::Backend& PoolBackend(int i) {
+    int idx = store_->backends().Find("unix:" + Sock(i), "default");
+    EXPECT_GE(idx, 0);
+    return store_->backends().at(static_cast<size_t>(idx));
+  }
+
+  long long Dbsize(int i) {
+    redisContext* c = redisConnectUnix(Sock(i).c_str());
+    redisReply* r = static_cast<redisReply*>(redisCommand(c, "DBSIZE"));
+    long long n = r ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return n;
+  }
+
+  zdb_test::TempDir dir_;
+  DaemonProcess zdbs_[kData + kMeta];
+  std::string key_hex_, meta_key_hex_;
+  zstor::Config cfg_;
+  std::unique_ptr<zstor::ObjectStore> store_;
+};
+
+TEST_F(ClusterTest, RoundTripsByteForByte) {
+  std::vector<std::pair<std::string, std::string>> objects = {
+      {"empty", ""},
+      {"one", "x"},
+      {"k-1", RandomData(15, 1)},
+      {"chunk-1", RandomData((1 << 20) - 1, 2)},
+      {"chunk", RandomData(1 << 20, 3)},
+      {"chunk+1", RandomData((1 << 20) + 1, 4)},
+      {"several", RandomData(3 * (1 << 20) + 12345, 5)},
+      {"text", TextData(5 * (1 << 20) + 77)},
+  };
+  for (auto& [name, data] : objects) {
+    std::string in = WriteFile(name + ".in", data);
+    ASSERT_TRUE(store_->Store(in, "/obj/" + name).ok()) << name;
+  }
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), objects.size());
+  for (auto& [name, data] : objects) {
+    std::string out = dir_.path() + "/" + name + ".out";
+    auto s = store_->Retrieve("/obj/" + name, out);
+    ASSERT_TRUE(s.ok()) << name << ": " << s.ToString();
+    EXPECT_EQ(zdb_test::ReadRaw(out), data) << name;
+  }
+  // Text-like data was compressed: far fewer bytes on the backends than 20/16 of it.
+  auto meta = store_->meta().Get("/obj/text");
+  ASSERT_TRUE(meta.ok());
+  EXPECT_TRUE(meta->chunks[0].flags & zstor::kChunkCompressed);
+  auto rnd = store_->meta().Get("/obj/several");
+  EXPECT_FALSE(rnd->chunks[0].flags & zstor::kChunkCompressed);  // stored raw
+  // Every fragment of a chunk sits on a distinct backend.
+  std::set<int> procs;
+  for (size_t j = 0; j < 20; ++j) procs.insert(ProcessOf(*rnd, 0, j));
+  EXPECT_EQ(procs.size(), 20u);
+}
+
+TEST_F(ClusterTest, SurvivesFourLossesNotFive) {
+  std::string data = RandomData(2 * (1 << 20) + 999, 11);
+  ASSERT_TRUE(store_->Store(WriteFile("a.in", data), "/a").ok());
+  auto meta = store_->meta().Get("/a");
+  ASSERT_TRUE(meta.ok());
+  // Kill the backends of 4 data fragments (forcing a real decode).
+  std::vector<int> victims;
+  for (size_t j = 0; j < 5; ++j) victims.push_back(ProcessOf(*meta, 0, j));
+  for (int i = 0; i < 4; ++i) KillBackend(victims[static_cast<size_t>(i)]);
+  std::string out = dir_.path() + "/a.out";
+  auto s = store_->Retrieve("/a", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  std::filesystem::remove(out);
+  KillBackend(victims[4]);
+  s = store_->Retrieve("/a", out);
+  EXPECT_EQ(s.code(), qs::Status::Code::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("cannot be rebuilt"), std::string::npos) << s.message();
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_FALSE(std::filesystem::exists(out + ".zstor-tmp"));
+  for (int v : victims) StartBackend(v);
+  for (int v : victims) PoolBackend(v).MarkUp();
+  s = store_->Retrieve("/a", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+}
+
+TEST_F(ClusterTest, CorruptFragmentIsDetectedAndRebuilt) {
+  std::string data = TextData(1 << 20);
+  ASSERT_TRUE(store_->Store(WriteFile("c.in", data), "/c").ok());
+  auto meta = store_->meta().Get("/c");
+  ASSERT_TRUE(meta.ok());
+  // Rewrite fragment 3 with one byte flipped: zdb's own CRC is valid, only
+  // zstor's checksum can tell.
+  int p = ProcessOf(*meta, 0, 3);
+  qs::ZdbAddress addr;
+  addr.unix_path = Sock(p);
+  qs::ZdbClient client(addr);
+  auto bytes = client.Get(meta->chunks[0].fragments[3].key);
+  ASSERT_TRUE(bytes.ok() && bytes->has_value());
+  std::string bad = **bytes;
+  bad[bad.size() / 2] ^= 1;
+  ASSERT_TRUE(client.Set(meta->chunks[0].fragments[3].key, bad).ok());
+  auto report = store_->Check("/c");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->fragments_ok, 19u);
+  EXPECT_TRUE(report->readable());
+  EXPECT_FALSE(report->complete());
+  std::string out = dir_.path() + "/c.out";
+  ASSERT_TRUE(store_->Retrieve("/c", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  auto rebuilt = store_->Rebuild("/c");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(*rebuilt, 1u);
+  report = store_->Check("/c");
+  EXPECT_TRUE(report->complete());
+}
+
+TEST_F(ClusterTest, RebuildOntoSpareThenSurviveFourMore) {
+  std::string data = RandomData(1 << 20, 21);
+  ASSERT_TRUE(store_->Store(WriteFile("d.in", data), "/d").ok());
+  auto meta = store_->meta().Get("/d");
+  int dead = ProcessOf(*meta, 0, 0);
+  KillBackend(dead);  // for good
+  auto rebuilt = store_->Rebuild("/d");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(*rebuilt, 1u);
+  auto report = store_->Check("/d");
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->complete());
+  // Four more losses, none of them the dead one.
+  meta = store_->meta().Get("/d");
+  int killed = 0;
+  for (size_t j = 0; j < 20 && killed < 4; ++j) {
+    int p = ProcessOf(*meta, 0, j);
+    if (p != dead && p >= 0) {
+      KillBackend(p);
+      ++killed;
+    }
+  }
+  std::string out = dir_.path() + "/d.out";
+  auto s = store_->Retrieve("/d", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+}
+
+TEST_F(ClusterTest, DeleteAndReplaceFreeFragments) {
+  std::string in = WriteFile("e.in", RandomData(300000, 31));
+  ASSERT_TRUE(store_->Store(in, "/e").ok());
+  long long total = 0;
+  for (int i = 0; i < kData; ++i) total += Dbsize(i);
+  EXPECT_EQ(total, 20);
+  ASSERT_TRUE(store_->Store(in, "/e").ok());  // replace: old fragments freed
+  total = 0;
+  for (int i = 0; i < kData; ++i) total += Dbsize(i);
+  EXPECT_EQ(total, 20);
+  ASSERT_TRUE(store_->Delete("/e").ok());
+  total = 0;
+  for (int i = 0; i < kData; ++i) total += Dbsize(i);
+  EXPECT_EQ(total, 0);
+  EXPECT_TRUE(store_->meta().Get("/e").status().IsNotFound());
+  EXPECT_TRUE(store_->Delete("/e").IsNotFound());
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+}
+
+TEST_F(ClusterTest, WrongKeysAreRefusedCleanly) {
+  std::string data = TextData(200000);
+  ASSERT_TRUE(store_->Store(WriteFile("f.in", data), "/f").ok());
+  // Wrong data key: authentication fails, no output file.
+  WriteConfig(dir_.path() + "/bad.toml", zstor::Key::Random().ToHex(), meta_key_hex_);
+  auto bad_cfg = zstor::LoadConfig(dir_.path() + "/bad.toml");
+  ASSERT_TRUE(bad_cfg.ok());
+  auto bad = zstor::ObjectStore::Create(bad_cfg.value());
+  std::string out = dir_.path() + "/f.out";
+  auto s = (*bad)->Retrieve("/f", out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("authentication failed"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out));
+  // Wrong meta key: the record cannot be decrypted.
+  WriteConfig(dir_.path() + "/bad2.toml", key_hex_, zstor::Key::Random().ToHex());
+  auto bad2_cfg = zstor::LoadConfig(dir_.path() + "/bad2.toml");
+  ASSERT_TRUE(bad2_cfg.ok());
+  auto bad2 = zstor::ObjectStore::Create(bad2_cfg.value());
+  s = (*bad2)->Retrieve("/f", out);
+  EXPECT_NE(s.message().find("wrong meta key"), std::string::npos) << s.ToString();
+}
+
+TEST_F(ClusterTest, StoreSkipsDeadBackendsAndRespectsLabels) {
+  // Two backends down before the store: placement avoids them (22 - 2 = 20).
+  KillBackend(0);
+  KillBackend(1);
+  // Only zdb 0 is known to be down; zdb 1 is found dead during the store,
+  // which then retries on other backends.
+  PoolBackend(0).MarkDown(qs::Status::Unavailable("test"));
+  auto st = store_->Store(WriteFile("g.in", "payload"), "/g");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto meta = store_->meta().Get("/g");
+  for (size_t j = 0; j < 20; ++j) {
+    EXPECT_NE(ProcessOf(*meta, 0, j), 0);
+    EXPECT_NE(ProcessOf(*meta, 0, j), 1);
+  }
+  // A third one down: 19 healthy backends cannot hold 20 fragments.
+  KillBackend(2);
+  PoolBackend(2).MarkDown(qs::Status::Unavailable("test"));
+  auto s = store_->Store(WriteFile("h.in", "payload"), "/h");
+  EXPECT_EQ(s.code(), qs::Status::Code::kUnavailable);
+  EXPECT_NE(s.message().find("only 19 healthy backends"), std::string::npos) << s.message();
+  EXPECT_TRUE(store_->meta().Get("/h").status().IsNotFound());
+}
+
+TEST_F(ClusterTest, CliHumanAndJson) {
+  std::string cfg = dir_.path() + "/zstor.toml";
+  std::string in = WriteFile("cli.in", TextData(100000));
+  std::string zstor = std::string(QS_BIN_DIR) + "/zstor";
+  auto run = [&](const std::string& args) {
+    std::string cmd = zstor + " -c " + cfg + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    int st = pclose(p);
+    return std::make_pair(WEXITSTATUS(st), out);
+  };
+  auto [rc, out] = run("store -f " + in + " -k /cli");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("stored /cli"), std::string::npos) << out;
+  std::tie(rc, out) = run("--json list");
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("{\"key\": \"/cli\", \"size\": 100000"), std::string::npos) << out;
+  std::tie(rc, out) = run("check -k /cli -f " + in);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("/cli: healthy, 20/20 fragments healthy"), std::string::npos) << out;
+  std::tie(rc, out) = run("retrieve -k /cli -f " + in + " -o " + dir_.path() + "/cli.out");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/cli.out"), TextData(100000));
+  std::tie(rc, out) = run("retrieve -k /nope -f x");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("zstor: no object stored at /nope"), std::string::npos) << out;
+  std::tie(rc, out) = run("frobnicate");
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("unknown command 'frobnicate'"), std::string::npos);
+  std::tie(rc, out) = run("store");
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("store needs -f FILE"), std::string::npos);
+  std::tie(rc, out) = run("--json status");
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("\"down\": 0"), std::string::npos) << out;
+}
+
+TEST_F(ClusterTest, KillNineMidStoreLeavesNothingListed) {
+  std::string in = WriteFile("big.in", RandomData(40 << 20, 41));
+  std::string zstor = std::string(QS_BIN_DIR) + "/zstor";
+  DaemonProcess p;
+  ASSERT_TRUE(p.Start(zstor, {"-c", dir_.path() + "/zstor.toml", "store", "-f", in, "-k", "/big"}, dir_.path() + "/big.log"));
+  // Kill it while fragments are flowing: once a data backend holds some.
+  for (int i = 0; i < 500; ++i) {
+    long long n = 0;
+    for (int b = 0; b < kData; ++b) n += Dbsize(b);
+    if (n > 40) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  p.Kill();
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok());
+  for (const auto& m : *list) EXPECT_NE(m.path, "/big");
+  EXPECT_TRUE(store_->meta().Get("/big").status().IsNotFound());
+}
+
+}  // namespace

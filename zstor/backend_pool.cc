@@ -1,0 +1,107 @@
+#include "zstor/backend_pool.h"
+
+#include <spdlog/spdlog.h>
+
+namespace zstor {
+
+using qs::Result;
+using qs::Status;
+
+namespace {
+constexpr int64_t kCooldownMs = 10000;
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+qs::ZdbClientOptions ClientOptions(std::chrono::milliseconds timeout) {
+  qs::ZdbClientOptions o;
+  o.connect_timeout = timeout;
+  o.command_timeout = timeout;
+  o.connect_attempts = 1;  // a dead backend is skipped, not waited for
+  return o;
+}
+}  // namespace
+
+Backend::Backend(BackendConfig cfg, std::chrono::milliseconds timeout)
+    : cfg_(std::move(cfg)), client_(cfg_.address, ClientOptions(timeout)) {}
+
+bool Backend::healthy() const { return NowMs() >= down_until_ms_.load(); }
+
+void Backend::MarkDown(const Status& why) {
+  if (healthy()) spdlog::warn("backend {} is down: {}", name(), why.ToString());
+  down_until_ms_ = NowMs() + kCooldownMs;
+  std::lock_guard<std::mutex> lock(error_mu_);
+  last_error_ = why.ToString();
+}
+
+void Backend::MarkUp() {
+  if (!healthy()) spdlog::info("backend {} is back", name());
+  down_until_ms_ = 0;
+}
+
+std::string Backend::last_error() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return last_error_;
+}
+
+Status Backend::Track(const Status& s) {
+  if (!s.ok()) {
+    ++errors_;
+    if (s.code() == Status::Code::kUnavailable) MarkDown(s);
+  }
+  return s;
+}
+
+Result<std::string> Backend::Set(std::string_view key, std::string_view value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto r = client_.Set(key, value);
+  if (!r.ok()) Track(r.status());
+  return r;
+}
+
+Result<std::string> Backend::Get(std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto r = client_.Get(key);
+  if (!r.ok()) {
+    Track(r.status());
+    return r.status();
+  }
+  if (!r->has_value()) return Status::NotFound("key not found on " + cfg_.Name());
+  return std::move(**r);
+}
+
+Status Backend::Del(std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Track(client_.Del(key));
+}
+
+Result<std::string> Backend::Prove(std::string_view key, std::string_view nonce) {
+  auto r = Command({"PROVE", key, nonce});
+  if (!r.ok()) return r.status();
+  if (r->is_nil()) return Status::NotFound("key not found on " + cfg_.Name());
+  if (!r->is_string()) return Status::IOError("PROVE: " + r->str);
+  return r->str;
+}
+
+Result<qs::Reply> Backend::Command(const std::vector<std::string_view>& argv) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto r = client_.Command(argv);
+  if (!r.ok()) Track(r.status());
+  return r;
+}
+
+BackendPool::BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout) {
+  for (const auto& c : configs) backends_.push_back(std::make_unique<Backend>(c, timeout));
+}
+
+int BackendPool::Find(const std::string& address, const std::string& ns) const {
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    const auto& a = backends_[i]->config().address;
+    if (a.ToString() == address && a.ns == ns) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace zstor

@@ -1,0 +1,69 @@
+// The zdb backends zstor writes to, each behind its own connection, and
+// their health. A backend that failed is skipped for a cool-down instead of
+// making every store wait for its timeout. Thread-safe: each backend
+// serializes its own commands; different backends run in parallel.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/zdb_client.h"
+#include "zstor/config.h"
+
+namespace zstor {
+
+class Backend {
+ public:
+  explicit Backend(BackendConfig cfg, std::chrono::milliseconds timeout);
+
+  const BackendConfig& config() const { return cfg_; }
+  std::string name() const { return cfg_.Name(); }
+
+  // Stores value; returns the key zdb assigned (sequential mode) or used.
+  qs::Result<std::string> Set(std::string_view key, std::string_view value);
+  // NotFound when the key does not exist.
+  qs::Result<std::string> Get(std::string_view key);
+  qs::Status Del(std::string_view key);
+  // Hex of zdb's PROVE answer.
+  qs::Result<std::string> Prove(std::string_view key, std::string_view nonce);
+  // Raw command (SCAN, NSINFO, ...); server errors come back as Reply errors.
+  qs::Result<qs::Reply> Command(const std::vector<std::string_view>& argv);
+
+  // Healthy unless a transport failure happened within the cool-down.
+  bool healthy() const;
+  void MarkDown(const qs::Status& why);
+  void MarkUp();
+  std::string last_error() const;
+  uint64_t errors() const { return errors_; }
+
+ private:
+  qs::Status Track(const qs::Status& s);  // transport failures mark the backend down
+  BackendConfig cfg_;
+  std::mutex mu_;              // serializes commands on client_
+  mutable std::mutex error_mu_;  // guards last_error_ (taken while mu_ is held)
+  qs::ZdbClient client_;
+  std::atomic<int64_t> down_until_ms_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::string last_error_;
+};
+
+class BackendPool {
+ public:
+  BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout);
+  size_t size() const { return backends_.size(); }
+  Backend& at(size_t i) { return *backends_[i]; }
+  // Index of the backend named `name` (see BackendConfig::Name), or -1.
+  int Find(const std::string& address, const std::string& ns) const;
+
+ private:
+  std::vector<std::unique_ptr<Backend>> backends_;
+};
+
+}  // namespace zstor

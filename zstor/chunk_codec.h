@@ -1,0 +1,47 @@
+// One chunk through the pipeline: zstd (skipped when it does not shrink) ->
+// AES-256-GCM (fresh nonce, object id + chunk index as associated data) ->
+// Reed-Solomon k+m -> SHA-256 per fragment, plus proof-of-storage
+// challenges. Decode runs the same steps backwards. Stateless and
+// thread-safe; the coder and key must outlive the codec.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "zstor/crypto.h"
+#include "zstor/erasure_coder.h"
+#include "zstor/metadata.h"
+
+namespace zstor {
+
+class ChunkCodec {
+ public:
+  ChunkCodec(const ErasureCoder* coder, const Key* key, int compression_level, int challenges_per_chunk = 2)
+      : coder_(coder), key_(key), level_(compression_level), challenges_(challenges_per_chunk) {}
+
+  // Fills meta (everything but fragment locations) and the k + m shards.
+  qs::Status Encode(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
+                    std::vector<std::string>* shards) const;
+
+  // present[i]: shards[i] holds fragment i and matched its checksum. Needs
+  // k of them; Corruption when authentication or decompression fails.
+  qs::Status Decode(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
+                    const std::vector<std::string>& shards, const std::vector<bool>& present,
+                    std::string* plain) const;
+
+  // True when fragment bytes match the checksum recorded for fragment i.
+  static bool FragmentValid(const ChunkMeta& meta, size_t i, std::string_view bytes);
+  // HMAC-SHA256(nonce, bytes): what zdb's PROVE answers (hex) for a fragment.
+  static Digest Proof(std::string_view nonce, std::string_view bytes);
+
+  const ErasureCoder& coder() const { return *coder_; }
+
+ private:
+  const ErasureCoder* coder_;
+  const Key* key_;
+  int level_;
+  int challenges_;
+};
+
+}  // namespace zstor

@@ -1,0 +1,112 @@
+#include "zstor/compressor.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace zstor {
+
+using qs::Status;
+
+namespace {
+
+constexpr int kMinLevel = 1;
+constexpr int kMaxLevel = 19;
+
+struct CCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// One context per thread, created on first use and kept for the thread's
+// lifetime, so chunks are (de)compressed without per-call allocation of the
+// zstd workspace. nullptr if zstd could not allocate one.
+ZSTD_CCtx* ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx(ZSTD_createCCtx());
+  return cctx.get();
+}
+
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
+  return dctx.get();
+}
+
+}  // namespace
+
+// *out is only touched once in is no longer needed: callers may pass a view
+// of *out as in.
+bool Compress(std::string_view in, int level, std::string* out) {
+  // Nothing is smaller than nothing (a zstd frame has a header of its own).
+  if (in.empty()) {
+    out->clear();
+    return false;
+  }
+  level = std::clamp(level, kMinLevel, kMaxLevel);
+
+  // Only a strictly smaller result is worth keeping, so the output buffer is
+  // in.size() - 1 bytes rather than ZSTD_compressBound(in.size()): zstd fails
+  // with dstSize_tooSmall as soon as the frame cannot fit, which is exactly the
+  // "would not be smaller" case. Built aside so in may view *out.
+  std::string buf(in.size() - 1, '\0');
+  ZSTD_CCtx* cctx = ThreadCCtx();
+  size_t n = cctx != nullptr ? ZSTD_compressCCtx(cctx, buf.data(), buf.size(), in.data(), in.size(), level)
+                             : ZSTD_compress(buf.data(), buf.size(), in.data(), in.size(), level);
+  // Any error (dstSize_tooSmall, or memory trouble) means: store raw.
+  if (ZSTD_isError(n) || n >= in.size()) {
+    out->clear();
+    return false;
+  }
+  buf.resize(n);
+  *out = std::move(buf);
+  return true;
+}
+
+namespace {
+
+Status DecompressTo(std::string_view in, size_t expected_size, std::string* buf) {
+  unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (declared == ZSTD_CONTENTSIZE_ERROR) {
+    return Status::Corruption("compressed chunk is not a valid zstd frame (" + std::to_string(in.size()) +
+                              " bytes)");
+  }
+  // Frames written by Compress always declare their size; check it before
+  // allocating anything. A frame without one (ZSTD_CONTENTSIZE_UNKNOWN) is
+  // still bounded below: the output buffer is exactly expected_size bytes.
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected_size) {
+    return Status::Corruption("compressed chunk declares " + std::to_string(declared) + " bytes, expected " +
+                              std::to_string(expected_size));
+  }
+
+  buf->assign(expected_size, '\0');
+  ZSTD_DCtx* dctx = ThreadDCtx();
+  size_t n = dctx != nullptr ? ZSTD_decompressDCtx(dctx, buf->data(), buf->size(), in.data(), in.size())
+                             : ZSTD_decompress(buf->data(), buf->size(), in.data(), in.size());
+  if (ZSTD_isError(n)) {
+    return Status::Corruption(std::string("zstd decompression failed: ") + ZSTD_getErrorName(n) + " (expected " +
+                              std::to_string(expected_size) + " bytes)");
+  }
+  if (n != expected_size) {
+    return Status::Corruption("compressed chunk decompressed to " + std::to_string(n) + " bytes, expected " +
+                              std::to_string(expected_size));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Decompress(std::string_view in, size_t expected_size, std::string* out) {
+  // Decompressed aside, so in may view *out and nothing partial is handed out.
+  std::string buf;
+  Status s = DecompressTo(in, expected_size, &buf);
+  if (s.ok()) {
+    *out = std::move(buf);
+  } else {
+    out->clear();
+  }
+  return s;
+}
+
+}  // namespace zstor

@@ -1,0 +1,20 @@
+// zstd compression of chunks. A chunk that does not shrink is stored raw;
+// the caller records which (see docs/zstor-metadata.md, chunk flags).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace zstor {
+
+// Compresses in at level (1..19) into *out and returns true, or returns
+// false and leaves *out empty when the result would not be smaller.
+bool Compress(std::string_view in, int level, std::string* out);
+// Decompresses exactly expected_size bytes; Corruption on bad or mismatched
+// input (never returns a different size).
+qs::Status Decompress(std::string_view in, size_t expected_size, std::string* out);
+
+}  // namespace zstor

@@ -1,0 +1,187 @@
+#include "zstor/config.h"
+
+#include "common/config.h"
+
+namespace zstor {
+
+using qs::Result;
+using qs::Status;
+using qs::TomlReader;
+
+std::string BackendConfig::Name() const { return address.ToString() + "/" + address.ns; }
+
+namespace {
+
+Result<Config> FromTable(const toml::table& table);
+
+Result<Key> ReadKey(TomlReader& section, const std::string& what) {
+  auto algo = section.GetEnumOr("algorithm", "AES", {"AES"});
+  if (!algo.ok()) return algo.status();
+  auto hex = section.GetString("key");
+  if (!hex.ok()) return hex.status();
+  auto key = Key::FromHex(*hex);
+  if (!key.ok()) return Status::InvalidArgument("config key '" + section.KeyPath("key") + "': " + key.status().message());
+  (void)what;
+  return key;
+}
+
+Status ReadBackend(TomlReader& r, int group, BackendConfig* b) {
+  auto addr = r.GetString("address");
+  if (!addr.ok()) return addr.status();
+  auto parsed = qs::ParseZdbAddress(*addr);
+  if (!parsed.ok())
+    return Status::InvalidArgument("config key '" + r.KeyPath("address") + "': " + parsed.status().message());
+  b->address = *parsed;
+  auto ns = r.GetString("namespace");
+  if (!ns.ok()) return ns.status();
+  b->address.ns = *ns;
+  auto pw = r.GetStringOr("password", "");
+  if (!pw.ok()) return pw.status();
+  b->address.password = *pw;
+  b->group = group;
+  auto labels = r.OptionalTable("labels");
+  if (!labels.ok()) return labels.status();
+  for (const auto& name : labels->Keys()) {
+    auto v = labels->GetString(name);
+    if (!v.ok()) return v.status();
+    b->labels[name] = *v;
+  }
+  return Status::OK();
+}
+
+Result<Config> FromTable(const toml::table& table) {
+  TomlReader r(table);
+  Config c;
+#define READ_INT(field, key, def, lo, hi)            \
+  {                                                  \
+    auto v = r.GetIntOr(key, def, lo, hi);           \
+    if (!v.ok()) return v.status();                  \
+    c.field = static_cast<int>(*v);                  \
+  }
+  READ_INT(minimal_shards, "minimal_shards", 16, 1, 255);
+  READ_INT(expected_shards, "expected_shards", 20, 1, 255);
+  READ_INT(redundant_groups, "redundant_groups", 0, 0, 255);
+  READ_INT(redundant_nodes, "redundant_nodes", 0, 0, 255);
+  READ_INT(prometheus_port, "prometheus_port", 0, 0, 65535);
+#undef READ_INT
+  {
+    auto v = r.GetStringOr("socket", "");
+    if (!v.ok()) return v.status();
+    c.socket = *v;
+    auto d = r.GetStringOr("zdb_data_dir_path", "");
+    if (!d.ok()) return d.status();
+    c.zdb_data_dir_path = *d;
+    auto m = r.GetSizeOr("max_zdb_data_dir_size", 0);
+    if (!m.ok()) return m.status();
+    c.max_zdb_data_dir_size = *m;
+    auto cs = r.GetSizeOr("chunk_size", 16ull << 20, 4096, 256ull << 20);
+    if (!cs.ok()) return cs.status();
+    c.chunk_size = *cs;
+  }
+  if (c.expected_shards < c.minimal_shards)
+    return Status::InvalidArgument("config key 'expected_shards' (" + std::to_string(c.expected_shards) +
+                                   ") must be at least 'minimal_shards' (" + std::to_string(c.minimal_shards) + ")");
+  auto enc = r.Table("encryption");
+  if (!enc.ok()) return enc.status();
+  auto key = ReadKey(*enc, "encryption");
+  if (!key.ok()) return key.status();
+  c.key = *key;
+  auto comp = r.OptionalTable("compression");
+  if (!comp.ok()) return comp.status();
+  auto algo = comp->GetEnumOr("algorithm", "zstd", {"zstd"});
+  if (!algo.ok()) return algo.status();
+  auto level = comp->GetIntOr("level", 3, 1, 19);
+  if (!level.ok()) return level.status();
+  c.compression_level = static_cast<int>(*level);
+
+  auto meta = r.Table("meta");
+  if (!meta.ok()) return meta.status();
+  auto mtype = meta->GetEnumOr("type", "zdb", {"zdb"});
+  if (!mtype.ok()) return mtype.status();
+  auto mc = meta->Table("config");
+  if (!mc.ok()) return mc.status();
+  auto prefix = mc->GetStringOr("prefix", "zstor");
+  if (!prefix.ok()) return prefix.status();
+  c.meta.prefix = *prefix;
+  auto mk = mc->Table("encryption");
+  if (!mk.ok()) return mk.status();
+  auto mkey = ReadKey(*mk, "meta encryption");
+  if (!mkey.ok()) return mkey.status();
+  c.meta.key = *mkey;
+  auto mmin = mc->GetIntOr("minimal_shards", 2, 1, 255);
+  if (!mmin.ok()) return mmin.status();
+  auto mexp = mc->GetIntOr("expected_shards", 4, 1, 255);
+  if (!mexp.ok()) return mexp.status();
+  c.meta.minimal_shards = static_cast<int>(*mmin);
+  c.meta.expected_shards = static_cast<int>(*mexp);
+  auto mbs = mc->TableArray("backends");
+  if (!mbs.ok()) return mbs.status();
+  for (auto& br : *mbs) {
+    BackendConfig b;
+    QS_RETURN_IF_ERROR(ReadBackend(br, -1, &b));
+    c.meta.backends.push_back(std::move(b));
+  }
+  if (c.meta.expected_shards < c.meta.minimal_shards)
+    return Status::InvalidArgument("config key 'meta.config.expected_shards' must be at least 'meta.config.minimal_shards'");
+  if (static_cast<int>(c.meta.backends.size()) < c.meta.expected_shards)
+    return Status::InvalidArgument("config key 'meta.config.backends': " + std::to_string(c.meta.backends.size()) +
+                                   " backends for " + std::to_string(c.meta.expected_shards) +
+                                   " metadata shards (meta.config.expected_shards)");
+
+  auto groups = r.TableArray("groups");
+  if (!groups.ok()) return groups.status();
+  int g = 0;
+  for (auto& gr : *groups) {
+    auto bs = gr.TableArray("backends");
+    if (!bs.ok()) return bs.status();
+    for (auto& br : *bs) {
+      BackendConfig b;
+      QS_RETURN_IF_ERROR(ReadBackend(br, g, &b));
+      c.backends.push_back(std::move(b));
+    }
+    ++g;
+  }
+  c.group_count = g;
+  auto pols = r.OptionalTableArray("policies");
+  if (!pols.ok()) return pols.status();
+  for (auto& pr : *pols) {
+    PlacementPolicy p;
+    auto pp = pr.GetString("path_prefix");
+    if (!pp.ok()) return pp.status();
+    p.path_prefix = *pp;
+    auto labels = pr.Table("labels");
+    if (!labels.ok()) return labels.status();
+    for (const auto& name : labels->Keys()) {
+      auto v = labels->GetString(name);
+      if (!v.ok()) return v.status();
+      p.labels[name] = *v;
+    }
+    c.policies.push_back(std::move(p));
+  }
+  QS_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
+
+  if (static_cast<int>(c.backends.size()) < c.expected_shards)
+    return Status::InvalidArgument("config key 'groups': " + std::to_string(c.backends.size()) + " backends for " +
+                                   std::to_string(c.expected_shards) +
+                                   " shards (expected_shards); every fragment needs a distinct backend");
+  if (c.redundant_groups >= c.group_count && c.redundant_groups > 0)
+    return Status::InvalidArgument("config key 'redundant_groups' (" + std::to_string(c.redundant_groups) +
+                                   ") must be smaller than the number of groups (" + std::to_string(c.group_count) + ")");
+  return c;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, std::string_view source_name) {
+  auto table = qs::ParseToml(text, source_name);
+  if (!table.ok()) return table.status();
+  return FromTable(*table);
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  auto table = qs::LoadTomlFile(path);
+  if (!table.ok()) return table.status();
+  return FromTable(*table);
+}
+
+}  // namespace zstor

@@ -1,0 +1,62 @@
+// zstor configuration (TOML). Key names follow 0-stor_v2 where the meaning
+// is the same; every key is documented in config/zstor.toml. Load() fails
+// with a message naming the offending key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/zdb_client.h"
+#include "zstor/crypto.h"
+
+namespace zstor {
+
+struct BackendConfig {
+  qs::ZdbAddress address;  // host:port or unix:/path, plus namespace and password
+  std::map<std::string, std::string> labels;  // e.g. country = "BE"
+  int group = 0;           // index of its [[groups]] entry (-1 for meta backends)
+  std::string Name() const;  // "address/namespace", stable identity in metadata
+};
+
+struct MetaConfig {
+  std::string prefix = "zstor";  // key prefix in the meta namespaces
+  Key key;                      // encrypts metadata records
+  int minimal_shards = 2;       // meta records are dispersed k+m over the meta backends
+  int expected_shards = 4;
+  std::vector<BackendConfig> backends;
+};
+
+// Restricts objects whose path starts with `path_prefix` to backends whose
+// labels match every entry of `labels` (geographic control).
+struct PlacementPolicy {
+  std::string path_prefix;
+  std::map<std::string, std::string> labels;
+};
+
+struct Config {
+  int minimal_shards = 16;   // k: fragments needed to rebuild an object
+  int expected_shards = 20;  // k + m: fragments written
+  int redundant_groups = 0;  // whole groups that may vanish with data still readable
+  int redundant_nodes = 0;   // backends that may vanish, in addition
+  std::string socket;        // daemon's Unix socket (empty: CLI runs in-process)
+  int prometheus_port = 0;   // 0: no /metrics
+  std::string zdb_data_dir_path;     // staging zdb's data dir (eviction)
+  uint64_t max_zdb_data_dir_size = 0;  // bytes, 0: no eviction
+  Key key;                   // [encryption] key
+  int compression_level = 3; // [compression] level (algorithm is zstd)
+  uint64_t chunk_size = 16ull << 20;  // bytes of plaintext per chunk
+  std::vector<BackendConfig> backends;  // every data backend, in [[groups]] order
+  int group_count = 0;
+  MetaConfig meta;
+  std::vector<PlacementPolicy> policies;
+
+  int parity_shards() const { return expected_shards - minimal_shards; }
+};
+
+qs::Result<Config> LoadConfig(const std::string& path);
+qs::Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
+
+}  // namespace zstor

@@ -1,0 +1,223 @@
+#include "zstor/meta_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "common/coding.h"
+
+namespace zstor {
+
+using qs::Result;
+using qs::Status;
+
+namespace {
+
+constexpr char kShardMagic[4] = {'Z', 'S', 'M', 'S'};
+constexpr size_t kShardHeader = 52;
+
+std::string MetaAad(const std::string& storage_key, uint64_t generation) {
+  std::string aad = "zstor-meta-v1:" + storage_key;
+  qs::PutFixed64(&aad, generation);
+  return aad;
+}
+
+struct ParsedShard {
+  uint8_t k, m, index;
+  uint64_t generation;
+  uint32_t payload_len;
+  std::string bytes;
+};
+
+bool ParseShard(const std::string& v, ParsedShard* p) {
+  if (v.size() < kShardHeader || std::memcmp(v.data(), kShardMagic, 4) != 0 || v[4] != 1) return false;
+  p->k = static_cast<uint8_t>(v[5]);
+  p->m = static_cast<uint8_t>(v[6]);
+  p->index = static_cast<uint8_t>(v[7]);
+  p->generation = qs::DecodeFixed64(v.data() + 8);
+  p->payload_len = qs::DecodeFixed32(v.data() + 16);
+  p->bytes = v.substr(kShardHeader);
+  Digest d;
+  std::memcpy(d.data(), v.data() + 20, 32);
+  return p->k > 0 && p->index < p->k + p->m && Sha256(p->bytes) == d;
+}
+
+}  // namespace
+
+MetaStore::MetaStore(const MetaConfig& cfg, TaskPool* pool) : cfg_(cfg), pool_(pool) {}
+
+Result<std::unique_ptr<MetaStore>> MetaStore::Create(const MetaConfig& cfg, TaskPool* pool) {
+  std::unique_ptr<MetaStore> s(new MetaStore(cfg, pool));
+  auto coder = ErasureCoder::Create(cfg.minimal_shards, cfg.expected_shards - cfg.minimal_shards);
+  if (!coder.ok()) return coder.status();
+  s->coder_ = std::move(coder.value());
+  s->pool_backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000));
+  return s;
+}
+
+std::string MetaStore::StorageKey(const std::string& path) const {
+  Digest d = Sha256(path);
+  return cfg_.prefix + ":" + ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
+Status MetaStore::Put(const ObjectMeta& m) {
+  std::string key = StorageKey(m.path);
+  uint64_t generation = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  std::string nonce = RandomBytes(kNonceSize);
+  std::string sealed;
+  QS_RETURN_IF_ERROR(Seal(cfg_.key, nonce, MetaAad(key, generation), EncodeObjectMeta(m), &sealed));
+  std::string payload = nonce + sealed;
+  std::vector<std::string> shards;
+  coder_->Encode(payload, &shards);
+  size_t n = std::min(shards.size(), pool_backends_->size());
+  std::vector<std::future<Status>> writes;
+  for (size_t i = 0; i < n; ++i) {
+    std::string v(kShardMagic, 4);
+    v.push_back(1);
+    v.push_back(static_cast<char>(coder_->k()));
+    v.push_back(static_cast<char>(coder_->m()));
+    v.push_back(static_cast<char>(i));
+    qs::PutFixed64(&v, generation);
+    qs::PutFixed32(&v, static_cast<uint32_t>(payload.size()));
+    Digest d = Sha256(shards[i]);
+    v.append(reinterpret_cast<const char*>(d.data()), d.size());
+    v += shards[i];
+    Backend* b = &pool_backends_->at(i);
+    writes.push_back(pool_->Submit([b, key, v = std::move(v)]() -> Status {
+      if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
+      auto r = b->Set(key, v);
+      return r.ok() ? Status::OK() : r.status();
+    }));
+  }
+  int ok = 0;
+  Status last;
+  for (auto& f : writes) {
+    Status s = f.get();
+    if (s.ok()) ++ok;
+    else last = s;
+  }
+  if (ok < coder_->k())
+    return Status::Unavailable("metadata of " + m.path + " reached " + std::to_string(ok) + " meta backends, " +
+                               std::to_string(coder_->k()) + " needed: " + last.ToString());
+  if (ok < static_cast<int>(n)) spdlog::warn("metadata of {} written to {} of {} meta backends", m.path, ok, n);
+  return Status::OK();
+}
+
+Result<ObjectMeta> MetaStore::Get(const std::string& path) { return GetByKey(StorageKey(path)); }
+
+Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
+  size_t n = pool_backends_->size();
+  std::vector<std::future<Result<std::string>>> reads;
+  for (size_t i = 0; i < n; ++i) {
+    Backend* b = &pool_backends_->at(i);
+    reads.push_back(pool_->Submit([b, key]() -> Result<std::string> {
+      if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
+      return b->Get(key);
+    }));
+  }
+  std::map<uint64_t, std::vector<ParsedShard>, std::greater<uint64_t>> by_generation;
+  int not_found = 0, failed = 0;
+  for (auto& f : reads) {
+    auto r = f.get();
+    if (!r.ok()) {
+      (r.status().IsNotFound() ? not_found : failed)++;
+      continue;
+    }
+    ParsedShard p;
+    if (ParseShard(*r, &p)) by_generation[p.generation].push_back(std::move(p));
+    else ++failed;
+  }
+  if (by_generation.empty() && failed == 0) return Status::NotFound("no such object");
+  for (auto& [gen, shards] : by_generation) {
+    const ParsedShard& first = shards.front();
+    if (static_cast<int>(shards.size()) < first.k) continue;
+    if (first.k != coder_->k() || first.m != coder_->m()) continue;  // written with other parameters
+    std::vector<std::string> parts(static_cast<size_t>(first.k + first.m));
+    std::vector<bool> present(parts.size(), false);
+    for (auto& s : shards) {
+      if (s.bytes.size() != shards.front().bytes.size()) continue;
+      parts[s.index] = s.bytes;
+      present[s.index] = true;
+    }
+    std::string payload;
+    if (!coder_->Decode(parts, present, first.payload_len, &payload).ok() || payload.size() < kNonceSize) continue;
+    std::string record;
+    Status s = Open(cfg_.key, payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record);
+    if (!s.ok()) return Status::Corruption("metadata cannot be decrypted (wrong meta key?): " + s.message());
+    ObjectMeta m;
+    QS_RETURN_IF_ERROR(DecodeObjectMeta(record, &m));
+    return m;
+  }
+  return Status::Unavailable("metadata unreadable: fewer than " + std::to_string(coder_->k()) +
+                             " consistent shards (" + std::to_string(failed) + " backends failed)");
+}
+
+Status MetaStore::Delete(const std::string& path) {
+  std::string key = StorageKey(path);
+  std::vector<std::future<Status>> dels;
+  for (size_t i = 0; i < pool_backends_->size(); ++i) {
+    Backend* b = &pool_backends_->at(i);
+    dels.push_back(pool_->Submit([b, key]() -> Status {
+      Status s = b->Del(key);
+      return s.IsNotFound() ? Status::OK() : s;
+    }));
+  }
+  int ok = 0;
+  Status last;
+  for (auto& f : dels) {
+    Status s = f.get();
+    if (s.ok()) ++ok;
+    else last = s;
+  }
+  // Once fewer than k shards remain the record is unreadable: deleted.
+  int remaining = static_cast<int>(pool_backends_->size()) - ok;
+  if (remaining >= coder_->k()) return Status::Unavailable("metadata delete incomplete: " + last.ToString());
+  return Status::OK();
+}
+
+Result<std::vector<ObjectMeta>> MetaStore::List() {
+  std::set<std::string> keys;
+  std::string want_prefix = cfg_.prefix + ":";
+  int reachable = 0;
+  for (size_t i = 0; i < pool_backends_->size(); ++i) {
+    Backend& b = pool_backends_->at(i);
+    if (!b.healthy()) continue;
+    std::string cursor;
+    bool ok = true;
+    for (;;) {
+      std::vector<std::string_view> argv = {"SCAN"};
+      if (!cursor.empty()) argv.push_back(cursor);
+      auto r = b.Command(argv);
+      if (!r.ok()) {
+        ok = false;
+        break;
+      }
+      if (r->is_error()) break;  // "No more data"
+      if (!r->is_array() || r->elements.size() != 2) {
+        ok = false;
+        break;
+      }
+      cursor = r->elements[0].str;
+      for (const auto& item : r->elements[1].elements) {
+        if (!item.elements.empty() && item.elements[0].str.rfind(want_prefix, 0) == 0) keys.insert(item.elements[0].str);
+      }
+    }
+    if (ok) ++reachable;
+  }
+  if (reachable < coder_->k()) return Status::Unavailable("too few meta backends reachable to list objects");
+  std::vector<ObjectMeta> out;
+  for (const auto& k : keys) {
+    auto m = GetByKey(k);
+    if (m.ok()) out.push_back(std::move(m.value()));
+    else if (!m.status().IsNotFound()) spdlog::warn("metadata {} unreadable: {}", k, m.status().ToString());
+  }
+  std::sort(out.begin(), out.end(), [](const ObjectMeta& a, const ObjectMeta& b) { return a.path < b.path; });
+  return out;
+}
+
+}  // namespace zstor

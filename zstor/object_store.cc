@@ -1,0 +1,450 @@
+#include "zstor/object_store.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+
+namespace zstor {
+
+using qs::Result;
+using qs::Status;
+
+namespace {
+
+// Reads up to n bytes (fewer only at end of file).
+Status ReadFull(int fd, size_t n, std::string* out) {
+  out->resize(n);
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, out->data() + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "read");
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  out->resize(got);
+  return Status::OK();
+}
+
+Status WriteFull(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t w = write(fd, data.data(), data.size());
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "write");
+    }
+    data.remove_prefix(static_cast<size_t>(w));
+  }
+  return Status::OK();
+}
+
+bool LabelsMatch(const BackendConfig& b, const std::map<std::string, std::string>& want) {
+  for (const auto& [k, v] : want) {
+    auto it = b.labels.find(k);
+    if (it == b.labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+constexpr size_t kPipelineDepth = 3;  // chunks in flight while the next encodes
+
+}  // namespace
+
+ObjectStore::ObjectStore(const Config& cfg) : cfg_(cfg) {}
+ObjectStore::~ObjectStore() = default;
+
+Result<std::unique_ptr<ObjectStore>> ObjectStore::Create(const Config& cfg) {
+  std::unique_ptr<ObjectStore> s(new ObjectStore(cfg));
+  size_t threads = std::max<size_t>(8, cfg.backends.size() + cfg.meta.backends.size());
+  s->pool_ = std::make_unique<TaskPool>(threads);
+  s->backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000));
+  auto meta = MetaStore::Create(cfg.meta, s->pool_.get());
+  if (!meta.ok()) return meta.status();
+  s->meta_ = std::move(meta.value());
+  auto coder = ErasureCoder::Create(cfg.minimal_shards, cfg.parity_shards());
+  if (!coder.ok()) return coder.status();
+  s->coder_ = std::move(coder.value());
+  s->codec_ = std::make_unique<ChunkCodec>(s->coder_.get(), &s->cfg_.key, cfg.compression_level);
+  return s;
+}
+
+Result<std::vector<size_t>> ObjectStore::Place(const std::string& path, const std::vector<size_t>& exclude) {
+  const std::map<std::string, std::string>* labels = nullptr;
+  size_t best = 0;
+  for (const auto& p : cfg_.policies) {
+    if (path.rfind(p.path_prefix, 0) == 0 && p.path_prefix.size() >= best) {
+      labels = &p.labels;
+      best = p.path_prefix.size();
+    }
+  }
+  // Eligible backends per group, shuffled so load spreads.
+  std::map<int, std::deque<size_t>> by_group;
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<size_t> order(backends_->size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  for (size_t i : order) {
+    Backend& b = backends_->at(i);
+    if (!b.healthy() || std::find(exclude.begin(), exclude.end(), i) != exclude.end()) continue;
+    if (labels != nullptr && !LabelsMatch(b.config(), *labels)) continue;
+    by_group[b.config().group].push_back(i);
+  }
+  // Round robin over groups keeps the fragments of any group to a minimum.
+  size_t n = static_cast<size_t>(cfg_.expected_shards);
+  std::vector<size_t> chosen;
+  std::map<int, size_t> per_group;
+  while (chosen.size() < n) {
+    bool progress = false;
+    for (auto& [g, list] : by_group) {
+      if (chosen.size() == n) break;
+      if (list.empty()) continue;
+      chosen.push_back(list.front());
+      list.pop_front();
+      ++per_group[g];
+      progress = true;
+    }
+    if (!progress) break;
+  }
+  if (chosen.size() < n)
+    return Status::Unavailable("only " + std::to_string(chosen.size()) + " healthy backends" +
+                               (labels ? " matching the placement policy" : std::string()) + " for " +
+                               std::to_string(n) + " fragments");
+  // The r largest groups together may hold at most m fragments (minus what
+  // redundant_nodes already spends).
+  std::vector<size_t> counts;
+  for (auto& [g, c] : per_group) counts.push_back(c);
+  std::sort(counts.rbegin(), counts.rend());
+  size_t lost = 0;
+  for (int r = 0; r < cfg_.redundant_groups && r < static_cast<int>(counts.size()); ++r) lost += counts[static_cast<size_t>(r)];
+  if (lost + static_cast<size_t>(cfg_.redundant_nodes) > static_cast<size_t>(cfg_.parity_shards()))
+    return Status::Unavailable("placement cannot survive the loss of " + std::to_string(cfg_.redundant_groups) +
+                               " groups and " + std::to_string(cfg_.redundant_nodes) +
+                               " nodes with the healthy backends available");
+  return chosen;
+}
+
+Status ObjectStore::StoreAttempt(const std::string& local_path, const std::string& path,
+                                 const std::vector<size_t>& placement, const Progress& progress, ObjectMeta* meta,
+                                 std::vector<size_t>* failed) {
+  int fd = open(local_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open " + local_path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status::InvalidArgument(local_path + " is not a regular file");
+  }
+  meta->object_id = RandomBytes(16);
+  meta->path = path;
+  meta->size = static_cast<uint64_t>(st.st_size);
+  meta->k = static_cast<uint8_t>(cfg_.minimal_shards);
+  meta->m = static_cast<uint8_t>(cfg_.parity_shards());
+  meta->chunk_size = static_cast<uint32_t>(cfg_.chunk_size);
+  meta->compression_level = static_cast<uint8_t>(cfg_.compression_level);
+  meta->created = static_cast<uint64_t>(std::time(nullptr));
+  meta->backends.clear();
+  for (size_t b : placement) {
+    const auto& a = backends_->at(b).config().address;
+    meta->backends.push_back(BackendRef{a.ToString(), a.ns});
+  }
+  meta->chunks.clear();
+  Sha256Hasher hasher;
+  struct InFlight {
+    size_t chunk;
+    std::vector<std::future<Result<std::string>>> writes;
+  };
+  std::deque<InFlight> inflight;
+  Status error;
+  uint64_t done = 0;
+  auto drain_one = [&]() {
+    InFlight f = std::move(inflight.front());
+    inflight.pop_front();
+    for (size_t j = 0; j < f.writes.size(); ++j) {
+      auto r = f.writes[j].get();
+      if (r.ok()) {
+        meta->chunks[f.chunk].fragments[j].key = *r;
+      } else {
+        if (error.ok()) error = Status::Unavailable(backends_->at(placement[j]).name() + ": " + r.status().message());
+        if (std::find(failed->begin(), failed->end(), placement[j]) == failed->end()) failed->push_back(placement[j]);
+      }
+    }
+  };
+  std::string plain;
+  for (uint32_t index = 0;; ++index) {
+    Status s = ReadFull(fd, cfg_.chunk_size, &plain);
+    if (!s.ok()) {
+      error = s;
+      break;
+    }
+    if (plain.empty() && index > 0) break;
+    hasher.Update(plain);
+    ChunkMeta cm;
+    std::vector<std::string> shards;
+    s = codec_->Encode(meta->object_id, index, plain, &cm, &shards);
+    if (!s.ok()) {
+      error = s;
+      break;
+    }
+    for (size_t j = 0; j < cm.fragments.size(); ++j) cm.fragments[j].backend = static_cast<uint16_t>(j);
+    meta->chunks.push_back(std::move(cm));
+    InFlight f{meta->chunks.size() - 1, {}};
+    for (size_t j = 0; j < shards.size(); ++j) {
+      Backend* b = &backends_->at(placement[j]);
+      f.writes.push_back(pool_->Submit([b, shard = std::move(shards[j])]() -> Result<std::string> {
+        if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
+        return b->Set("", shard);
+      }));
+    }
+    inflight.push_back(std::move(f));
+    while (inflight.size() >= kPipelineDepth) drain_one();
+    done += plain.size();
+    if (progress) progress(done, meta->size);
+    if (!error.ok()) break;
+    if (plain.size() < cfg_.chunk_size) break;
+  }
+  while (!inflight.empty()) drain_one();
+  close(fd);
+  if (!error.ok()) return error;
+  if (done != meta->size) return Status::IOError(local_path + " changed size while being stored");
+  meta->checksum = hasher.Finish();
+  return Status::OK();
+}
+
+Status ObjectStore::Store(const std::string& local_path, const std::string& path, const Progress& progress) {
+  auto previous = meta_->Get(path);
+  std::vector<size_t> exclude;
+  Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto placement = Place(path, exclude);
+    if (!placement.ok()) return placement.status();
+    ObjectMeta meta;
+    std::vector<size_t> failed;
+    Status s = StoreAttempt(local_path, path, *placement, progress, &meta, &failed);
+    if (s.ok()) {
+      s = meta_->Put(meta);
+      if (!s.ok()) {
+        DeleteFragments(meta);  // no metadata, no object: free what was written
+        return s;
+      }
+      if (previous.ok()) DeleteFragments(*previous);
+      return Status::OK();
+    }
+    DeleteFragments(meta);
+    if (failed.empty()) return s;  // not a backend problem (e.g. unreadable file)
+    spdlog::warn("store of {} failed on {} backends ({}); retrying elsewhere", path, failed.size(), s.message());
+    exclude.insert(exclude.end(), failed.begin(), failed.end());
+    last = s;
+  }
+  return last;
+}
+
+Backend* ObjectStore::BackendFor(const ObjectMeta& m, uint16_t index) {
+  if (index >= m.backends.size()) return nullptr;
+  int i = backends_->Find(m.backends[index].address, m.backends[index].ns);
+  return i < 0 ? nullptr : &backends_->at(static_cast<size_t>(i));
+}
+
+void ObjectStore::FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
+                             std::vector<bool>* present) {
+  const ChunkMeta& c = m.chunks[i];
+  size_t n = c.fragments.size();
+  shards->assign(n, std::string());
+  present->assign(n, false);
+  auto fetch = [&](size_t from, size_t to) {
+    std::vector<std::pair<size_t, std::future<Result<std::string>>>> reads;
+    for (size_t j = from; j < to; ++j) {
+      Backend* b = BackendFor(m, c.fragments[j].backend);
+      if (b == nullptr || !b->healthy() || c.fragments[j].key.empty()) continue;
+      std::string key = c.fragments[j].key;
+      reads.emplace_back(j, pool_->Submit([b, key]() { return b->Get(key); }));
+    }
+    size_t valid = 0;
+    for (auto& [j, f] : reads) {
+      auto r = f.get();
+      if (r.ok() && ChunkCodec::FragmentValid(c, j, *r)) {
+        (*shards)[j] = std::move(r.value());
+        (*present)[j] = true;
+        ++valid;
+      } else if (r.ok()) {
+        spdlog::warn("{}: fragment {} of chunk {} fails its checksum", m.path, j, i);
+      }
+    }
+    return valid;
+  };
+  size_t k = m.k;
+  if (all) {
+    fetch(0, n);
+    return;
+  }
+  size_t valid = fetch(0, k);  // data fragments first: no decoding when all arrive
+  if (valid < k) fetch(k, n);
+}
+
+Status ObjectStore::Retrieve(const std::string& path, const std::string& out_path, const Progress& progress) {
+  auto meta = meta_->Get(path);
+  if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
+  auto coder = ErasureCoder::Create(meta->k, meta->m);
+  if (!coder.ok()) return coder.status();
+  ChunkCodec codec(coder->get(), &cfg_.key, meta->compression_level);
+  std::string tmp = out_path + ".zstor-tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  Sha256Hasher hasher;
+  uint64_t done = 0;
+  Status error;
+  std::vector<std::string> shards;
+  std::vector<bool> present;
+  for (size_t i = 0; i < meta->chunks.size() && error.ok(); ++i) {
+    FetchChunk(*meta, i, false, &shards, &present);
+    std::string plain;
+    Status s = codec.Decode(meta->object_id, static_cast<uint32_t>(i), meta->chunks[i], shards, present, &plain);
+    if (!s.ok()) {
+      error = Status(s.code() == Status::Code::kUnavailable
+                         ? Status::Unavailable("chunk " + std::to_string(i) + " of " + path +
+                                               " cannot be rebuilt: " + s.message())
+                         : s);
+      break;
+    }
+    hasher.Update(plain);
+    error = WriteFull(fd, plain);
+    done += plain.size();
+    if (progress) progress(done, meta->size);
+  }
+  if (error.ok() && (done != meta->size || hasher.Finish() != meta->checksum))
+    error = Status::Corruption("object " + path + " does not match its checksum");
+  if (error.ok() && fsync(fd) != 0) error = Status::FromErrno(errno, "fsync " + tmp);
+  close(fd);
+  if (!error.ok()) {
+    unlink(tmp.c_str());
+    return error;
+  }
+  if (rename(tmp.c_str(), out_path.c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "rename to " + out_path);
+    unlink(tmp.c_str());
+    return s;
+  }
+  return Status::OK();
+}
+
+Result<CheckReport> ObjectStore::Check(const std::string& path) {
+  auto meta = meta_->Get(path);
+  if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
+  CheckReport r;
+  r.path = path;
+  r.size = meta->size;
+  r.chunks = meta->chunks.size();
+  r.k = meta->k;
+  r.m = meta->m;
+  r.min_chunk_ok = meta->k + meta->m;
+  std::vector<std::string> shards;
+  std::vector<bool> present;
+  for (size_t i = 0; i < meta->chunks.size(); ++i) {
+    FetchChunk(*meta, i, true, &shards, &present);
+    size_t ok = static_cast<size_t>(std::count(present.begin(), present.end(), true));
+    r.fragments += present.size();
+    r.fragments_ok += ok;
+    r.min_chunk_ok = std::min(r.min_chunk_ok, ok);
+  }
+  return r;
+}
+
+Result<size_t> ObjectStore::Rebuild(const std::string& path) {
+  auto meta_r = meta_->Get(path);
+  if (!meta_r.ok()) return meta_r.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta_r.status();
+  ObjectMeta meta = std::move(meta_r.value());
+  auto coder = ErasureCoder::Create(meta.k, meta.m);
+  if (!coder.ok()) return coder.status();
+  size_t rebuilt = 0;
+  std::vector<std::pair<uint16_t, std::string>> stale;  // fragments to free afterwards
+  std::vector<std::string> shards;
+  std::vector<bool> present;
+  for (size_t i = 0; i < meta.chunks.size(); ++i) {
+    FetchChunk(meta, i, true, &shards, &present);
+    size_t ok = static_cast<size_t>(std::count(present.begin(), present.end(), true));
+    if (ok == present.size()) continue;
+    QS_RETURN_IF_ERROR((*coder)->Reconstruct(&shards, present));
+    // Backends this chunk already uses (healthy fragments) stay off limits.
+    std::vector<size_t> used;
+    for (size_t j = 0; j < present.size(); ++j) {
+      Backend* b = BackendFor(meta, meta.chunks[i].fragments[j].backend);
+      if (b != nullptr && present[j]) used.push_back(static_cast<size_t>(backends_->Find(b->config().address.ToString(), b->config().address.ns)));
+    }
+    for (size_t j = 0; j < present.size(); ++j) {
+      if (present[j]) continue;
+      Status last = Status::Unavailable("no healthy spare backend");
+      bool placed = false;
+      for (size_t cand = 0; cand < backends_->size() && !placed; ++cand) {
+        Backend& b = backends_->at(cand);
+        if (!b.healthy() || std::find(used.begin(), used.end(), cand) != used.end()) continue;
+        auto key = b.Set("", shards[j]);
+        if (!key.ok()) {
+          last = key.status();
+          continue;
+        }
+        // Record the backend in the object's table (add it if new).
+        const auto& a = b.config().address;
+        uint16_t ref = 0;
+        bool found = false;
+        for (; ref < meta.backends.size(); ++ref) {
+          if (meta.backends[ref].address == a.ToString() && meta.backends[ref].ns == a.ns) {
+            found = true;
+            break;
+          }
+        }
+        if (!found) meta.backends.push_back(BackendRef{a.ToString(), a.ns});
+        auto& frag = meta.chunks[i].fragments[j];
+        stale.emplace_back(frag.backend, frag.key);
+        frag.backend = ref;
+        frag.key = *key;
+        used.push_back(cand);
+        placed = true;
+        ++rebuilt;
+      }
+      if (!placed) return Status::Unavailable("cannot place rebuilt fragment " + std::to_string(j) + " of chunk " +
+                                              std::to_string(i) + ": " + last.message());
+    }
+  }
+  if (rebuilt == 0) return rebuilt;
+  QS_RETURN_IF_ERROR(meta_->Put(meta));
+  ObjectMeta old = meta;  // free the replaced fragments where still reachable
+  for (auto& [backend, key] : stale) {
+    Backend* b = BackendFor(meta, backend);
+    if (b != nullptr && b->healthy()) b->Del(key);
+  }
+  return rebuilt;
+}
+
+void ObjectStore::DeleteFragments(const ObjectMeta& m) {
+  std::vector<std::future<Status>> dels;
+  for (const auto& c : m.chunks) {
+    for (const auto& f : c.fragments) {
+      if (f.key.empty()) continue;
+      Backend* b = BackendFor(m, f.backend);
+      if (b == nullptr || !b->healthy()) continue;
+      std::string key = f.key;
+      dels.push_back(pool_->Submit([b, key]() { return b->Del(key); }));
+    }
+  }
+  for (auto& f : dels) f.get();
+}
+
+Status ObjectStore::Delete(const std::string& path) {
+  auto meta = meta_->Get(path);
+  if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
+  QS_RETURN_IF_ERROR(meta_->Delete(path));  // the object is gone once its record is
+  DeleteFragments(*meta);
+  return Status::OK();
+}
+
+}  // namespace zstor

@@ -1,0 +1,80 @@
+// The zstor pipeline over whole objects: store a local file as dispersed
+// fragments plus a metadata record, retrieve it byte for byte, check and
+// rebuild its redundancy, list and delete. Streams in chunks: memory is a
+// few chunks, whatever the object size. Thread-compatible (one call at a
+// time per ObjectStore); fragments of a chunk travel in parallel.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "zstor/backend_pool.h"
+#include "zstor/chunk_codec.h"
+#include "zstor/config.h"
+#include "zstor/meta_store.h"
+#include "zstor/task_pool.h"
+
+namespace zstor {
+
+struct CheckReport {
+  std::string path;
+  uint64_t size = 0;
+  size_t chunks = 0;
+  size_t fragments = 0;        // k + m per chunk, summed
+  size_t fragments_ok = 0;
+  size_t min_chunk_ok = 0;     // healthy fragments of the weakest chunk
+  int k = 0, m = 0;
+  bool readable() const { return min_chunk_ok >= static_cast<size_t>(k); }
+  bool complete() const { return fragments_ok == fragments; }
+};
+
+// Called with (bytes done, bytes total) as a long operation advances.
+using Progress = std::function<void(uint64_t, uint64_t)>;
+
+class ObjectStore {
+ public:
+  static qs::Result<std::unique_ptr<ObjectStore>> Create(const Config& cfg);
+  ~ObjectStore();
+
+  // Stores the file at local_path under object path `path` (replacing any
+  // previous object there and freeing its fragments).
+  qs::Status Store(const std::string& local_path, const std::string& path, const Progress& progress = nullptr);
+  // Writes the object to out_path through a temporary file + rename.
+  qs::Status Retrieve(const std::string& path, const std::string& out_path, const Progress& progress = nullptr);
+  qs::Result<CheckReport> Check(const std::string& path);
+  // Re-creates missing or corrupt fragments on healthy backends and updates
+  // the metadata. Returns how many fragments were rebuilt.
+  qs::Result<size_t> Rebuild(const std::string& path);
+  qs::Status Delete(const std::string& path);
+  qs::Result<std::vector<ObjectMeta>> List() { return meta_->List(); }
+
+  BackendPool& backends() { return *backends_; }
+  MetaStore& meta() { return *meta_; }
+  const Config& config() const { return cfg_; }
+
+ private:
+  explicit ObjectStore(const Config& cfg);
+  // Chooses expected_shards distinct healthy backends for path, spread over
+  // groups so that redundant_groups whole groups may vanish.
+  qs::Result<std::vector<size_t>> Place(const std::string& path, const std::vector<size_t>& exclude);
+  qs::Status StoreAttempt(const std::string& local_path, const std::string& path, const std::vector<size_t>& placement,
+                          const Progress& progress, ObjectMeta* meta, std::vector<size_t>* failed);
+  // Fetches fragments of chunk i; fills shards/present, reading parity only
+  // when data fragments are missing. all=true fetches every fragment.
+  void FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
+                  std::vector<bool>* present);
+  Backend* BackendFor(const ObjectMeta& m, uint16_t index);
+  void DeleteFragments(const ObjectMeta& m);
+
+  Config cfg_;
+  std::unique_ptr<TaskPool> pool_;
+  std::unique_ptr<BackendPool> backends_;
+  std::unique_ptr<MetaStore> meta_;
+  std::unique_ptr<ErasureCoder> coder_;
+  std::unique_ptr<ChunkCodec> codec_;
+};
+
+}  // namespace zstor
