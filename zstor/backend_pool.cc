@@ -15,6 +15,11 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
+int64_t WallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 qs::ZdbClientOptions ClientOptions(std::chrono::milliseconds timeout) {
   qs::ZdbClientOptions o;
   o.connect_timeout = timeout;
@@ -32,13 +37,16 @@ bool Backend::healthy() const { return NowMs() >= down_until_ms_.load(); }
 void Backend::MarkDown(const Status& why) {
   if (healthy()) spdlog::warn("backend {} is down: {}", name(), why.ToString());
   down_until_ms_ = NowMs() + kCooldownMs;
+  int64_t zero = 0;
+  down_since_ms_.compare_exchange_strong(zero, WallMs());
   std::lock_guard<std::mutex> lock(error_mu_);
   last_error_ = why.ToString();
 }
 
 void Backend::MarkUp() {
-  if (!healthy()) spdlog::info("backend {} is back", name());
+  if (!healthy() || down_since_ms_ != 0) spdlog::info("backend {} is back", name());
   down_until_ms_ = 0;
+  down_since_ms_ = 0;
 }
 
 std::string Backend::last_error() const {

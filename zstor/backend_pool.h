@@ -38,6 +38,8 @@ class Backend {
 
   // Healthy unless a transport failure happened within the cool-down.
   bool healthy() const;
+  // Unix ms since the backend was first seen down (0 while up).
+  int64_t down_since_ms() const { return down_since_ms_; }
   void MarkDown(const qs::Status& why);
   void MarkUp();
   std::string last_error() const;
@@ -50,6 +52,7 @@ class Backend {
   mutable std::mutex error_mu_;  // guards last_error_ (taken while mu_ is held)
   qs::ZdbClient client_;
   std::atomic<int64_t> down_until_ms_{0};
+  std::atomic<int64_t> down_since_ms_{0};
   std::atomic<uint64_t> errors_{0};
   std::string last_error_;
 };

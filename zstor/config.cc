@@ -142,6 +142,25 @@ Result<Config> FromTable(const toml::table& table) {
     ++g;
   }
   c.group_count = g;
+  auto mon = r.OptionalTable("monitor");
+  if (!mon.ok()) return mon.status();
+  struct {
+    const char* key;
+    int* field;
+    int lo, hi;
+  } mon_keys[] = {
+      {"health_interval", &c.monitor.health_interval, 1, 3600},
+      {"repair_interval", &c.monitor.repair_interval, 1, 86400},
+      {"repair_delay", &c.monitor.repair_delay, 0, 86400 * 30},
+      {"repair_objects_per_round", &c.monitor.repair_objects_per_round, 1, 1000000},
+      {"scrub_interval", &c.monitor.scrub_interval, 1, 86400 * 365},
+      {"full_scrub_interval", &c.monitor.full_scrub_interval, 1, 86400 * 365},
+  };
+  for (auto& mk : mon_keys) {
+    auto v = mon->GetIntOr(mk.key, *mk.field, mk.lo, mk.hi);
+    if (!v.ok()) return v.status();
+    *mk.field = static_cast<int>(*v);
+  }
   auto pols = r.OptionalTableArray("policies");
   if (!pols.ok()) return pols.status();
   for (auto& pr : *pols) {

@@ -36,6 +36,16 @@ struct PlacementPolicy {
   std::map<std::string, std::string> labels;
 };
 
+// The daemon's background work (zstor monitor), in seconds.
+struct MonitorConfig {
+  int health_interval = 5;       // PING every backend
+  int repair_interval = 30;      // look for objects with fragments on dead backends
+  int repair_delay = 60;         // a backend down this long counts as dead
+  int repair_objects_per_round = 100;  // repair rate limit
+  int scrub_interval = 3600;     // PROVE challenges (no download)
+  int full_scrub_interval = 86400;  // download and verify every fragment
+};
+
 struct Config {
   int minimal_shards = 16;   // k: fragments needed to rebuild an object
   int expected_shards = 20;  // k + m: fragments written
@@ -52,6 +62,7 @@ struct Config {
   int group_count = 0;
   MetaConfig meta;
   std::vector<PlacementPolicy> policies;
+  MonitorConfig monitor;
 
   int parity_shards() const { return expected_shards - minimal_shards; }
 };

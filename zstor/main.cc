@@ -1,18 +1,21 @@
 // zstor command line: zstor -c FILE [--json] <command> [options].
 // Runs the command in-process against the configured backends.
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "common/logging.h"
 #include "zstor/config.h"
+#include "zstor/daemon.h"
 #include "zstor/object_store.h"
 
 namespace {
@@ -27,6 +30,9 @@ Commands:
   delete -f FILE [-k KEY]       delete the object and free its fragments
   list                          list stored objects
   status                        backends and their health
+  monitor                       run the daemon: socket, health, repair, scrub, /metrics
+  repair                        (daemon) one repair round now
+  scrub [--full]                (daemon) one scrub round now
 Options:
   -c, --config FILE   zstor configuration (TOML, see config/zstor.toml)
   --json              machine-readable output
@@ -83,17 +89,165 @@ zstor::Progress ProgressBar(const std::string& what) {
   };
 }
 
+int PrintCheck(const std::string& object, const zstor::CheckReport& r, bool json) {
+  const char* state = r.complete() ? "healthy" : r.readable() ? "degraded" : "lost";
+  if (json) {
+    std::printf("{\"ok\": true, \"key\": %s, \"state\": \"%s\", \"size\": %llu, \"chunks\": %zu, \"fragments\": %zu, "
+                "\"fragments_ok\": %zu, \"min_chunk_ok\": %zu, \"k\": %d, \"m\": %d}\n",
+                JsonEscape(object).c_str(), state, static_cast<unsigned long long>(r.size), r.chunks, r.fragments,
+                r.fragments_ok, r.min_chunk_ok, r.k, r.m);
+  } else {
+    std::printf("%s: %s, %zu/%zu fragments healthy, weakest chunk %zu/%d+%d (needs %d)\n", object.c_str(), state,
+                r.fragments_ok, r.fragments, r.min_chunk_ok, r.k, r.m, r.k);
+  }
+  return r.readable() ? 0 : 1;
+}
+
+void PrintList(const std::vector<zstor::ObjectMeta>& l, bool json) {
+  if (json) {
+    std::printf("[");
+    for (size_t i = 0; i < l.size(); ++i) {
+      const auto& m = l[i];
+      std::printf("%s{\"key\": %s, \"size\": %llu, \"chunks\": %zu, \"created\": %llu}", i ? ", " : "",
+                  JsonEscape(m.path).c_str(), static_cast<unsigned long long>(m.size), m.chunks.size(),
+                  static_cast<unsigned long long>(m.created));
+    }
+    std::printf("]\n");
+    return;
+  }
+  for (const auto& m : l) {
+    char when[32];
+    time_t t = static_cast<time_t>(m.created);
+    std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+    std::printf("%10s  %s  %s\n", HumanBytes(m.size).c_str(), when, m.path.c_str());
+  }
+}
+
 int Fail(bool json, const qs::Status& s) {
   if (json) std::printf("{\"ok\": false, \"error\": %s}\n", JsonEscape(s.message()).c_str());
   else std::fprintf(stderr, "zstor: %s\n", s.message().c_str());
   return 1;
 }
 
+int RunDaemon(const zstor::Config& cfg) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // threads inherit; sigwait below takes them
+  signal(SIGPIPE, SIG_IGN);
+  spdlog::set_level(spdlog::level::info);
+  auto store = zstor::ObjectStore::Create(cfg);
+  if (!store.ok()) {
+    std::fprintf(stderr, "zstor: %s\n", store.status().message().c_str());
+    return 2;
+  }
+  zstor::Daemon daemon(std::move(store.value()));
+  qs::Status s = daemon.Start();
+  if (!s.ok()) {
+    spdlog::critical("cannot start: {}", s.ToString());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&mask, &sig);
+  spdlog::info("signal {} received: stopping", sig);
+  daemon.Stop();
+  return 0;
+}
+
+// Sends the command to the daemon and prints its answer like the in-process path.
+int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& object, const std::string& local,
+              const std::string& dest, bool json, bool full) {
+  auto call = [&](std::vector<std::string_view> argv) -> qs::Result<qs::Reply> {
+    auto r = d.Command(argv);
+    if (!r.ok()) return r.status();
+    if (r->is_error()) return qs::Status::IOError(r->str.rfind("ERR ", 0) == 0 ? r->str.substr(4) : r->str);
+    return r;
+  };
+  auto fail = [&](const qs::Status& st) { return Fail(json, st); };
+  if (command == "store") {
+    auto r = call({"STORE", local, object});
+    if (!r.ok()) return fail(r.status());
+    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", JsonEscape(object).c_str());
+    else std::printf("stored %s\n", object.c_str());
+  } else if (command == "retrieve") {
+    auto r = call({"RETRIEVE", object, dest});
+    if (!r.ok()) return fail(r.status());
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"output\": %s}\n", JsonEscape(object).c_str(), JsonEscape(dest).c_str());
+    else std::printf("retrieved %s to %s\n", object.c_str(), dest.c_str());
+  } else if (command == "check") {
+    auto r = call({"CHECK", object});
+    if (!r.ok()) return fail(r.status());
+    zstor::CheckReport c;
+    const auto& e = r->elements;
+    if (e.size() != 7) return fail(qs::Status::IOError("malformed CHECK reply"));
+    c.size = static_cast<uint64_t>(e[0].integer);
+    c.chunks = static_cast<size_t>(e[1].integer);
+    c.fragments = static_cast<size_t>(e[2].integer);
+    c.fragments_ok = static_cast<size_t>(e[3].integer);
+    c.min_chunk_ok = static_cast<size_t>(e[4].integer);
+    c.k = static_cast<int>(e[5].integer);
+    c.m = static_cast<int>(e[6].integer);
+    return PrintCheck(object, c, json);
+  } else if (command == "rebuild") {
+    auto r = call({"REBUILD", object});
+    if (!r.ok()) return fail(r.status());
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"rebuilt\": %lld}\n", JsonEscape(object).c_str(), static_cast<long long>(r->integer));
+    else std::printf("%s: %lld fragments rebuilt\n", object.c_str(), static_cast<long long>(r->integer));
+  } else if (command == "delete") {
+    auto r = call({"DELETE", object});
+    if (!r.ok()) return fail(r.status());
+    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", JsonEscape(object).c_str());
+    else std::printf("deleted %s\n", object.c_str());
+  } else if (command == "list") {
+    auto r = call({"LIST"});
+    if (!r.ok()) return fail(r.status());
+    std::vector<zstor::ObjectMeta> objs;
+    for (const auto& e : r->elements) {
+      if (e.elements.size() != 4) continue;
+      zstor::ObjectMeta m;
+      m.path = e.elements[0].str;
+      m.size = static_cast<uint64_t>(e.elements[1].integer);
+      m.chunks.resize(static_cast<size_t>(e.elements[2].integer));
+      m.created = static_cast<uint64_t>(e.elements[3].integer);
+      objs.push_back(std::move(m));
+    }
+    PrintList(objs, json);
+  } else if (command == "status") {
+    auto r = call({"STATUS"});
+    if (!r.ok()) return fail(r.status());
+    int down = 0;
+    std::string body;
+    for (const auto& e : r->elements) {
+      if (e.elements.size() != 4) continue;
+      bool up = e.elements[3].integer == 1;
+      if (!up) ++down;
+      if (json) {
+        if (!body.empty()) body += ", ";
+        body += "{\"role\": \"" + e.elements[0].str + "\", \"backend\": " + JsonEscape(e.elements[1].str) +
+                ", \"group\": " + std::to_string(e.elements[2].integer) + ", \"up\": " + (up ? "true" : "false") + "}";
+      } else {
+        std::printf("%-5s %-40s group %-3lld %s\n", e.elements[0].str.c_str(), e.elements[1].str.c_str(),
+                    static_cast<long long>(e.elements[2].integer), up ? "up" : "DOWN");
+      }
+    }
+    if (json) std::printf("{\"backends\": [%s], \"down\": %d}\n", body.c_str(), down);
+    else std::printf("%d of %zu backends down\n", down, r->elements.size());
+  } else if (command == "repair" || command == "scrub") {
+    auto r = command == "repair" ? call({"REPAIR"}) : full ? call({"SCRUB", "FULL"}) : call({"SCRUB"});
+    if (!r.ok()) return fail(r.status());
+    if (json) std::printf("{\"ok\": true, \"objects\": %lld}\n", static_cast<long long>(r->integer));
+    else std::printf("%s: %lld objects %s\n", command.c_str(), static_cast<long long>(r->integer),
+                     command == "repair" ? "repaired" : "found damaged and rebuilt");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string config_path, command, file, key, out;
-  bool json = false, verbose = false;
+  bool json = false, verbose = false, full = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -108,6 +262,7 @@ int main(int argc, char** argv) {
     else if (a == "-k" || a == "--key") ok = value(&key);
     else if (a == "-o" || a == "--output") ok = value(&out);
     else if (a == "--json") json = true;
+    else if (a == "--full") full = true;
     else if (a == "-v" || a == "--verbose") verbose = true;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
@@ -130,12 +285,14 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  static const std::vector<std::string> kCommands = {"store", "retrieve", "check", "rebuild", "delete", "list", "status"};
+  static const std::vector<std::string> kCommands = {"store",  "retrieve", "check",  "rebuild", "delete",
+                                                     "list",   "status",   "monitor", "repair", "scrub"};
   if (std::find(kCommands.begin(), kCommands.end(), command) == kCommands.end()) {
     std::fprintf(stderr, "zstor: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   }
-  bool needs_file = command != "list" && command != "status";
+  bool needs_file = command != "list" && command != "status" && command != "monitor" && command != "repair" &&
+                    command != "scrub";
   if (needs_file && file.empty()) {
     std::fprintf(stderr, "zstor: %s needs -f FILE\n", command.c_str());
     return 2;
@@ -147,13 +304,36 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zstor: %s\n", cfg.status().message().c_str());
     return 2;
   }
+  std::string object = key;
+  if (needs_file && object.empty()) object = std::filesystem::absolute(file).lexically_normal().string();
+  if (command == "monitor") return RunDaemon(*cfg);
+  // With a daemon configured and listening, it runs the command.
+  if (!cfg->socket.empty()) {
+    qs::ZdbAddress addr;
+    addr.unix_path = cfg->socket;
+    qs::ZdbClientOptions copts;
+    copts.connect_attempts = 1;
+    copts.command_timeout = std::chrono::milliseconds(0);  // stores of big files take long
+    qs::ZdbClient daemon(addr, copts);
+    if (daemon.Connect().ok()) {
+      std::string local = needs_file ? std::filesystem::absolute(file).string() : "";
+      std::string dest = std::filesystem::absolute(out.empty() ? (file.empty() ? "." : file) : out).string();
+      return RunRemote(daemon, command, object, local, dest, json, full);
+    }
+    if (command == "repair" || command == "scrub") {
+      std::fprintf(stderr, "zstor: %s needs the daemon, and none listens on %s\n", command.c_str(), cfg->socket.c_str());
+      return 1;
+    }
+    if (verbose) std::fprintf(stderr, "zstor: no daemon on %s; running in-process\n", cfg->socket.c_str());
+  } else if (command == "repair" || command == "scrub") {
+    std::fprintf(stderr, "zstor: %s needs the daemon (config key 'socket')\n", command.c_str());
+    return 2;
+  }
   auto store = zstor::ObjectStore::Create(*cfg);
   if (!store.ok()) {
     std::fprintf(stderr, "zstor: %s\n", store.status().message().c_str());
     return 2;
   }
-  std::string object = key;
-  if (needs_file && object.empty()) object = std::filesystem::absolute(file).lexically_normal().string();
 
   if (command == "store") {
     auto t0 = std::chrono::steady_clock::now();
@@ -176,17 +356,7 @@ int main(int argc, char** argv) {
   if (command == "check") {
     auto r = (*store)->Check(object);
     if (!r.ok()) return Fail(json, r.status());
-    const char* state = r->complete() ? "healthy" : r->readable() ? "degraded" : "lost";
-    if (json) {
-      std::printf("{\"ok\": true, \"key\": %s, \"state\": \"%s\", \"size\": %llu, \"chunks\": %zu, \"fragments\": %zu, "
-                  "\"fragments_ok\": %zu, \"min_chunk_ok\": %zu, \"k\": %d, \"m\": %d}\n",
-                  JsonEscape(object).c_str(), state, static_cast<unsigned long long>(r->size), r->chunks, r->fragments,
-                  r->fragments_ok, r->min_chunk_ok, r->k, r->m);
-    } else {
-      std::printf("%s: %s, %zu/%zu fragments healthy, weakest chunk %zu/%d+%d (needs %d)\n", object.c_str(), state,
-                  r->fragments_ok, r->fragments, r->min_chunk_ok, r->k, r->m, r->k);
-    }
-    return r->readable() ? 0 : 1;
+    return PrintCheck(object, *r, json);
   }
   if (command == "rebuild") {
     auto r = (*store)->Rebuild(object);
@@ -205,23 +375,7 @@ int main(int argc, char** argv) {
   if (command == "list") {
     auto l = (*store)->List();
     if (!l.ok()) return Fail(json, l.status());
-    if (json) {
-      std::printf("[");
-      for (size_t i = 0; i < l->size(); ++i) {
-        const auto& m = (*l)[i];
-        std::printf("%s{\"key\": %s, \"size\": %llu, \"chunks\": %zu, \"created\": %llu}", i ? ", " : "",
-                    JsonEscape(m.path).c_str(), static_cast<unsigned long long>(m.size), m.chunks.size(),
-                    static_cast<unsigned long long>(m.created));
-      }
-      std::printf("]\n");
-    } else {
-      for (const auto& m : *l) {
-        char when[32];
-        time_t t = static_cast<time_t>(m.created);
-        std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
-        std::printf("%10s  %s  %s\n", HumanBytes(m.size).c_str(), when, m.path.c_str());
-      }
-    }
+    PrintList(*l, json);
     return 0;
   }
   // status

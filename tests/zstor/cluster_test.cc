@@ -11,6 +11,7 @@
 
 #include "common/zdb_client.h"
 #include "tests/common/daemon_process.h"
+#include "tests/common/http_get.h"
 #include "tests/zdb/test_util.h"
 #include "zstor/config.h"
 #include "zstor/object_store.h"
@@ -366,6 +367,99 @@ TEST_F(ClusterTest, KillNineMidStoreLeavesNothingListed) {
   ASSERT_TRUE(list.ok());
   for (const auto& m : *list) EXPECT_NE(m.path, "/big");
   EXPECT_TRUE(store_->meta().Get("/big").status().IsNotFound());
+}
+
+// Runs `zstor monitor` with fast health/repair cycles and talks to it
+// through the CLI, as an operator would.
+class DaemonTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterTest::SetUp();
+    metrics_port_ = 24000 + static_cast<int>(getpid() % 1000);
+    cfg_path_ = dir_.path() + "/daemon.toml";
+    WriteConfig(cfg_path_, key_hex_, meta_key_hex_,
+                "socket = \"" + dir_.path() + "/zstor.sock\"\nprometheus_port = " + std::to_string(metrics_port_) +
+                    "\n[monitor]\nhealth_interval = 1\nrepair_interval = 1\nrepair_delay = 1\n"
+                    "scrub_interval = 3600\nfull_scrub_interval = 3600\n");
+    ASSERT_TRUE(daemon_.Start(std::string(QS_BIN_DIR) + "/zstor", {"-c", cfg_path_, "monitor"}, dir_.path() + "/daemon.log"));
+    ASSERT_TRUE(daemon_.WaitUnix(dir_.path() + "/zstor.sock")) << zdb_test::ReadRaw(dir_.path() + "/daemon.log");
+  }
+  std::pair<int, std::string> Cli(const std::string& args) {
+    std::string cmd = std::string(QS_BIN_DIR) + "/zstor -c " + cfg_path_ + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    int st = pclose(p);
+    return {WEXITSTATUS(st), out};
+  }
+  int metrics_port_ = 0;
+  std::string cfg_path_;
+  DaemonProcess daemon_;
+};
+
+TEST_F(DaemonTest, RepairsADeadBackendWithoutAnyCommand) {
+  std::string data = RandomData(1500000, 51);
+  std::string in = WriteFile("m.in", data);
+  auto [rc, out] = Cli("store -f " + in + " -k /m");
+  ASSERT_EQ(rc, 0) << out;
+  auto meta = store_->meta().Get("/m");
+  ASSERT_TRUE(meta.ok());
+  int dead = ProcessOf(*meta, 0, 2);
+  KillBackend(dead);
+  // The monitor notices, waits repair_delay, and rebuilds onto a spare.
+  for (int i = 0; i < 150; ++i) {
+    std::tie(rc, out) = Cli("check -k /m -f x");
+    if (out.find("/m: healthy,") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_NE(out.find("/m: healthy, 40/40 fragments healthy"), std::string::npos) << out;
+  auto fresh = store_->meta().Get("/m");
+  for (size_t j = 0; j < 20; ++j) EXPECT_NE(ProcessOf(*fresh, 0, j), dead);
+  // And the object survives four further losses.
+  int killed = 0;
+  for (size_t j = 0; j < 20 && killed < 4; ++j) {
+    int p = ProcessOf(*fresh, 0, j);
+    if (p != dead) {
+      KillBackend(p);
+      ++killed;
+    }
+  }
+  std::tie(rc, out) = Cli("retrieve -k /m -f x -o " + dir_.path() + "/m.out");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/m.out"), data);
+  std::string metrics = qs_test::HttpGet(metrics_port_, "/metrics");
+  EXPECT_NE(metrics.find("connection_status{"), std::string::npos) << metrics.substr(0, 2000);
+  EXPECT_NE(metrics.find("zstor_fragments_repaired_total"), std::string::npos);
+  EXPECT_NE(metrics.find("zstor_operations_total{op=\"store\",result=\"ok\"} 1"), std::string::npos);
+  EXPECT_EQ(daemon_.Stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/zstor.sock"));
+}
+
+TEST_F(DaemonTest, ScrubFindsBitrotByProofAndHealsIt) {
+  std::string data = TextData(400000);
+  auto [rc, out] = Cli("store -f " + WriteFile("s.in", data) + " -k /s");
+  ASSERT_EQ(rc, 0) << out;
+  auto meta = store_->meta().Get("/s");
+  ASSERT_TRUE(meta.ok());
+  ASSERT_FALSE(meta->chunks[0].challenges.empty());
+  size_t j = meta->chunks[0].challenges[0].fragment;
+  qs::ZdbAddress addr;
+  addr.unix_path = Sock(ProcessOf(*meta, 0, j));
+  qs::ZdbClient client(addr);
+  auto bytes = client.Get(meta->chunks[0].fragments[j].key);
+  ASSERT_TRUE(bytes.ok() && bytes->has_value());
+  std::string bad = **bytes;
+  bad[7] ^= 0x40;
+  ASSERT_TRUE(client.Set(meta->chunks[0].fragments[j].key, bad).ok());
+  std::tie(rc, out) = Cli("scrub");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("scrub: 1 objects found damaged and rebuilt"), std::string::npos) << out;
+  std::tie(rc, out) = Cli("--json check -k /s -f x");
+  EXPECT_NE(out.find("\"state\": \"healthy\""), std::string::npos) << out;
+  std::tie(rc, out) = Cli("retrieve -k /s -f x -o " + dir_.path() + "/s.out");
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/s.out"), data);
 }
 
 }  // namespace

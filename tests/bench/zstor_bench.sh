@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# zstor end to end against 24 real zdbs on this machine: 20 data backends
+# (--mode seq, --fsync everysec) in 4 groups of 5 and 4 metadata backends
+# (--mode user), all on Unix sockets; 16 MiB chunks, zstd level 1,
+# AES-256-GCM, RS 16+4. For random data and for text-like data (written by
+# zstor_codec_bench, so both measurements see the same bytes) it times
+# `zstor store` and `zstor retrieve` (process start to exit, output checked
+# with cmp), then runs zstor_codec_bench on the same size: the in-process
+# codec throughput, the limit end to end can approach. Prints MB/s (1e6 B/s
+# of plaintext), the ratios end-to-end/limit (limit on 1 thread: zstor runs
+# the codec of one store or retrieve on one thread; on 2 threads: all cores
+# of this machine) and the ratio against the 100 MB/s the original 0-stor
+# cites. Figures only: exits non-zero only if a round trip fails or differs.
+#   tests/bench/zstor_bench.sh [MIB]        (default 1024)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mib=${1:-1024}
+bytes=$((mib * 1024 * 1024))
+ref_mbs=100  # the original system's figure
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j2 --target zdb zstor zstor_codec_bench >/dev/null
+
+work=$(mktemp -d)
+pids=()
+stop_zdbs() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_zdbs
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ndata=20 nmeta=4
+sock() { echo "$work/zdb$1.sock"; }
+for i in $(seq 0 $((ndata + nmeta - 1))); do
+  mode=seq; [ "$i" -ge "$ndata" ] && mode=user
+  build/bin/zdb --data "$work/zdb$i/data" --index "$work/zdb$i/index" --socket "$(sock "$i")" \
+    --mode "$mode" --fsync everysec >"$work/zdb$i.log" 2>&1 &
+  pids+=($!)
+done
+for i in $(seq 0 $((ndata + nmeta - 1))); do
+  for _ in $(seq 200); do
+    [ "$(redis-cli -s "$(sock "$i")" PING 2>/dev/null)" = PONG ] && continue 2
+    sleep 0.05
+  done
+  echo "zdb $i did not start:"; cat "$work/zdb$i.log"; exit 1
+done
+
+hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
+cfg=$work/zstor.toml
+{
+  printf 'minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n'
+  printf 'chunk_size = "16M"\n'
+  printf '[encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
+  printf '[compression]\nalgorithm = "zstd"\nlevel = 1\n'
+  printf '[meta]\ntype = "zdb"\n[meta.config]\nprefix = "bench"\n'
+  printf '[meta.config.encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
+  for i in $(seq "$ndata" $((ndata + nmeta - 1))); do
+    printf '[[meta.config.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$(sock "$i")"
+  done
+  for g in 0 1 2 3; do
+    printf '[[groups]]\n'
+    for ((i = g; i < ndata; i += 4)); do
+      printf '[[groups.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$(sock "$i")"
+    done
+  done
+} >"$cfg"
+
+build/bin/zstor_codec_bench --bytes "$bytes" --write-random "$work/random.in" --write-text "$work/text.in"
+
+now() { date +%s.%N; }
+mbs() { awk -v b="$bytes" -v t0="$1" -v t1="$2" 'BEGIN { printf "%.1f", b / 1e6 / (t1 - t0) }'; }
+declare -A e2e
+status=0
+for data in random text; do
+  in=$work/$data.in out=$work/$data.out
+  t0=$(now)
+  if ! build/bin/zstor -c "$cfg" store -f "$in" >/dev/null; then
+    echo "$data: store failed"; status=1; e2e[$data-store]=0; e2e[$data-retrieve]=0; continue
+  fi
+  t1=$(now)
+  e2e[$data-store]=$(mbs "$t0" "$t1")
+  t0=$(now)
+  if ! build/bin/zstor -c "$cfg" retrieve -f "$in" -o "$out" >/dev/null; then
+    echo "$data: retrieve failed"; status=1; e2e[$data-retrieve]=0; continue
+  fi
+  t1=$(now)
+  e2e[$data-retrieve]=$(mbs "$t0" "$t1")
+  rt=identical
+  if ! cmp -s "$in" "$out"; then rt="DIFFERS from the stored file"; status=1; fi
+  rm -f "$out"
+  echo "$data: store ${e2e[$data-store]} MB/s, retrieve ${e2e[$data-retrieve]} MB/s ($mib MiB; retrieved file $rt)"
+done
+# The limit is measured on a quiet machine: backends stopped, files gone.
+stop_zdbs
+rm -f "$work"/*.in
+
+echo
+codec=$(build/bin/zstor_codec_bench --bytes "$bytes" --level 1)
+echo "$codec"
+# codec MB/s for data, op (encode|decode), threads
+limit() { awk -v d="$1" -v o="$2" -v t="$3" '$1 == d && $2 == o && $3 == t { print $4 }' <<<"$codec"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo
+echo "end to end ($mib MiB, 20 zdbs + 4 meta zdbs, Unix sockets) vs codec limit (decode with 4 data fragments lost)"
+printf '%-7s %-9s %9s %11s %11s %8s %8s %9s\n' data op "e2e MB/s" "limit 1T" "limit 2T" "e2e/1T" "e2e/2T" "e2e/100"
+for data in random text; do
+  for op in store retrieve; do
+    cop=encode; [ "$op" = retrieve ] && cop=decode
+    e=${e2e[$data-$op]:-0} l1=$(limit "$data" "$cop" 1) l2=$(limit "$data" "$cop" 2)
+    printf '%-7s %-9s %9s %11s %11s %8s %8s %9s\n' "$data" "$op" "$e" "$l1" "$l2" \
+      "$(ratio "$e" "$l1")" "$(ratio "$e" "$l2")" "$(ratio "$e" "$ref_mbs")"
+  done
+done
+echo "e2e/100: against the 100 MB/s the original 0-stor cites"
+exit $status

@@ -1,0 +1,269 @@
+// zstor configuration: the shipped example files load, and bad configs are
+// refused with a message naming the offending key.
+#include "zstor/config.h"
+
+#include <string>
+#include <string_view>
+
+#include <gtest/gtest.h>
+
+namespace zstor {
+namespace {
+
+// Passes when text contains part; shows the whole text otherwise.
+::testing::AssertionResult Contains(const std::string& text, std::string_view part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
+}
+
+const char kKey[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+const char kMetaKey[] = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+// A small valid config: k=2, k+m=4, 2 groups of 2 backends, 2 meta backends.
+// Each test changes one thing and expects a precise complaint.
+std::string BaseConfig() {
+  return std::string(
+             "minimal_shards = 2\n"
+             "expected_shards = 4\n"
+             "redundant_groups = 1\n"
+             "chunk_size = \"1M\"\n"
+             "[encryption]\n"
+             "algorithm = \"AES\"\n"
+             "key = \"") +
+         kKey +
+         "\"\n"
+         "[compression]\n"
+         "algorithm = \"zstd\"\n"
+         "level = 5\n"
+         "[meta]\n"
+         "type = \"zdb\"\n"
+         "[meta.config]\n"
+         "prefix = \"t\"\n"
+         "minimal_shards = 1\n"
+         "expected_shards = 2\n"
+         "[meta.config.encryption]\n"
+         "key = \"" +
+         kMetaKey +
+         "\"\n"
+         "[[meta.config.backends]]\n"
+         "address = \"127.0.0.1:9921\"\n"
+         "namespace = \"meta\"\n"
+         "[[meta.config.backends]]\n"
+         "address = \"127.0.0.1:9922\"\n"
+         "namespace = \"meta\"\n"
+         "[[groups]]\n"
+         "[[groups.backends]]\n"
+         "address = \"127.0.0.1:9901\"\n"
+         "namespace = \"data\"\n"
+         "[[groups.backends]]\n"
+         "address = \"127.0.0.1:9902\"\n"
+         "namespace = \"data\"\n"
+         "labels = { country = \"BE\" }\n"
+         "[[groups]]\n"
+         "[[groups.backends]]\n"
+         "address = \"127.0.0.1:9903\"\n"
+         "namespace = \"data\"\n"
+         "[[groups.backends]]\n"
+         "address = \"127.0.0.1:9904\"\n"
+         "namespace = \"data\"\n";
+}
+
+// BaseConfig with the one occurrence of `from` replaced by `to`.
+std::string With(std::string_view from, std::string_view to) {
+  std::string text = BaseConfig();
+  size_t pos = text.find(from);
+  EXPECT_NE(pos, std::string::npos) << "test bug: '" << from << "' is not in the base config";
+  if (pos == std::string::npos) return text;
+  EXPECT_EQ(text.find(from, pos + 1), std::string::npos) << "test bug: '" << from << "' is ambiguous";
+  text.replace(pos, from.size(), to);
+  return text;
+}
+
+// The error message of parsing text, which must fail.
+std::string ErrorOf(const std::string& text) {
+  auto c = ParseConfig(text, "test.toml");
+  EXPECT_FALSE(c.ok()) << "config was accepted:\n" << text;
+  if (c.ok()) return "";
+  EXPECT_EQ(c.status().code(), qs::Status::Code::kInvalidArgument) << c.status().ToString();
+  return c.status().message();
+}
+
+std::string Source(std::string_view rel) { return std::string(QS_SOURCE_DIR) + "/" + std::string(rel); }
+
+TEST(ZstorConfigTest, BaseConfigIsValid) {
+  auto c = ParseConfig(BaseConfig(), "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->minimal_shards, 2);
+  EXPECT_EQ(c->expected_shards, 4);
+  EXPECT_EQ(c->parity_shards(), 2);
+  EXPECT_EQ(c->group_count, 2);
+  ASSERT_EQ(c->backends.size(), 4u);
+  EXPECT_EQ(c->backends[2].group, 1);
+  EXPECT_EQ(c->backends[1].labels.at("country"), "BE");
+  EXPECT_EQ(c->chunk_size, 1u << 20);
+  EXPECT_EQ(c->compression_level, 5);
+  EXPECT_EQ(c->key.ToHex(), kKey);
+  EXPECT_EQ(c->meta.key.ToHex(), kMetaKey);
+  EXPECT_EQ(c->meta.backends.size(), 2u);
+  EXPECT_EQ(c->meta.backends[0].group, -1);
+}
+
+TEST(ZstorConfigTest, ProductionExampleLoads) {
+  auto c = LoadConfig(Source("config/zstor.toml"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->minimal_shards, 10);
+  EXPECT_EQ(c->expected_shards, 16);
+  EXPECT_EQ(c->redundant_groups, 1);
+  EXPECT_EQ(c->redundant_nodes, 2);
+  EXPECT_EQ(c->socket, "/run/zstor/zstor.sock");
+  EXPECT_EQ(c->prometheus_port, 9100);
+  EXPECT_EQ(c->zdb_data_dir_path, "/var/lib/zdb/data");
+  EXPECT_EQ(c->max_zdb_data_dir_size, 64ull << 30);
+  EXPECT_EQ(c->chunk_size, 16ull << 20);
+  EXPECT_EQ(c->compression_level, 3);
+  EXPECT_EQ(c->group_count, 4);
+  ASSERT_EQ(c->backends.size(), 20u);
+  for (size_t i = 0; i < c->backends.size(); ++i) {
+    const BackendConfig& b = c->backends[i];
+    EXPECT_EQ(b.group, static_cast<int>(i / 5)) << i;
+    EXPECT_EQ(b.address.port, 9900) << i;
+    EXPECT_EQ(b.address.ns, "zstor-data") << i;
+    EXPECT_FALSE(b.address.password.empty()) << i;
+    EXPECT_EQ(b.labels.count("country"), 1u) << i;
+    EXPECT_EQ(b.labels.at("region"), "eu") << i;
+  }
+  EXPECT_EQ(c->backends[0].address.host, "2001:db8::1");
+  EXPECT_EQ(c->backends[0].Name(), "[2001:db8::1]:9900/zstor-data");
+  EXPECT_EQ(c->backends[0].labels.at("country"), "BE");
+  EXPECT_EQ(c->backends[15].labels.at("country"), "DE");
+  EXPECT_EQ(c->meta.prefix, "zstor");
+  EXPECT_EQ(c->meta.minimal_shards, 2);
+  EXPECT_EQ(c->meta.expected_shards, 4);
+  ASSERT_EQ(c->meta.backends.size(), 4u);
+  EXPECT_EQ(c->meta.backends[0].address.ns, "zstor-meta");
+  ASSERT_EQ(c->policies.size(), 1u);
+  EXPECT_EQ(c->policies[0].path_prefix, "/eu/");
+  EXPECT_EQ(c->policies[0].labels.at("region"), "eu");
+  // The example keys are placeholders, distinct for data and metadata.
+  EXPECT_NE(c->key.ToHex(), c->meta.key.ToHex());
+}
+
+TEST(ZstorConfigTest, LocalExampleLoads) {
+  auto c = LoadConfig(Source("config/zstor-local.toml"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->group_count, 4);
+  ASSERT_EQ(c->backends.size(), 20u);
+  for (size_t i = 0; i < c->backends.size(); ++i) {
+    const BackendConfig& b = c->backends[i];
+    EXPECT_EQ(b.group, static_cast<int>(i / 5)) << i;
+    EXPECT_EQ(b.address.host, "127.0.0.1") << i;
+    EXPECT_EQ(b.address.port, 9901 + static_cast<int>(i)) << i;
+    EXPECT_EQ(b.address.ns, "default") << i;
+  }
+  ASSERT_EQ(c->meta.backends.size(), 4u);
+  for (size_t i = 0; i < c->meta.backends.size(); ++i) {
+    EXPECT_EQ(c->meta.backends[i].address.ToString(), "127.0.0.1:" + std::to_string(9921 + i));
+    EXPECT_EQ(c->meta.backends[i].address.ns, "default");
+  }
+  EXPECT_EQ(c->minimal_shards, 10);
+  EXPECT_EQ(c->expected_shards, 16);
+  EXPECT_EQ(c->chunk_size, 1u << 20);
+  EXPECT_EQ(c->meta.prefix, "zstor-local");
+  ASSERT_EQ(c->policies.size(), 1u);
+}
+
+TEST(ZstorConfigTest, UnknownTopLevelKey) {
+  EXPECT_TRUE(Contains(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nredundant_group = 1\n")), "unknown config key 'redundant_group' (at test.toml:4:1)"));
+}
+
+TEST(ZstorConfigTest, UnknownKeyInBackend) {
+  EXPECT_TRUE(Contains(ErrorOf(With("address = \"127.0.0.1:9903\"\n", "address = \"127.0.0.1:9903\"\nweight = 2\n")), "unknown config key 'groups[1].backends[0].weight'"));
+}
+
+TEST(ZstorConfigTest, UnknownKeyInMetaBackend) {
+  EXPECT_TRUE(Contains(ErrorOf(With("namespace = \"meta\"\n[[meta.config.backends]]",
+                           "namespace = \"meta\"\npasword = \"x\"\n[[meta.config.backends]]")), "unknown config key 'meta.config.backends[0].pasword'"));
+}
+
+TEST(ZstorConfigTest, KeyOfWrongLength) {
+  EXPECT_EQ(ErrorOf(With(kKey, std::string(kKey).substr(1))),
+            "config key 'encryption.key': encryption key must be 64 hex digits (32 bytes), got 63 characters");
+}
+
+TEST(ZstorConfigTest, KeyWithNonHexDigit) {
+  std::string bad = kMetaKey;
+  bad[5] = 'g';
+  std::string msg = ErrorOf(With(kMetaKey, bad));
+  EXPECT_EQ(msg, "config key 'meta.config.encryption.key': encryption key has a non-hex character at position 5");
+  EXPECT_FALSE(Contains(msg, bad));  // the secret is not echoed
+}
+
+TEST(ZstorConfigTest, FewerBackendsThanExpectedShards) {
+  EXPECT_EQ(ErrorOf(With("expected_shards = 4\n", "expected_shards = 5\n")),
+            "config key 'groups': 4 backends for 5 shards (expected_shards); every fragment needs a distinct backend");
+}
+
+TEST(ZstorConfigTest, ExpectedShardsBelowMinimalShards) {
+  EXPECT_EQ(ErrorOf(With("minimal_shards = 2\n", "minimal_shards = 5\n")),
+            "config key 'expected_shards' (4) must be at least 'minimal_shards' (5)");
+}
+
+TEST(ZstorConfigTest, MoreThan255Shards) {
+  std::string text = With("minimal_shards = 2\nexpected_shards = 4\n", "minimal_shards = 200\nexpected_shards = 256\n");
+  EXPECT_EQ(ErrorOf(text), "config key 'expected_shards': value 256 out of range [1, 255] (at test.toml:2:19)");
+}
+
+TEST(ZstorConfigTest, MissingEncryptionSection) {
+  std::string text = With("[encryption]\nalgorithm = \"AES\"\nkey = \"" + std::string(kKey) + "\"\n", "");
+  EXPECT_EQ(ErrorOf(text), "missing required config key 'encryption'");
+}
+
+TEST(ZstorConfigTest, FewerMetaBackendsThanMetaExpectedShards) {
+  EXPECT_EQ(ErrorOf(With("expected_shards = 2\n", "expected_shards = 3\n")),
+            "config key 'meta.config.backends': 2 backends for 3 metadata shards (meta.config.expected_shards)");
+}
+
+TEST(ZstorConfigTest, MetaExpectedShardsBelowMetaMinimalShards) {
+  EXPECT_EQ(ErrorOf(With("minimal_shards = 1\n", "minimal_shards = 3\n")),
+            "config key 'meta.config.expected_shards' must be at least 'meta.config.minimal_shards'");
+}
+
+TEST(ZstorConfigTest, BadPort) {
+  EXPECT_EQ(ErrorOf(With("127.0.0.1:9902", "127.0.0.1:99020")),
+            "config key 'groups[0].backends[1].address': invalid zdb address '127.0.0.1:99020': "
+            "port must be a number in 1..65535");
+}
+
+TEST(ZstorConfigTest, BadBracketedAddress) {
+  EXPECT_EQ(ErrorOf(With("127.0.0.1:9922", "[2001:db8::1:9922")),
+            "config key 'meta.config.backends[1].address': invalid zdb address '[2001:db8::1:9922': missing ']'");
+}
+
+TEST(ZstorConfigTest, EmptyAddress) {
+  EXPECT_EQ(ErrorOf(With("127.0.0.1:9904", "")),
+            "config key 'groups[1].backends[1].address': invalid zdb address '': empty host");
+}
+
+TEST(ZstorConfigTest, RedundantGroupsNotBelowGroupCount) {
+  EXPECT_EQ(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 2\n")),
+            "config key 'redundant_groups' (2) must be smaller than the number of groups (2)");
+}
+
+TEST(ZstorConfigTest, BadCompressionAlgorithm) {
+  EXPECT_EQ(ErrorOf(With("algorithm = \"zstd\"\n", "algorithm = \"lz4\"\n")),
+            "config key 'compression.algorithm': expected one of zstd, got 'lz4' (at test.toml:9:13)");
+}
+
+TEST(ZstorConfigTest, CompressionIsOptional) {
+  auto c = ParseConfig(With("[compression]\nalgorithm = \"zstd\"\nlevel = 5\n", ""), "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->compression_level, 3);  // the default
+}
+
+TEST(ZstorConfigTest, MissingBackendNamespace) {
+  EXPECT_EQ(ErrorOf(With("address = \"127.0.0.1:9903\"\nnamespace = \"data\"\n", "address = \"127.0.0.1:9903\"\n")),
+            "missing required config key 'groups[1].backends[0].namespace'");
+}
+
+}  // namespace
+}  // namespace zstor

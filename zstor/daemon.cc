@@ -1,0 +1,218 @@
+#include "zstor/daemon.h"
+
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/listener.h"
+#include "common/resp_writer.h"
+
+namespace zstor {
+
+using qs::Status;
+namespace resp = qs::resp;
+
+Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
+  registry_ = std::make_shared<prometheus::Registry>();
+  ops_ = &prometheus::BuildCounter().Name("zstor_operations_total").Help("Client operations, by operation and result").Register(*registry_);
+  bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
+  latency_ = &prometheus::BuildHistogram().Name("zstor_operation_duration_seconds").Help("Duration of client operations").Register(*registry_);
+  monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
+}
+
+Daemon::~Daemon() { Stop(); }
+
+Status Daemon::Start() {
+  const Config& cfg = store_->config();
+  if (cfg.socket.empty()) return Status::InvalidArgument("config key 'socket' is required to run the daemon");
+  auto fd = qs::ListenUnix(cfg.socket);
+  if (!fd.ok()) return fd.status();
+  listen_fd_ = *fd;
+  // Blocking accept on its own thread.
+  int flags = fcntl(listen_fd_, F_GETFL, 0);
+  fcntl(listen_fd_, F_SETFL, flags & ~O_NONBLOCK);
+  if (cfg.prometheus_port > 0) {
+    auto m = qs::MetricsServer::Start(std::to_string(cfg.prometheus_port), registry_);
+    if (!m.ok()) return m.status();
+    metrics_ = std::move(m.value());
+  }
+  monitor_->Start();
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  spdlog::info("zstor daemon on {} ({} data backends, {} meta backends{})", cfg.socket, cfg.backends.size(),
+               cfg.meta.backends.size(), cfg.prometheus_port ? ", metrics on :" + std::to_string(cfg.prometheus_port) : "");
+  return Status::OK();
+}
+
+void Daemon::Stop() {
+  if (stop_.exchange(true)) return;
+  if (listen_fd_ >= 0) {
+    shutdown(listen_fd_, SHUT_RDWR);
+    close(listen_fd_);
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(conn_mu_);
+    for (int fd : conn_fds_) shutdown(fd, SHUT_RDWR);
+  }
+  for (auto& t : conns_) t.join();
+  monitor_->Stop();
+  if (!store_->config().socket.empty()) unlink(store_->config().socket.c_str());
+  spdlog::info("zstor daemon stopped");
+}
+
+void Daemon::AcceptLoop() {
+  while (!stop_) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stop_) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(conn_mu_);
+    conn_fds_.push_back(fd);
+    conns_.emplace_back([this, fd] { Serve(fd); });
+  }
+}
+
+void Daemon::Serve(int fd) {
+  qs::RespParser parser;
+  std::string in, out;
+  std::vector<std::string_view> argv;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+    size_t off = 0;
+    for (;;) {
+      size_t consumed = 0;
+      auto r = parser.Parse(in.data() + off, in.size() - off, &consumed, &argv);
+      if (r == qs::RespParser::Result::kNeedMore) break;
+      if (r == qs::RespParser::Result::kError) {
+        resp::AppendError(&out, parser.error());
+        (void)!write(fd, out.data(), out.size());
+        close(fd);
+        return;
+      }
+      if (!argv.empty()) Execute(argv, &out);
+      off += consumed;
+      parser.Reset();
+    }
+    in.erase(0, off);
+    for (size_t sent = 0; sent < out.size();) {
+      ssize_t w = write(fd, out.data() + sent, out.size() - sent);
+      if (w <= 0) {
+        close(fd);
+        return;
+      }
+      sent += static_cast<size_t>(w);
+    }
+    out.clear();
+  }
+  close(fd);
+}
+
+void Daemon::Count(const std::string& op, bool ok, double seconds, uint64_t bytes) {
+  ops_->Add({{"op", op}, {"result", ok ? "ok" : "error"}}).Increment();
+  if (bytes > 0) bytes_->Add({{"op", op}}).Increment(static_cast<double>(bytes));
+  latency_->Add({{"op", op}}, prometheus::Histogram::BucketBoundaries(qs::LatencyBucketsSeconds())).Observe(seconds);
+}
+
+// Commands mirror the CLI: STORE local key, RETRIEVE key out, CHECK key,
+// REBUILD key, DELETE key, LIST, STATUS, REPAIR, SCRUB [FULL], PING.
+void Daemon::Execute(const std::vector<std::string_view>& argv, std::string* out) {
+  std::string cmd(argv[0]);
+  for (auto& c : cmd) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto need = [&](size_t n) {
+    if (argv.size() == n) return true;
+    resp::AppendError(out, "ERR wrong number of arguments for " + cmd);
+    return false;
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  auto secs = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto fail = [&](const Status& s) { resp::AppendError(out, "ERR " + s.message()); };
+  if (cmd == "PING") {
+    resp::AppendSimple(out, "PONG");
+  } else if (cmd == "STORE") {
+    if (!need(3)) return;
+    std::string local(argv[1]), key(argv[2]);
+    std::lock_guard<std::mutex> lock(op_mu_);
+    Status s = store_->Store(local, key);
+    std::error_code ec;
+    uint64_t size = s.ok() ? std::filesystem::file_size(local, ec) : 0;
+    Count("store", s.ok(), secs(), size);
+    s.ok() ? resp::AppendOk(out) : fail(s);
+  } else if (cmd == "RETRIEVE") {
+    if (!need(3)) return;
+    std::lock_guard<std::mutex> lock(op_mu_);
+    Status s = store_->Retrieve(std::string(argv[1]), std::string(argv[2]));
+    std::error_code ec;
+    Count("retrieve", s.ok(), secs(), s.ok() ? std::filesystem::file_size(std::string(argv[2]), ec) : 0);
+    s.ok() ? resp::AppendOk(out) : fail(s);
+  } else if (cmd == "CHECK") {
+    if (!need(2)) return;
+    std::lock_guard<std::mutex> lock(op_mu_);
+    auto r = store_->Check(std::string(argv[1]));
+    Count("check", r.ok(), secs(), 0);
+    if (!r.ok()) return fail(r.status());
+    resp::AppendArrayHeader(out, 7);
+    for (int64_t v : {static_cast<int64_t>(r->size), static_cast<int64_t>(r->chunks), static_cast<int64_t>(r->fragments),
+                      static_cast<int64_t>(r->fragments_ok), static_cast<int64_t>(r->min_chunk_ok),
+                      static_cast<int64_t>(r->k), static_cast<int64_t>(r->m)})
+      resp::AppendInteger(out, v);
+  } else if (cmd == "REBUILD") {
+    if (!need(2)) return;
+    std::lock_guard<std::mutex> lock(op_mu_);
+    auto r = store_->Rebuild(std::string(argv[1]));
+    Count("rebuild", r.ok(), secs(), 0);
+    r.ok() ? resp::AppendInteger(out, static_cast<int64_t>(*r)) : fail(r.status());
+  } else if (cmd == "DELETE") {
+    if (!need(2)) return;
+    std::lock_guard<std::mutex> lock(op_mu_);
+    Status s = store_->Delete(std::string(argv[1]));
+    Count("delete", s.ok(), secs(), 0);
+    s.ok() ? resp::AppendOk(out) : fail(s);
+  } else if (cmd == "LIST") {
+    std::lock_guard<std::mutex> lock(op_mu_);
+    auto l = store_->List();
+    Count("list", l.ok(), secs(), 0);
+    if (!l.ok()) return fail(l.status());
+    resp::AppendArrayHeader(out, static_cast<int64_t>(l->size()));
+    for (const auto& m : *l) {
+      resp::AppendArrayHeader(out, 4);
+      resp::AppendBulk(out, m.path);
+      resp::AppendInteger(out, static_cast<int64_t>(m.size));
+      resp::AppendInteger(out, static_cast<int64_t>(m.chunks.size()));
+      resp::AppendInteger(out, static_cast<int64_t>(m.created));
+    }
+  } else if (cmd == "STATUS") {
+    // Health as the monitor last saw it; no blocking on dead backends.
+    auto& pool = store_->backends();
+    auto& meta = store_->meta().backends();
+    resp::AppendArrayHeader(out, static_cast<int64_t>(pool.size() + meta.size()));
+    auto row = [&](Backend& b, const char* role) {
+      resp::AppendArrayHeader(out, 4);
+      resp::AppendBulk(out, role);
+      resp::AppendBulk(out, b.name());
+      resp::AppendInteger(out, b.config().group);
+      resp::AppendInteger(out, b.down_since_ms() == 0 ? 1 : 0);
+    };
+    for (size_t i = 0; i < pool.size(); ++i) row(pool.at(i), "data");
+    for (size_t i = 0; i < meta.size(); ++i) row(meta.at(i), "meta");
+  } else if (cmd == "REPAIR") {
+    monitor_->HealthRound();
+    resp::AppendInteger(out, static_cast<int64_t>(monitor_->RepairRound()));
+  } else if (cmd == "SCRUB") {
+    bool full = argv.size() > 1 && (argv[1] == "FULL" || argv[1] == "full");
+    resp::AppendInteger(out, static_cast<int64_t>(monitor_->ScrubRound(full)));
+  } else {
+    resp::AppendError(out, "ERR unknown command '" + cmd + "'");
+  }
+}
+
+}  // namespace zstor

@@ -1,0 +1,199 @@
+#include "zstor/monitor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace zstor {
+
+namespace {
+int64_t WallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Monitor::Monitor(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry)
+    : store_(store), op_mu_(op_mu), cfg_(store->config().monitor) {
+  if (registry != nullptr) {
+    status_ = &prometheus::BuildGauge()
+                   .Name("connection_status")
+                   .Help("1 when the backend answered its last health check, 0 otherwise")
+                   .Register(*registry);
+    backlog_ = &prometheus::BuildGauge().Name("zstor_repair_backlog").Help("Objects waiting for repair").Register(*registry).Add({});
+    repaired_ = &prometheus::BuildCounter().Name("zstor_fragments_repaired_total").Help("Fragments rebuilt onto healthy backends").Register(*registry).Add({});
+    auto& scrub = prometheus::BuildCounter().Name("zstor_scrub_objects_total").Help("Objects scrubbed, by result").Register(*registry);
+    scrubbed_ = &scrub.Add({{"result", "ok"}});
+    scrub_failures_ = &scrub.Add({{"result", "damaged"}});
+  }
+}
+
+Monitor::~Monitor() { Stop(); }
+
+void Monitor::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Monitor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Monitor::Dead(const Backend& b) const {
+  int64_t since = b.down_since_ms();
+  return since != 0 && WallMs() - since >= static_cast<int64_t>(cfg_.repair_delay) * 1000;
+}
+
+void Monitor::HealthRound() {
+  auto check = [&](Backend& b, const char* type) {
+    auto r = b.Command({"PING"});
+    bool up = r.ok() && !r->is_error();
+    if (up) b.MarkUp();
+    else if (r.ok()) b.MarkDown(qs::Status::IOError(r->str));  // transport failures mark it already
+    if (status_ != nullptr) {
+      status_->Add({{"backend_type", type}, {"address", b.config().address.ToString()}, {"namespace", b.config().address.ns}})
+          .Set(up ? 1 : 0);
+    }
+  };
+  for (size_t i = 0; i < store_->backends().size(); ++i) check(store_->backends().at(i), "data");
+  for (size_t i = 0; i < store_->meta().backends().size(); ++i) check(store_->meta().backends().at(i), "meta");
+}
+
+size_t Monitor::RepairRound() {
+  std::vector<ObjectMeta> objects;
+  {
+    std::lock_guard<std::mutex> lock(*op_mu_);
+    auto l = store_->List();
+    if (!l.ok()) {
+      spdlog::warn("repair: cannot list objects: {}", l.status().ToString());
+      return 0;
+    }
+    objects = std::move(l.value());
+  }
+  // Objects with fragments on dead backends; fewest healthy fragments first,
+  // then the newest object.
+  struct Damaged {
+    size_t healthy;
+    uint64_t created;
+    std::string path;
+  };
+  std::vector<Damaged> damaged;
+  for (const auto& m : objects) {
+    size_t worst = SIZE_MAX;
+    for (const auto& c : m.chunks) {
+      size_t ok = 0;
+      for (const auto& f : c.fragments) {
+        const auto& ref = m.backends[f.backend];
+        int i = store_->backends().Find(ref.address, ref.ns);
+        if (i >= 0 && !Dead(store_->backends().at(static_cast<size_t>(i)))) ++ok;
+      }
+      worst = std::min(worst, ok);
+    }
+    if (worst < static_cast<size_t>(m.k + m.m)) damaged.push_back({worst, m.created, m.path});
+  }
+  std::sort(damaged.begin(), damaged.end(), [](const Damaged& a, const Damaged& b) {
+    return a.healthy != b.healthy ? a.healthy < b.healthy : a.created > b.created;
+  });
+  if (backlog_ != nullptr) backlog_->Set(static_cast<double>(damaged.size()));
+  size_t repaired = 0;
+  for (size_t i = 0; i < damaged.size() && i < static_cast<size_t>(cfg_.repair_objects_per_round); ++i) {
+    std::lock_guard<std::mutex> lock(*op_mu_);
+    auto r = store_->Rebuild(damaged[i].path);
+    if (!r.ok()) {
+      spdlog::warn("repair of {} failed: {}", damaged[i].path, r.status().ToString());
+      continue;
+    }
+    spdlog::info("repair: {} fragments of {} rebuilt", *r, damaged[i].path);
+    if (repaired_ != nullptr) repaired_->Increment(static_cast<double>(*r));
+    ++repaired;
+  }
+  if (backlog_ != nullptr) backlog_->Set(static_cast<double>(damaged.size() - repaired));
+  return repaired;
+}
+
+size_t Monitor::ScrubRound(bool full) {
+  std::vector<ObjectMeta> objects;
+  {
+    std::lock_guard<std::mutex> lock(*op_mu_);
+    auto l = store_->List();
+    if (!l.ok()) return 0;
+    objects = std::move(l.value());
+  }
+  size_t bad = 0;
+  for (const auto& m : objects) {
+    bool damaged = false;
+    std::lock_guard<std::mutex> lock(*op_mu_);
+    if (full) {
+      auto r = store_->Check(m.path);
+      damaged = r.ok() && !r->complete();
+    } else {
+      // Cheap: zdb hashes the fragment itself; nothing is downloaded.
+      for (const auto& c : m.chunks) {
+        for (const auto& ch : c.challenges) {
+          const auto& f = c.fragments[ch.fragment];
+          const auto& ref = m.backends[f.backend];
+          int i = store_->backends().Find(ref.address, ref.ns);
+          if (i < 0) continue;
+          Backend& b = store_->backends().at(static_cast<size_t>(i));
+          if (!b.healthy()) continue;  // health and repair deal with that
+          auto proof = b.Prove(f.key, ch.nonce);
+          std::string expect = ToHex(std::string_view(reinterpret_cast<const char*>(ch.expected.data()), ch.expected.size()));
+          if (proof.ok() ? *proof != expect : proof.status().IsNotFound() || proof.status().IsCorruption()) {
+            spdlog::warn("scrub: fragment {} of {} on {} fails its proof", static_cast<int>(ch.fragment), m.path, b.name());
+            damaged = true;
+          }
+        }
+      }
+    }
+    if (damaged) {
+      ++bad;
+      if (scrub_failures_ != nullptr) scrub_failures_->Increment();
+      auto r = store_->Rebuild(m.path);
+      if (r.ok()) {
+        spdlog::info("scrub: {} fragments of {} rebuilt", *r, m.path);
+        if (repaired_ != nullptr) repaired_->Increment(static_cast<double>(*r));
+      } else {
+        spdlog::error("scrub: rebuild of {} failed: {}", m.path, r.status().ToString());
+      }
+    } else if (scrubbed_ != nullptr) {
+      scrubbed_->Increment();
+    }
+  }
+  return bad;
+}
+
+void Monitor::Run() {
+  using clock = std::chrono::steady_clock;
+  auto now = clock::now();
+  auto next_health = now, next_repair = now + std::chrono::seconds(cfg_.repair_interval);
+  auto next_scrub = now + std::chrono::seconds(cfg_.scrub_interval);
+  auto next_full = now + std::chrono::seconds(cfg_.full_scrub_interval);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    now = clock::now();
+    if (now >= next_health) {
+      HealthRound();
+      next_health = now + std::chrono::seconds(cfg_.health_interval);
+    }
+    if (now >= next_repair) {
+      RepairRound();
+      next_repair = clock::now() + std::chrono::seconds(cfg_.repair_interval);
+    }
+    if (now >= next_scrub) {
+      ScrubRound(false);
+      next_scrub = clock::now() + std::chrono::seconds(cfg_.scrub_interval);
+    }
+    if (now >= next_full) {
+      ScrubRound(true);
+      next_full = clock::now() + std::chrono::seconds(cfg_.full_scrub_interval);
+    }
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; });
+  }
+}
+
+}  // namespace zstor

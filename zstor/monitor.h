@@ -1,0 +1,51 @@
+// The daemon's background work: backend health (PING), repair of objects
+// with fragments on dead backends (fewest healthy fragments first, rate
+// limited), scrub by PROVE challenges and, less often, by full download.
+// Runs on its own thread; every store operation it makes holds op_mu, the
+// same lock client requests take.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "zstor/object_store.h"
+
+namespace zstor {
+
+class Monitor {
+ public:
+  Monitor(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry);
+  ~Monitor();
+  void Start();
+  void Stop();
+
+  // One round of each task, for tests and the REPAIR/SCRUB commands.
+  void HealthRound();
+  size_t RepairRound();             // objects repaired
+  size_t ScrubRound(bool full);     // objects found damaged (and rebuilt)
+
+ private:
+  void Run();
+  bool Dead(const Backend& b) const;
+
+  ObjectStore* store_;
+  std::mutex* op_mu_;
+  const MonitorConfig cfg_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+
+  prometheus::Family<prometheus::Gauge>* status_ = nullptr;
+  prometheus::Gauge* backlog_ = nullptr;
+  prometheus::Counter* repaired_ = nullptr;
+  prometheus::Counter* scrubbed_ = nullptr;
+  prometheus::Counter* scrub_failures_ = nullptr;
+};
+
+}  // namespace zstor
