@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 namespace zstor {
 
 using qs::Result;
@@ -98,6 +101,22 @@ Result<qs::Reply> Backend::Command(const std::vector<std::string_view>& argv) {
   auto r = client_.Command(argv);
   if (!r.ok()) Track(r.status());
   return r;
+}
+
+bool Backend::RefreshSpace() {
+  auto r = Command({"NSINFO", cfg_.address.ns.empty() ? std::string_view("default") : std::string_view(cfg_.address.ns)});
+  if (!r.ok() || !r->is_string()) return false;
+  // "key: value" lines; a namespace limit wins over the disk's free space.
+  auto field = [&](std::string_view key) -> int64_t {
+    std::string needle = "\n" + std::string(key) + ": ";
+    size_t p = r->str.find(needle);
+    if (p == std::string::npos) return -1;
+    return std::strtoll(r->str.c_str() + p + needle.size(), nullptr, 10);
+  };
+  int64_t ns_space = field("space_available");
+  int64_t disk = field("data_disk_freespace_bytes");
+  free_bytes_ = ns_space >= 0 ? (disk >= 0 ? std::min(ns_space, disk) : ns_space) : disk;
+  return true;
 }
 
 BackendPool::BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout) {

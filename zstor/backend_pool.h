@@ -43,6 +43,13 @@ class Backend {
   void MarkDown(const qs::Status& why);
   void MarkUp();
   std::string last_error() const;
+  // Free bytes as last reported by NSINFO (space_available under a
+  // namespace limit, else the data disk's free space); -1 when unknown.
+  int64_t free_bytes() const { return free_bytes_; }
+  // Asks the backend (NSINFO) and records the answer; false on failure.
+  bool RefreshSpace();
+  // Full: known to have less than min_free bytes left; placement skips it.
+  bool full(int64_t min_free) const { return free_bytes_ >= 0 && free_bytes_ < min_free; }
   uint64_t errors() const { return errors_; }
 
  private:
@@ -54,6 +61,7 @@ class Backend {
   std::atomic<int64_t> down_until_ms_{0};
   std::atomic<int64_t> down_since_ms_{0};
   std::atomic<uint64_t> errors_{0};
+  std::atomic<int64_t> free_bytes_{-1};
   std::string last_error_;
 };
 

@@ -21,6 +21,10 @@ Monitor::Monitor(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* re
                    .Name("connection_status")
                    .Help("1 when the backend answered its last health check, 0 otherwise")
                    .Register(*registry);
+    free_ = &prometheus::BuildGauge()
+                 .Name("zstor_backend_free_bytes")
+                 .Help("Free bytes reported by the backend (namespace limit or disk), -1 when unknown")
+                 .Register(*registry);
     backlog_ = &prometheus::BuildGauge().Name("zstor_repair_backlog").Help("Objects waiting for repair").Register(*registry).Add({});
     repaired_ = &prometheus::BuildCounter().Name("zstor_fragments_repaired_total").Help("Fragments rebuilt onto healthy backends").Register(*registry).Add({});
     auto& scrub = prometheus::BuildCounter().Name("zstor_scrub_objects_total").Help("Objects scrubbed, by result").Register(*registry);
@@ -51,12 +55,15 @@ void Monitor::HealthRound() {
   auto check = [&](Backend& b, const char* type) {
     auto r = b.Command({"PING"});
     bool up = r.ok() && !r->is_error();
-    if (up) b.MarkUp();
-    else if (r.ok()) b.MarkDown(qs::Status::IOError(r->str));  // transport failures mark it already
-    if (status_ != nullptr) {
-      status_->Add({{"backend_type", type}, {"address", b.config().address.ToString()}, {"namespace", b.config().address.ns}})
-          .Set(up ? 1 : 0);
+    if (up) {
+      b.MarkUp();
+      b.RefreshSpace();
+    } else if (r.ok()) {
+      b.MarkDown(qs::Status::IOError(r->str));  // transport failures mark it already
     }
+    prometheus::Labels labels{{"backend_type", type}, {"address", b.config().address.ToString()}, {"namespace", b.config().address.ns}};
+    if (status_ != nullptr) status_->Add(labels).Set(up ? 1 : 0);
+    if (free_ != nullptr) free_->Add(labels).Set(static_cast<double>(b.free_bytes()));
   };
   for (size_t i = 0; i < store_->backends().size(); ++i) check(store_->backends().at(i), "data");
   for (size_t i = 0; i < store_->meta().backends().size(); ++i) check(store_->meta().backends().at(i), "meta");

@@ -42,6 +42,7 @@ class Monitor {
   bool stop_ = false;
 
   prometheus::Family<prometheus::Gauge>* status_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* free_ = nullptr;
   prometheus::Gauge* backlog_ = nullptr;
   prometheus::Counter* repaired_ = nullptr;
   prometheus::Counter* scrubbed_ = nullptr;

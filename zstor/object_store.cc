@@ -98,6 +98,7 @@ Result<std::vector<size_t>> ObjectStore::Place(const std::string& path, const st
   for (size_t i : order) {
     Backend& b = backends_->at(i);
     if (!b.healthy() || std::find(exclude.begin(), exclude.end(), i) != exclude.end()) continue;
+    if (b.full(static_cast<int64_t>(cfg_.chunk_size))) continue;  // no room for even one fragment run
     if (labels != nullptr && !LabelsMatch(b.config(), *labels)) continue;
     by_group[b.config().group].push_back(i);
   }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -57,18 +58,18 @@ class ClusterTest : public ::testing::Test {
   std::string Sock(int i) { return dir_.path() + "/zdb" + std::to_string(i) + ".sock"; }
   std::string Dir(int i) { return dir_.path() + "/zdb" + std::to_string(i); }
 
-  void StartBackend(int i) {
+  void StartBackend(int i, std::vector<std::string> extra = {}) {
     bool meta = i >= kData;
-    ASSERT_TRUE(zdbs_[i].Start(std::string(QS_BIN_DIR) + "/zdb",
-                               {"--data", Dir(i) + "/data", "--index", Dir(i) + "/index", "--socket", Sock(i), "--mode",
-                                meta ? "user" : "seq", "--datasize", "4M"},
-                               Dir(i) + ".log"));
+    std::vector<std::string> args = {"--data", Dir(i) + "/data", "--index", Dir(i) + "/index", "--socket", Sock(i),
+                                     "--mode", meta ? "user" : "seq", "--datasize", "4M"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(zdbs_[i].Start(std::string(QS_BIN_DIR) + "/zdb", args, Dir(i) + ".log"));
     ASSERT_TRUE(zdbs_[i].WaitUnix(Sock(i))) << "zdb " << i;
   }
   void KillBackend(int i) { zdbs_[i].Kill(); }
 
   void WriteConfig(const std::string& path, const std::string& key, const std::string& meta_key,
-                   const std::string& extra = "") {
+                   const std::string& extra = "", const std::function<std::string(int)>& labels = nullptr) {
     std::ofstream f(path);
     f << "minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n"
       << "chunk_size = \"1M\"\n" << extra
@@ -81,7 +82,10 @@ class ClusterTest : public ::testing::Test {
     for (int g = 0; g < 4; ++g) {
       f << "[[groups]]\n";
       for (int i = g; i < kData; i += 4)
+      {
         f << "[[groups.backends]]\naddress = \"unix:" << Sock(i) << "\"\nnamespace = \"default\"\n";
+        if (labels) f << "[groups.backends.labels]\ncountry = \"" << labels(i) << "\"\n";
+      }
     }
   }
 
@@ -308,6 +312,44 @@ TEST_F(ClusterTest, StoreSkipsDeadBackendsAndRespectsLabels) {
   EXPECT_EQ(s.code(), qs::Status::Code::kUnavailable);
   EXPECT_NE(s.message().find("only 19 healthy backends"), std::string::npos) << s.message();
   EXPECT_TRUE(store_->meta().Get("/h").status().IsNotFound());
+}
+
+TEST_F(ClusterTest, PolicyKeepsObjectsOnLabelledBackends) {
+  std::string path = dir_.path() + "/policy.toml";
+  WriteConfig(path, key_hex_, meta_key_hex_, "", [](int i) { return i < 2 ? "US" : "BE"; });
+  {
+    std::ofstream f(path, std::ios::app);
+    f << "[[policies]]\npath_prefix = \"/eu/\"\n[policies.labels]\ncountry = \"BE\"\n";
+  }
+  auto cfg = zstor::LoadConfig(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  auto store = zstor::ObjectStore::Create(*cfg);
+  ASSERT_TRUE(store.ok());
+  for (int round = 0; round < 5; ++round) {
+    ASSERT_TRUE((*store)->Store(WriteFile("p.in", "eu data"), "/eu/p" + std::to_string(round)).ok());
+    auto meta = (*store)->meta().Get("/eu/p" + std::to_string(round));
+    for (size_t j = 0; j < 20; ++j) {
+      EXPECT_GE(ProcessOf(*meta, 0, j), 2) << "fragment " << j << " left the EU";
+    }
+  }
+  // With one BE backend gone, EU data has nowhere to go: a clear refusal.
+  KillBackend(5);
+  (*store)->backends().at(static_cast<size_t>((*store)->backends().Find("unix:" + Sock(5), "default")))
+      .MarkDown(qs::Status::Unavailable("test"));
+  auto s = (*store)->Store(WriteFile("p.in", "eu data"), "/eu/late");
+  EXPECT_NE(s.message().find("matching the placement policy"), std::string::npos) << s.ToString();
+  EXPECT_TRUE((*store)->Store(WriteFile("q.in", "anywhere"), "/elsewhere").ok());
+}
+
+TEST_F(ClusterTest, FullBackendsAreSkipped) {
+  KillBackend(3);
+  StartBackend(3, {"--maxsize", "100"});
+  auto& b = PoolBackend(3);
+  ASSERT_TRUE(b.RefreshSpace());
+  EXPECT_EQ(b.free_bytes(), 100);
+  ASSERT_TRUE(store_->Store(WriteFile("full.in", RandomData(200000, 61)), "/full").ok());
+  auto meta = store_->meta().Get("/full");
+  for (size_t j = 0; j < 20; ++j) EXPECT_NE(ProcessOf(*meta, 0, j), 3);
 }
 
 TEST_F(ClusterTest, CliHumanAndJson) {
