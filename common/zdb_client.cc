@@ -151,7 +151,8 @@ Result<ZdbAddress> ParseZdbAddress(std::string_view text) {
   } else {
     size_t colon = text.find(':');
     if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
-      host = text;  // bare IPv6 address without port
+      // "2001:db8::1:9900" could be an address or an address and a port.
+      return bad("an IPv6 address needs brackets, e.g. [2001:db8::1]:9900");
     } else if (colon != std::string_view::npos) {
       host = text.substr(0, colon);
       port = text.substr(colon + 1);

@@ -92,7 +92,9 @@ Result<std::string> Backend::Prove(std::string_view key, std::string_view nonce)
   auto r = Command({"PROVE", key, nonce});
   if (!r.ok()) return r.status();
   if (r->is_nil()) return Status::NotFound("key not found on " + cfg_.Name());
-  if (!r->is_string()) return Status::IOError("PROVE: " + r->str);
+  // zdb answers an error when the stored entry fails its own checksum.
+  if (r->is_error()) return Status::Corruption("PROVE on " + cfg_.Name() + ": " + r->str);
+  if (!r->is_string()) return Status::IOError("PROVE: unexpected reply");
   return r->str;
 }
 

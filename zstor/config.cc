@@ -2,6 +2,9 @@
 
 #include "common/config.h"
 
+#include <algorithm>
+#include <set>
+
 namespace zstor {
 
 using qs::Result;
@@ -49,6 +52,49 @@ Status ReadBackend(TomlReader& r, int group, BackendConfig* b) {
   return Status::OK();
 }
 
+// Every backend once, and no data backend doubling as a meta backend; the
+// redundancy asked for must fit in the parity shards.
+Status CheckBackends(const Config& c) {
+  std::set<std::string> seen;
+  for (const auto* list : {&c.backends, &c.meta.backends}) {
+    for (const auto& b : *list) {
+      if (!seen.insert(b.Name()).second)
+        return Status::InvalidArgument("config: backend " + b.Name() + " is listed twice");
+    }
+  }
+  int m = c.expected_shards - c.minimal_shards;
+  if (c.redundant_nodes > m)
+    return Status::InvalidArgument("config key 'redundant_nodes' (" + std::to_string(c.redundant_nodes) +
+                                   ") exceeds the parity shards (expected_shards - minimal_shards = " +
+                                   std::to_string(m) + ")");
+  if (c.redundant_groups > 0) {
+    // Fragments spread as evenly as the groups allow; the largest groups
+    // together must not hold more than the parity left after redundant_nodes.
+    std::vector<int> size(static_cast<size_t>(c.group_count), 0), used(size.size(), 0);
+    for (const auto& b : c.backends) ++size[static_cast<size_t>(b.group)];
+    for (int placed = 0; placed < c.expected_shards;) {
+      bool progress = false;
+      for (size_t g = 0; g < size.size() && placed < c.expected_shards; ++g) {
+        if (used[g] < size[g]) {
+          ++used[g];
+          ++placed;
+          progress = true;
+        }
+      }
+      if (!progress) break;
+    }
+    std::sort(used.rbegin(), used.rend());
+    int lost = 0;
+    for (int r = 0; r < c.redundant_groups && r < static_cast<int>(used.size()); ++r) lost += used[static_cast<size_t>(r)];
+    if (lost + c.redundant_nodes > m)
+      return Status::InvalidArgument("config key 'redundant_groups': losing " + std::to_string(c.redundant_groups) +
+                                     " groups costs " + std::to_string(lost) + " of " +
+                                     std::to_string(c.expected_shards) + " fragments, more than the " +
+                                     std::to_string(m - c.redundant_nodes) + " the parity can spare");
+  }
+  return Status::OK();
+}
+
 Result<Config> FromTable(const toml::table& table) {
   TomlReader r(table);
   Config c;
@@ -78,9 +124,6 @@ Result<Config> FromTable(const toml::table& table) {
     if (!cs.ok()) return cs.status();
     c.chunk_size = *cs;
   }
-  if (c.expected_shards < c.minimal_shards)
-    return Status::InvalidArgument("config key 'expected_shards' (" + std::to_string(c.expected_shards) +
-                                   ") must be at least 'minimal_shards' (" + std::to_string(c.minimal_shards) + ")");
   auto enc = r.Table("encryption");
   if (!enc.ok()) return enc.status();
   auto key = ReadKey(*enc, "encryption");
@@ -121,13 +164,6 @@ Result<Config> FromTable(const toml::table& table) {
     QS_RETURN_IF_ERROR(ReadBackend(br, -1, &b));
     c.meta.backends.push_back(std::move(b));
   }
-  if (c.meta.expected_shards < c.meta.minimal_shards)
-    return Status::InvalidArgument("config key 'meta.config.expected_shards' must be at least 'meta.config.minimal_shards'");
-  if (static_cast<int>(c.meta.backends.size()) < c.meta.expected_shards)
-    return Status::InvalidArgument("config key 'meta.config.backends': " + std::to_string(c.meta.backends.size()) +
-                                   " backends for " + std::to_string(c.meta.expected_shards) +
-                                   " metadata shards (meta.config.expected_shards)");
-
   auto groups = r.TableArray("groups");
   if (!groups.ok()) return groups.status();
   int g = 0;
@@ -177,7 +213,19 @@ Result<Config> FromTable(const toml::table& table) {
     }
     c.policies.push_back(std::move(p));
   }
+  // Unknown keys first: a misspelled key must not surface as a complaint
+  // about the default that replaced it.
   QS_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
+  if (c.expected_shards < c.minimal_shards)
+    return Status::InvalidArgument("config key 'expected_shards' (" + std::to_string(c.expected_shards) +
+                                   ") must be at least 'minimal_shards' (" + std::to_string(c.minimal_shards) + ")");
+  if (c.meta.expected_shards < c.meta.minimal_shards)
+    return Status::InvalidArgument("config key 'meta.config.expected_shards' must be at least 'meta.config.minimal_shards'");
+  if (static_cast<int>(c.meta.backends.size()) < c.meta.expected_shards)
+    return Status::InvalidArgument("config key 'meta.config.backends': " + std::to_string(c.meta.backends.size()) +
+                                   " backends for " + std::to_string(c.meta.expected_shards) +
+                                   " metadata shards (meta.config.expected_shards)");
+
 
   if (static_cast<int>(c.backends.size()) < c.expected_shards)
     return Status::InvalidArgument("config key 'groups': " + std::to_string(c.backends.size()) + " backends for " +
@@ -186,6 +234,7 @@ Result<Config> FromTable(const toml::table& table) {
   if (c.redundant_groups >= c.group_count && c.redundant_groups > 0)
     return Status::InvalidArgument("config key 'redundant_groups' (" + std::to_string(c.redundant_groups) +
                                    ") must be smaller than the number of groups (" + std::to_string(c.group_count) + ")");
+  QS_RETURN_IF_ERROR(CheckBackends(c));
   return c;
 }
 

@@ -141,6 +141,12 @@ TEST(ZstorConfigTest, ProductionExampleLoads) {
   EXPECT_EQ(c->meta.expected_shards, 4);
   ASSERT_EQ(c->meta.backends.size(), 4u);
   EXPECT_EQ(c->meta.backends[0].address.ns, "zstor-meta");
+  EXPECT_EQ(c->monitor.health_interval, 5);
+  EXPECT_EQ(c->monitor.repair_interval, 30);
+  EXPECT_EQ(c->monitor.repair_delay, 300);
+  EXPECT_EQ(c->monitor.repair_objects_per_round, 100);
+  EXPECT_EQ(c->monitor.scrub_interval, 3600);
+  EXPECT_EQ(c->monitor.full_scrub_interval, 604800);
   ASSERT_EQ(c->policies.size(), 1u);
   EXPECT_EQ(c->policies[0].path_prefix, "/eu/");
   EXPECT_EQ(c->policies[0].labels.at("region"), "eu");
@@ -169,20 +175,26 @@ TEST(ZstorConfigTest, LocalExampleLoads) {
   EXPECT_EQ(c->expected_shards, 16);
   EXPECT_EQ(c->chunk_size, 1u << 20);
   EXPECT_EQ(c->meta.prefix, "zstor-local");
+  EXPECT_EQ(c->socket, "");
+  EXPECT_EQ(c->monitor.health_interval, 2);
+  EXPECT_EQ(c->monitor.repair_delay, 30);
   ASSERT_EQ(c->policies.size(), 1u);
 }
 
 TEST(ZstorConfigTest, UnknownTopLevelKey) {
-  EXPECT_TRUE(Contains(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nredundant_group = 1\n")), "unknown config key 'redundant_group' (at test.toml:4:1)"));
+  std::string msg = ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nredundant_group = 1\n"));
+  EXPECT_TRUE(Contains(msg, "unknown config key 'redundant_group' (at test.toml:4:1)"));
 }
 
 TEST(ZstorConfigTest, UnknownKeyInBackend) {
-  EXPECT_TRUE(Contains(ErrorOf(With("address = \"127.0.0.1:9903\"\n", "address = \"127.0.0.1:9903\"\nweight = 2\n")), "unknown config key 'groups[1].backends[0].weight'"));
+  std::string msg = ErrorOf(With("address = \"127.0.0.1:9903\"\n", "address = \"127.0.0.1:9903\"\nweight = 2\n"));
+  EXPECT_TRUE(Contains(msg, "unknown config key 'groups[1].backends[0].weight'"));
 }
 
 TEST(ZstorConfigTest, UnknownKeyInMetaBackend) {
-  EXPECT_TRUE(Contains(ErrorOf(With("namespace = \"meta\"\n[[meta.config.backends]]",
-                           "namespace = \"meta\"\npasword = \"x\"\n[[meta.config.backends]]")), "unknown config key 'meta.config.backends[0].pasword'"));
+  std::string msg = ErrorOf(With("namespace = \"meta\"\n[[meta.config.backends]]",
+                                 "namespace = \"meta\"\npasword = \"x\"\n[[meta.config.backends]]"));
+  EXPECT_TRUE(Contains(msg, "unknown config key 'meta.config.backends[0].pasword'"));
 }
 
 TEST(ZstorConfigTest, KeyOfWrongLength) {
@@ -260,9 +272,55 @@ TEST(ZstorConfigTest, CompressionIsOptional) {
   EXPECT_EQ(c->compression_level, 3);  // the default
 }
 
+TEST(ZstorConfigTest, MonitorDefaultsAndRange) {
+  auto c = ParseConfig(BaseConfig(), "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->monitor.health_interval, 5);
+  EXPECT_EQ(c->monitor.repair_delay, 60);
+  EXPECT_EQ(c->monitor.full_scrub_interval, 86400);
+  EXPECT_EQ(ErrorOf(BaseConfig() + "[monitor]\nhealth_interval = 0\n"),
+            "config key 'monitor.health_interval': value 0 out of range [1, 3600] (at test.toml:41:19)");
+  EXPECT_TRUE(Contains(ErrorOf(BaseConfig() + "[monitor]\nscrub_intervall = 60\n"),
+                       "unknown config key 'monitor.scrub_intervall'"));
+}
+
 TEST(ZstorConfigTest, MissingBackendNamespace) {
   EXPECT_EQ(ErrorOf(With("address = \"127.0.0.1:9903\"\nnamespace = \"data\"\n", "address = \"127.0.0.1:9903\"\n")),
             "missing required config key 'groups[1].backends[0].namespace'");
+}
+
+}  // namespace
+}  // namespace zstor
+
+namespace zstor {
+namespace {
+
+TEST(ZstorConfigTest, MisspelledKeyIsNamedNotItsDefault) {
+  // minimal_shards falls back to 16 > expected_shards; the typo is the news.
+  std::string err = ErrorOf(With("minimal_shards = 2\n", "minimal_shard = 2\n"));
+  EXPECT_NE(err.find("unknown config key 'minimal_shard'"), std::string::npos) << err;
+}
+
+TEST(ZstorConfigTest, BackendListedTwice) {
+  EXPECT_EQ(ErrorOf(With("127.0.0.1:9904", "127.0.0.1:9903")),
+            "config: backend 127.0.0.1:9903/data is listed twice");
+}
+
+TEST(ZstorConfigTest, RedundantNodesBeyondParity) {
+  EXPECT_EQ(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 0\nredundant_nodes = 3\n")),
+            "config key 'redundant_nodes' (3) exceeds the parity shards (expected_shards - minimal_shards = 2)");
+}
+
+TEST(ZstorConfigTest, RedundancyThatCannotFit) {
+  // 2 groups of 2 hold 2 fragments each; losing a group costs 2, plus one
+  // node is 3 > m = 2.
+  EXPECT_EQ(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nredundant_nodes = 1\n")),
+            "config key 'redundant_groups': losing 1 groups costs 2 of 4 fragments, more than the 1 the parity can spare");
+}
+
+TEST(ZstorConfigTest, UnbracketedIpv6IsRefused) {
+  std::string err = ErrorOf(With("127.0.0.1:9901", "2001:db8::1:9900"));
+  EXPECT_NE(err.find("an IPv6 address needs brackets, e.g. [2001:db8::1]:9900"), std::string::npos) << err;
 }
 
 }  // namespace
