@@ -40,6 +40,17 @@ std::string TextData(size_t n) {
   return s;
 }
 
+// Runs a shell command; returns its exit status and combined output.
+std::pair<int, std::string> RunCommand(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WEXITSTATUS(st), out};
+}
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -356,16 +367,7 @@ TEST_F(ClusterTest, CliHumanAndJson) {
   std::string cfg = dir_.path() + "/zstor.toml";
   std::string in = WriteFile("cli.in", TextData(100000));
   std::string zstor = std::string(QS_BIN_DIR) + "/zstor";
-  auto run = [&](const std::string& args) {
-    std::string cmd = zstor + " -c " + cfg + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    int st = pclose(p);
-    return std::make_pair(WEXITSTATUS(st), out);
-  };
+  auto run = [&](const std::string& args) { return RunCommand(zstor + " -c " + cfg + " " + args); };
   auto [rc, out] = run("store -f " + in + " -k /cli");
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("stored /cli"), std::string::npos) << out;
@@ -427,14 +429,7 @@ class DaemonTest : public ClusterTest {
     ASSERT_TRUE(daemon_.WaitUnix(dir_.path() + "/zstor.sock")) << zdb_test::ReadRaw(dir_.path() + "/daemon.log");
   }
   std::pair<int, std::string> Cli(const std::string& args) {
-    std::string cmd = std::string(QS_BIN_DIR) + "/zstor -c " + cfg_path_ + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    int st = pclose(p);
-    return {WEXITSTATUS(st), out};
+    return RunCommand(std::string(QS_BIN_DIR) + "/zstor -c " + cfg_path_ + " " + args);
   }
   int metrics_port_ = 0;
   std::string cfg_path_;
