@@ -418,7 +418,8 @@ Result<size_t> ObjectStore::Rebuild(const std::string& path) {
   }
   if (rebuilt == 0) return rebuilt;
   QS_RETURN_IF_ERROR(meta_->Put(meta));
-  ObjectMeta old = meta;  // free the replaced fragments where still reachable
+  // Free the replaced fragments where still reachable (the backend table
+  // only grows, so their indices stay valid).
   for (auto& [backend, key] : stale) {
     Backend* b = BackendFor(meta, backend);
     if (b != nullptr && b->healthy()) b->Del(key);
