@@ -131,11 +131,12 @@ Result<Config> FromTable(const toml::table& table) {
   c.key = *key;
   auto comp = r.OptionalTable("compression");
   if (!comp.ok()) return comp.status();
-  auto algo = comp->GetEnumOr("algorithm", "zstd", {"zstd"});
+  auto algo = comp->GetEnumOr("algorithm", "zstd", {"zstd", "none"});
   if (!algo.ok()) return algo.status();
-  auto level = comp->GetIntOr("level", 3, 1, 19);
+  // Level 0 (or algorithm "none") stores every chunk raw.
+  auto level = comp->GetIntOr("level", 3, 0, 19);
   if (!level.ok()) return level.status();
-  c.compression_level = static_cast<int>(*level);
+  c.compression_level = *algo == "none" ? 0 : static_cast<int>(*level);
 
   auto meta = r.Table("meta");
   if (!meta.ok()) return meta.status();

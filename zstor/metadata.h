@@ -51,7 +51,7 @@ struct ObjectMeta {
   std::string object_id;  // 16 random bytes; bound into every chunk's AAD
   std::string path;
   uint64_t size = 0;
-  Digest checksum{};      // SHA-256 of the whole object
+  Digest checksum{};      // SHA-256 of the chunks' plaintext SHA-256 digests, in order
   uint8_t k = 0, m = 0;
   uint32_t chunk_size = 0;
   uint8_t compression_level = 0;  // 0: compression off

@@ -30,6 +30,19 @@ Monitor::Monitor(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* re
     auto& scrub = prometheus::BuildCounter().Name("zstor_scrub_objects_total").Help("Objects scrubbed, by result").Register(*registry);
     scrubbed_ = &scrub.Add({{"result", "ok"}});
     scrub_failures_ = &scrub.Add({{"result", "damaged"}});
+    auto& backlog = prometheus::BuildGauge()
+                        .Name("zstor_scrub_backlog")
+                        .Help("Objects not yet verified in the running scrub round (kind: proof or full read)")
+                        .Register(*registry);
+    auto& done = prometheus::BuildGauge()
+                     .Name("zstor_scrub_last_completed_timestamp_seconds")
+                     .Help("Unix time the last complete scrub round of this kind ended")
+                     .Register(*registry);
+    for (int full = 0; full < 2; ++full) {
+      const std::string kind = full ? "full" : "proof";
+      scrub_backlog_[full] = &backlog.Add({{"kind", kind}});
+      scrub_done_[full] = &done.Add({{"kind", kind}});
+    }
   }
 }
 
@@ -44,6 +57,11 @@ void Monitor::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+bool Monitor::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
 }
 
 bool Monitor::Dead(const Backend& b) const {
@@ -130,7 +148,15 @@ size_t Monitor::ScrubRound(bool full) {
     objects = std::move(l.value());
   }
   size_t bad = 0;
+  prometheus::Gauge* backlog = scrub_backlog_[full ? 1 : 0];
+  size_t left = objects.size();
+  if (backlog != nullptr) backlog->Set(static_cast<double>(left));
   for (const auto& m : objects) {
+    if (Stopping()) {
+      if (backlog != nullptr) backlog->Set(0);
+      return bad;  // an unfinished round is not a completed one
+    }
+    if (backlog != nullptr) backlog->Set(static_cast<double>(left--));
     bool damaged = false;
     std::lock_guard<std::mutex> lock(*op_mu_);
     if (full) {
@@ -169,6 +195,8 @@ size_t Monitor::ScrubRound(bool full) {
       scrubbed_->Increment();
     }
   }
+  if (backlog != nullptr) backlog->Set(0);
+  if (scrub_done_[full ? 1 : 0] != nullptr) scrub_done_[full ? 1 : 0]->Set(static_cast<double>(WallMs()) / 1000.0);
   return bad;
 }
 

@@ -31,6 +31,7 @@ class Monitor {
 
  private:
   void Run();
+  bool Stopping();  // Stop() was called
   bool Dead(const Backend& b) const;
 
   ObjectStore* store_;
@@ -47,6 +48,8 @@ class Monitor {
   prometheus::Counter* repaired_ = nullptr;
   prometheus::Counter* scrubbed_ = nullptr;
   prometheus::Counter* scrub_failures_ = nullptr;
+  prometheus::Gauge* scrub_backlog_[2] = {nullptr, nullptr};  // [full]: objects left in the round
+  prometheus::Gauge* scrub_done_[2] = {nullptr, nullptr};     // [full]: unix time the last round ended
 };
 
 }  // namespace zstor

@@ -13,6 +13,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace zstor {
 
@@ -38,14 +39,15 @@ Status ReadFull(int fd, size_t n, std::string* out) {
   return Status::OK();
 }
 
-Status WriteFull(int fd, std::string_view data) {
+Status PwriteFull(int fd, std::string_view data, uint64_t offset) {
   while (!data.empty()) {
-    ssize_t w = write(fd, data.data(), data.size());
+    ssize_t w = pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno(errno, "write");
     }
     data.remove_prefix(static_cast<size_t>(w));
+    offset += static_cast<uint64_t>(w);
   }
   return Status::OK();
 }
@@ -58,7 +60,10 @@ bool LabelsMatch(const BackendConfig& b, const std::map<std::string, std::string
   return true;
 }
 
-constexpr size_t kPipelineDepth = 3;  // chunks in flight while the next encodes
+constexpr size_t kPipelineDepth = 3;   // encoded chunks whose fragments are being written
+constexpr size_t kRetrieveWindow = 4;  // chunks being read or decoded ahead of the output
+// How long the data fragments of a chunk may take before parity is read too.
+constexpr std::chrono::milliseconds kHedgeDelay{250};
 
 }  // namespace
 
@@ -69,6 +74,8 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Create(const Config& cfg) {
   std::unique_ptr<ObjectStore> s(new ObjectStore(cfg));
   size_t threads = std::max<size_t>(8, cfg.backends.size() + cfg.meta.backends.size());
   s->pool_ = std::make_unique<TaskPool>(threads);
+  s->codec_threads_ = std::max<size_t>(2, std::thread::hardware_concurrency());
+  s->codec_pool_ = std::make_unique<TaskPool>(s->codec_threads_);
   s->backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000));
   auto meta = MetaStore::Create(cfg.meta, s->pool_.get());
   if (!meta.ok()) return meta.status();
@@ -160,14 +167,29 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
     meta->backends.push_back(BackendRef{a.ToString(), a.ns});
   }
   meta->chunks.clear();
-  Sha256Hasher hasher;
+
+  // Three stages overlap: this thread reads the file and hashes it; the
+  // codec pool encodes up to codec_depth chunks at once; the I/O pool
+  // writes the fragments of up to kPipelineDepth encoded chunks. Chunks
+  // leave each stage in order, so the metadata lists them in order.
+  struct Encoded {
+    Status status;
+    ChunkMeta meta;
+    std::vector<std::string> shards;
+    size_t plain_size = 0;
+    Digest digest{};  // SHA-256 of the chunk's plaintext
+  };
   struct InFlight {
     size_t chunk;
+    size_t plain_size;
     std::vector<std::future<Result<std::string>>> writes;
   };
+  const size_t codec_depth = codec_threads_ + 1;
+  Sha256Hasher hasher;  // over the chunk digests: see ObjectMeta::checksum
+  std::deque<std::future<Encoded>> encoding;
   std::deque<InFlight> inflight;
   Status error;
-  uint64_t done = 0;
+  uint64_t read = 0, done = 0;
   auto drain_one = [&]() {
     InFlight f = std::move(inflight.front());
     inflight.pop_front();
@@ -180,44 +202,57 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
         if (std::find(failed->begin(), failed->end(), placement[j]) == failed->end()) failed->push_back(placement[j]);
       }
     }
+    done += f.plain_size;
+    if (progress && error.ok()) progress(done, meta->size);
   };
-  std::string plain;
-  for (uint32_t index = 0;; ++index) {
-    Status s = ReadFull(fd, cfg_.chunk_size, &plain);
-    if (!s.ok()) {
-      error = s;
-      break;
+  auto write_one = [&]() {
+    Encoded e = encoding.front().get();
+    encoding.pop_front();
+    if (!e.status.ok()) {
+      if (error.ok()) error = e.status;
+      return;
     }
-    if (plain.empty() && index > 0) break;
-    hasher.Update(plain);
-    ChunkMeta cm;
-    std::vector<std::string> shards;
-    s = codec_->Encode(meta->object_id, index, plain, &cm, &shards);
-    if (!s.ok()) {
-      error = s;
-      break;
-    }
-    for (size_t j = 0; j < cm.fragments.size(); ++j) cm.fragments[j].backend = static_cast<uint16_t>(j);
-    meta->chunks.push_back(std::move(cm));
-    InFlight f{meta->chunks.size() - 1, {}};
-    for (size_t j = 0; j < shards.size(); ++j) {
+    if (!error.ok()) return;  // an earlier chunk failed: write nothing more
+    hasher.Update(std::string_view(reinterpret_cast<const char*>(e.digest.data()), e.digest.size()));
+    for (size_t j = 0; j < e.meta.fragments.size(); ++j) e.meta.fragments[j].backend = static_cast<uint16_t>(j);
+    meta->chunks.push_back(std::move(e.meta));
+    InFlight f{meta->chunks.size() - 1, e.plain_size, {}};
+    for (size_t j = 0; j < e.shards.size(); ++j) {
       Backend* b = &backends_->at(placement[j]);
-      f.writes.push_back(pool_->Submit([b, shard = std::move(shards[j])]() -> Result<std::string> {
+      f.writes.push_back(pool_->Submit([b, shard = std::move(e.shards[j])]() -> Result<std::string> {
         if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
         return b->Set("", shard);
       }));
     }
     inflight.push_back(std::move(f));
     while (inflight.size() >= kPipelineDepth) drain_one();
-    done += plain.size();
-    if (progress) progress(done, meta->size);
-    if (!error.ok()) break;
-    if (plain.size() < cfg_.chunk_size) break;
+  };
+  for (uint32_t index = 0; error.ok(); ++index) {
+    std::string plain;
+    Status s = ReadFull(fd, cfg_.chunk_size, &plain);
+    if (!s.ok()) {
+      error = s;
+      break;
+    }
+    if (plain.empty() && index > 0) break;
+    read += plain.size();
+    const bool last = plain.size() < cfg_.chunk_size;
+    encoding.push_back(codec_pool_->Submit([this, id = meta->object_id, index, plain = std::move(plain)]() {
+      Encoded e;
+      e.plain_size = plain.size();
+      e.digest = Sha256(plain);
+      e.status = codec_->Encode(id, index, plain, &e.meta, &e.shards);
+      return e;
+    }));
+    while (encoding.size() >= codec_depth) write_one();
+    if (last) break;
   }
+  // Every queued task finishes before its captures go away.
+  while (!encoding.empty()) write_one();
   while (!inflight.empty()) drain_one();
   close(fd);
   if (!error.ok()) return error;
-  if (done != meta->size) return Status::IOError(local_path + " changed size while being stored");
+  if (read != meta->size || done != meta->size) return Status::IOError(local_path + " changed size while being stored");
   meta->checksum = hasher.Finish();
   return Status::OK();
 }
@@ -256,40 +291,14 @@ Backend* ObjectStore::BackendFor(const ObjectMeta& m, uint16_t index) {
   return i < 0 ? nullptr : &backends_->at(static_cast<size_t>(i));
 }
 
+std::shared_ptr<FragmentFetch> ObjectStore::StartFetch(const ObjectMeta& m, size_t i, bool all) {
+  return FragmentFetch::Start(pool_.get(), m.chunks[i], m.k, all,
+                              [this, &m](uint16_t backend) { return BackendFor(m, backend); });
+}
+
 void ObjectStore::FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
                              std::vector<bool>* present) {
-  const ChunkMeta& c = m.chunks[i];
-  size_t n = c.fragments.size();
-  shards->assign(n, std::string());
-  present->assign(n, false);
-  auto fetch = [&](size_t from, size_t to) {
-    std::vector<std::pair<size_t, std::future<Result<std::string>>>> reads;
-    for (size_t j = from; j < to; ++j) {
-      Backend* b = BackendFor(m, c.fragments[j].backend);
-      if (b == nullptr || !b->healthy() || c.fragments[j].key.empty()) continue;
-      std::string key = c.fragments[j].key;
-      reads.emplace_back(j, pool_->Submit([b, key]() { return b->Get(key); }));
-    }
-    size_t valid = 0;
-    for (auto& [j, f] : reads) {
-      auto r = f.get();
-      if (r.ok() && ChunkCodec::FragmentValid(c, j, *r)) {
-        (*shards)[j] = std::move(r.value());
-        (*present)[j] = true;
-        ++valid;
-      } else if (r.ok()) {
-        spdlog::warn("{}: fragment {} of chunk {} fails its checksum", m.path, j, i);
-      }
-    }
-    return valid;
-  };
-  size_t k = m.k;
-  if (all) {
-    fetch(0, n);
-    return;
-  }
-  size_t valid = fetch(0, k);  // data fragments first: no decoding when all arrive
-  if (valid < k) fetch(k, n);
+  StartFetch(m, i, all)->Wait(kHedgeDelay, shards, present);
 }
 
 Status ObjectStore::Retrieve(const std::string& path, const std::string& out_path, const Progress& progress) {
@@ -301,28 +310,51 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   std::string tmp = out_path + ".zstor-tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
-  Sha256Hasher hasher;
+
+  // Reads of the next kRetrieveWindow chunks are in flight while the codec
+  // pool verifies, decodes, hashes and writes (pwrite at the chunk's offset)
+  // earlier ones; this thread only combines the chunk digests in order.
+  const ObjectMeta& m = *meta;
+  auto decode = [&, this](size_t i, std::shared_ptr<FragmentFetch> fetch) {
+    return codec_pool_->Submit([&m, &codec, &path, fd, i, fetch = std::move(fetch)]() -> Result<Digest> {
+      std::vector<std::string> shards;
+      std::vector<bool> present;
+      fetch->Wait(kHedgeDelay, &shards, &present);
+      std::string plain;
+      Status s = codec.Decode(m.object_id, static_cast<uint32_t>(i), m.chunks[i], shards, present, &plain);
+      if (s.code() == Status::Code::kUnavailable)
+        return Status::Unavailable("chunk " + std::to_string(i) + " of " + path + " cannot be rebuilt: " + s.message());
+      if (!s.ok()) return s;
+      const uint64_t offset = static_cast<uint64_t>(i) * m.chunk_size;
+      if (offset > m.size || plain.size() != std::min<uint64_t>(m.chunk_size, m.size - offset))
+        return Status::Corruption("chunk " + std::to_string(i) + " of " + path + " has " +
+                                  std::to_string(plain.size()) + " bytes, which does not fit the object's size");
+      QS_RETURN_IF_ERROR(PwriteFull(fd, plain, offset));
+      return Sha256(plain);
+    });
+  };
+  std::deque<std::future<Result<Digest>>> window;
+  size_t next = 0;
+  Sha256Hasher hasher;  // over the chunk digests: see ObjectMeta::checksum
   uint64_t done = 0;
   Status error;
-  std::vector<std::string> shards;
-  std::vector<bool> present;
-  for (size_t i = 0; i < meta->chunks.size() && error.ok(); ++i) {
-    FetchChunk(*meta, i, false, &shards, &present);
-    std::string plain;
-    Status s = codec.Decode(meta->object_id, static_cast<uint32_t>(i), meta->chunks[i], shards, present, &plain);
-    if (!s.ok()) {
-      error = Status(s.code() == Status::Code::kUnavailable
-                         ? Status::Unavailable("chunk " + std::to_string(i) + " of " + path +
-                                               " cannot be rebuilt: " + s.message())
-                         : s);
+  while (error.ok() && (next < m.chunks.size() || !window.empty())) {
+    while (next < m.chunks.size() && window.size() < kRetrieveWindow) {
+      window.push_back(decode(next, StartFetch(m, next, false)));
+      ++next;
+    }
+    auto digest = window.front().get();
+    window.pop_front();
+    if (!digest.ok()) {
+      error = digest.status();
       break;
     }
-    hasher.Update(plain);
-    error = WriteFull(fd, plain);
-    done += plain.size();
-    if (progress) progress(done, meta->size);
+    hasher.Update(std::string_view(reinterpret_cast<const char*>(digest->data()), digest->size()));
+    done = std::min<uint64_t>(m.size, (next - window.size()) * static_cast<uint64_t>(m.chunk_size));
+    if (progress) progress(done, m.size);
   }
-  if (error.ok() && (done != meta->size || hasher.Finish() != meta->checksum))
+  for (auto& f : window) f.wait();  // tasks reference m, codec and fd
+  if (error.ok() && hasher.Finish() != m.checksum)
     error = Status::Corruption("object " + path + " does not match its checksum");
   if (error.ok() && fsync(fd) != 0) error = Status::FromErrno(errno, "fsync " + tmp);
   close(fd);

@@ -14,6 +14,7 @@
 #include "zstor/backend_pool.h"
 #include "zstor/chunk_codec.h"
 #include "zstor/config.h"
+#include "zstor/fragment_fetch.h"
 #include "zstor/meta_store.h"
 #include "zstor/task_pool.h"
 
@@ -66,15 +67,21 @@ class ObjectStore {
   // when data fragments are missing. all=true fetches every fragment.
   void FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
                   std::vector<bool>* present);
+  // Starts those reads; m must outlive the fetch's Wait.
+  std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all);
   Backend* BackendFor(const ObjectMeta& m, uint16_t index);
   void DeleteFragments(const ObjectMeta& m);
 
   Config cfg_;
-  std::unique_ptr<TaskPool> pool_;
   std::unique_ptr<BackendPool> backends_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<ErasureCoder> coder_;
   std::unique_ptr<ChunkCodec> codec_;
+  // Declared last, so destroyed first: their threads finish queued tasks
+  // (late hedged reads among them) while the backends still exist.
+  std::unique_ptr<TaskPool> pool_;        // backend I/O: many threads, mostly waiting
+  size_t codec_threads_ = 2;
+  std::unique_ptr<TaskPool> codec_pool_;  // encode/decode: one thread per core
 };
 
 }  // namespace zstor

@@ -413,6 +413,27 @@ TEST_F(ClusterTest, KillNineMidStoreLeavesNothingListed) {
   EXPECT_TRUE(store_->meta().Get("/big").status().IsNotFound());
 }
 
+// A backend that hangs (SIGSTOP: connected, silent) must not stall a
+// retrieve until its 3 s command timeout: after the hedge delay the parity
+// fragments are read and the first k that verify win.
+TEST_F(ClusterTest, FrozenBackendIsRacedByParity) {
+  std::string data = RandomData(3 * (1 << 20) + 4321, 61);
+  ASSERT_TRUE(store_->Store(WriteFile("f.in", data), "/f").ok());
+  auto meta = store_->meta().Get("/f");
+  ASSERT_TRUE(meta.ok());
+  int frozen = ProcessOf(*meta, 0, 3);  // holds a data fragment of every chunk
+  ASSERT_EQ(kill(zdbs_[frozen].pid(), SIGSTOP), 0);
+  std::string out = dir_.path() + "/f.out";
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = store_->Retrieve("/f", out);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  kill(zdbs_[frozen].pid(), SIGCONT);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  // Not a speed target: without the hedge this path waits the timeout.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2500));
+}
+
 // Runs `zstor monitor` with fast health/repair cycles and talks to it
 // through the CLI, as an operator would.
 class DaemonTest : public ClusterTest {
@@ -474,6 +495,36 @@ TEST_F(DaemonTest, RepairsADeadBackendWithoutAnyCommand) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/zstor.sock"));
 }
 
+TEST_F(DaemonTest, KillNineOfTheDaemonMidStoreLeavesNothingListed) {
+  std::string data = RandomData(40 << 20, 71);
+  std::string in = WriteFile("d.in", data);
+  DaemonProcess cli;
+  ASSERT_TRUE(cli.Start(std::string(QS_BIN_DIR) + "/zstor", {"-c", cfg_path_, "store", "-f", in, "-k", "/d"},
+                        dir_.path() + "/cli.log"));
+  for (int i = 0; i < 500; ++i) {
+    long long n = 0;
+    for (int b = 0; b < kData; ++b) n += Dbsize(b);
+    if (n > 40) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  daemon_.Kill();  // the daemon runs the store; the CLI only waits for it
+  for (int i = 0; i < 500 && cli.Running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(cli.Running());
+  EXPECT_NE(cli.exit_status(), 0);  // the CLI reports the lost daemon, never success
+  EXPECT_TRUE(store_->meta().Get("/d").status().IsNotFound());
+  // A restarted daemon lists nothing half-stored and stores the path anew.
+  ASSERT_TRUE(daemon_.Start(std::string(QS_BIN_DIR) + "/zstor", {"-c", cfg_path_, "monitor"}, dir_.path() + "/daemon2.log"));
+  ASSERT_TRUE(daemon_.WaitUnix(dir_.path() + "/zstor.sock"));
+  auto [rc, out] = Cli("list");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out.find("/d"), std::string::npos) << out;
+  std::tie(rc, out) = Cli("store -f " + in + " -k /d");
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = Cli("retrieve -k /d -f x -o " + dir_.path() + "/d.out");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/d.out"), data);
+}
+
 TEST_F(DaemonTest, ScrubFindsBitrotByProofAndHealsIt) {
   std::string data = TextData(400000);
   auto [rc, out] = Cli("store -f " + WriteFile("s.in", data) + " -k /s");
@@ -493,6 +544,10 @@ TEST_F(DaemonTest, ScrubFindsBitrotByProofAndHealsIt) {
   std::tie(rc, out) = Cli("scrub");
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("scrub: 1 objects found damaged and rebuilt"), std::string::npos) << out;
+  std::string metrics = qs_test::HttpGet(metrics_port_, "/metrics");
+  EXPECT_NE(metrics.find("zstor_scrub_backlog{kind=\"proof\"} 0"), std::string::npos) << metrics.substr(0, 3000);
+  EXPECT_NE(metrics.find("zstor_scrub_objects_total{result=\"damaged\"} 1"), std::string::npos);
+  EXPECT_EQ(metrics.find("zstor_scrub_last_completed_timestamp_seconds{kind=\"proof\"} 0\n"), std::string::npos);
   std::tie(rc, out) = Cli("--json check -k /s -f x");
   EXPECT_NE(out.find("\"state\": \"healthy\""), std::string::npos) << out;
   std::tie(rc, out) = Cli("retrieve -k /s -f x -o " + dir_.path() + "/s.out");

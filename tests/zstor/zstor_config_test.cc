@@ -263,7 +263,18 @@ TEST(ZstorConfigTest, RedundantGroupsNotBelowGroupCount) {
 
 TEST(ZstorConfigTest, BadCompressionAlgorithm) {
   EXPECT_EQ(ErrorOf(With("algorithm = \"zstd\"\n", "algorithm = \"lz4\"\n")),
-            "config key 'compression.algorithm': expected one of zstd, got 'lz4' (at test.toml:9:13)");
+            "config key 'compression.algorithm': expected one of zstd|none, got 'lz4' (at test.toml:9:13)");
+}
+
+TEST(ZstorConfigTest, CompressionCanBeTurnedOff) {
+  auto c = ParseConfig(With("level = 5\n", "level = 0\n"), "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->compression_level, 0);
+  c = ParseConfig(With("algorithm = \"zstd\"\n", "algorithm = \"none\"\n"), "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->compression_level, 0);
+  EXPECT_EQ(ErrorOf(With("level = 5\n", "level = 20\n")),
+            "config key 'compression.level': value 20 out of range [0, 19] (at test.toml:10:9)");
 }
 
 TEST(ZstorConfigTest, CompressionIsOptional) {

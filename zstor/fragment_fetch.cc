@@ -1,0 +1,90 @@
+#include "zstor/fragment_fetch.h"
+
+#include <spdlog/spdlog.h>
+
+#include "zstor/crypto.h"
+
+namespace zstor {
+
+FragmentFetch::FragmentFetch(TaskPool* pool, const ChunkMeta& chunk, size_t k, const BackendLookup& lookup)
+    : pool_(pool),
+      chunk_(&chunk),
+      k_(k),
+      lookup_(lookup),
+      shards_(chunk.fragments.size()),
+      present_(chunk.fragments.size(), false),
+      requested_(chunk.fragments.size(), false) {}
+
+std::shared_ptr<FragmentFetch> FragmentFetch::Start(TaskPool* pool, const ChunkMeta& chunk, size_t k, bool all,
+                                                    const BackendLookup& lookup) {
+  std::shared_ptr<FragmentFetch> f(new FragmentFetch(pool, chunk, k, lookup));
+  std::lock_guard<std::mutex> lock(f->mu_);
+  f->all_ = all;
+  const size_t first = all ? chunk.fragments.size() : std::min(k, chunk.fragments.size());
+  for (size_t j = 0; j < first; ++j) f->RequestLocked(j);
+  if (f->failed_data_) f->RequestParityLocked();
+  return f;
+}
+
+void FragmentFetch::RequestLocked(size_t j) {
+  if (requested_[j]) return;
+  requested_[j] = true;
+  const FragmentMeta& frag = chunk_->fragments[j];
+  Backend* b = lookup_(frag.backend);
+  if (b == nullptr || !b->healthy() || frag.key.empty()) {
+    if (j < k_) failed_data_ = true;
+    return;
+  }
+  ++outstanding_;
+  pool_->Submit([self = shared_from_this(), b, j, key = frag.key, sum = frag.checksum,
+                 size = chunk_->shard_size]() {
+    auto r = b->Get(key);
+    // Verified here, on the I/O thread: the hashing of k fragments spreads
+    // over the pool instead of queueing behind the decoder.
+    bool ok = r.ok() && r->size() == size && Sha256(*r) == sum;
+    if (r.ok() && !ok) spdlog::warn("{}: fragment {} (key of {} bytes) fails its checksum", b->name(), j, r->size());
+    std::lock_guard<std::mutex> lock(self->mu_);
+    --self->outstanding_;
+    if (ok && !self->closed_) {
+      self->shards_[j] = std::move(r.value());
+      self->present_[j] = true;
+      ++self->valid_;
+    } else if (!ok && j < self->k_) {
+      self->failed_data_ = true;
+      if (!self->closed_) self->RequestParityLocked();
+    }
+    self->cv_.notify_all();
+  });
+}
+
+void FragmentFetch::RequestParityLocked() {
+  for (size_t j = k_; j < requested_.size(); ++j) RequestLocked(j);
+}
+
+bool FragmentFetch::DoneLocked() const {
+  if (all_) return outstanding_ == 0;
+  return valid_ >= k_ || outstanding_ == 0;
+}
+
+void FragmentFetch::Wait(std::chrono::milliseconds hedge, std::vector<std::string>* shards,
+                         std::vector<bool>* present) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, hedge, [this] { return DoneLocked(); })) {
+    RequestParityLocked();  // something is slow: race the parity against it
+  }
+  for (;;) {
+    cv_.wait(lock, [this] { return DoneLocked(); });
+    // Reads ran out short of k: ask for what was never asked (parity), once.
+    if (valid_ < k_ && !all_) {
+      size_t before = outstanding_;
+      RequestParityLocked();
+      if (outstanding_ != before) continue;
+    }
+    break;
+  }
+  closed_ = true;
+  *shards = std::move(shards_);
+  *present = std::move(present_);
+}
+
+}  // namespace zstor

@@ -1,0 +1,63 @@
+// Gathers the fragments of one chunk from their backends. Reads run on an
+// I/O TaskPool; each fragment is checked against its SHA-256 in the reading
+// task, so a fragment counts only once it arrived and verified. The data
+// fragments are asked for first (no decoding needed when they all verify);
+// parity is asked for as soon as one of them fails, or when they have not
+// all arrived within the hedge delay (a slow backend costs one delay, not a
+// timeout). Shared by its reads: safe to drop before late reads finish.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "zstor/backend_pool.h"
+#include "zstor/metadata.h"
+#include "zstor/task_pool.h"
+
+namespace zstor {
+
+class FragmentFetch : public std::enable_shared_from_this<FragmentFetch> {
+ public:
+  // Maps a fragment's backend index (in ObjectMeta::backends) to a backend,
+  // or nullptr when it is not configured here.
+  using BackendLookup = std::function<Backend*(uint16_t)>;
+
+  // Starts the reads of chunk `chunk`: every fragment when all is true, else
+  // the k data fragments. meta must stay alive until Wait returns.
+  static std::shared_ptr<FragmentFetch> Start(TaskPool* pool, const ChunkMeta& chunk, size_t k, bool all,
+                                              const BackendLookup& lookup);
+
+  // Blocks until k fragments verified (all requested ones when all was
+  // true) or no read is left that could help; then moves the fragments out:
+  // shards[i] holds fragment i where present[i]. Call once.
+  void Wait(std::chrono::milliseconds hedge, std::vector<std::string>* shards, std::vector<bool>* present);
+
+ private:
+  FragmentFetch(TaskPool* pool, const ChunkMeta& chunk, size_t k, const BackendLookup& lookup);
+  // Submits the read of fragment j unless already asked for; mu_ held.
+  void RequestLocked(size_t j);
+  void RequestParityLocked();
+  bool DoneLocked() const;
+
+  TaskPool* pool_;
+  const ChunkMeta* chunk_;
+  size_t k_;
+  BackendLookup lookup_;
+  bool all_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> shards_;
+  std::vector<bool> present_;
+  std::vector<bool> requested_;
+  size_t valid_ = 0;
+  size_t outstanding_ = 0;
+  bool failed_data_ = false;  // a data fragment is missing or bad: parity needed
+  bool closed_ = false;       // Wait returned; late reads are dropped
+};
+
+}  // namespace zstor
