@@ -48,6 +48,10 @@ class Status {
   bool IsNoSpace() const { return code_ == Code::kNoSpace; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // The same error with "context: " before its message (OK stays OK).
+  Status WithContext(std::string_view context) const {
+    return ok() ? *this : Status(code_, std::string(context) + ": " + message_);
+  }
 
  private:
   Status(Code c, std::string_view m) : code_(c), message_(m) {}

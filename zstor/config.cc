@@ -117,6 +117,12 @@ Result<Config> FromTable(const toml::table& table) {
     auto d = r.GetStringOr("zdb_data_dir_path", "");
     if (!d.ok()) return d.status();
     c.zdb_data_dir_path = *d;
+    auto ix = r.GetStringOr("zdb_index_dir_path", "");
+    if (!ix.ok()) return ix.status();
+    c.zdb_index_dir_path = *ix;
+    auto q = r.GetStringOr("queue_dir", c.queue_dir);
+    if (!q.ok()) return q.status();
+    c.queue_dir = *q;
     auto m = r.GetSizeOr("max_zdb_data_dir_size", 0);
     if (!m.ok()) return m.status();
     c.max_zdb_data_dir_size = *m;

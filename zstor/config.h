@@ -54,6 +54,8 @@ struct Config {
   std::string socket;        // daemon's Unix socket (empty: CLI runs in-process)
   int prometheus_port = 0;   // 0: no /metrics
   std::string zdb_data_dir_path;     // staging zdb's data dir (eviction)
+  std::string zdb_index_dir_path;    // staging zdb's index dir (namespace descriptors)
+  std::string queue_dir = "/var/lib/zstor/queue";  // durable staging job queue
   uint64_t max_zdb_data_dir_size = 0;  // bytes, 0: no eviction
   Key key;                   // [encryption] key
   int compression_level = 3; // [compression] level (algorithm is zstd)

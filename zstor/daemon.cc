@@ -22,6 +22,8 @@ Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
   bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
   latency_ = &prometheus::BuildHistogram().Name("zstor_operation_duration_seconds").Help("Duration of client operations").Register(*registry_);
   monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
+  if (!store_->config().zdb_data_dir_path.empty())
+    staging_ = std::make_unique<Staging>(store_.get(), &op_mu_, registry_.get());
 }
 
 Daemon::~Daemon() { Stop(); }
@@ -29,6 +31,12 @@ Daemon::~Daemon() { Stop(); }
 Status Daemon::Start() {
   const Config& cfg = store_->config();
   if (cfg.socket.empty()) return Status::InvalidArgument("config key 'socket' is required to run the daemon");
+  if (staging_ != nullptr) {
+    Status q = staging_->Open();
+    if (!q.ok()) return q.WithContext("staging queue (config key 'queue_dir')");
+    auto st = staging_->queue().stats();
+    if (st.pending > 0) spdlog::info("staging: {} queued jobs resumed from {}", st.pending, cfg.queue_dir);
+  }
   auto fd = qs::ListenUnix(cfg.socket);
   if (!fd.ok()) return fd.status();
   listen_fd_ = *fd;
@@ -41,6 +49,7 @@ Status Daemon::Start() {
     metrics_ = std::move(m.value());
   }
   monitor_->Start();
+  if (staging_ != nullptr) staging_->Start();
   accept_thread_ = std::thread([this] { AcceptLoop(); });
   spdlog::info("zstor daemon on {} ({} data backends, {} meta backends{})", cfg.socket, cfg.backends.size(),
                cfg.meta.backends.size(), cfg.prometheus_port ? ", metrics on :" + std::to_string(cfg.prometheus_port) : "");
@@ -60,6 +69,7 @@ void Daemon::Stop() {
   }
   for (auto& t : conns_) t.join();
   monitor_->Stop();
+  if (staging_ != nullptr) staging_->Stop();
   if (!store_->config().socket.empty()) unlink(store_->config().socket.c_str());
   spdlog::info("zstor daemon stopped");
 }
@@ -124,7 +134,8 @@ void Daemon::Count(const std::string& op, bool ok, double seconds, uint64_t byte
 }
 
 // Commands mirror the CLI: STORE local key, RETRIEVE key out, CHECK key,
-// REBUILD key, DELETE key, LIST, STATUS, REPAIR, SCRUB [FULL], PING.
+// REBUILD key, DELETE key, LIST, STATUS, REPAIR, SCRUB [FULL], PING; and
+// for the staging path HOOK event instance args... and STAGING.
 void Daemon::Execute(const std::vector<std::string_view>& argv, std::string* out) {
   std::string cmd(argv[0]);
   for (auto& c : cmd) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -204,6 +215,27 @@ void Daemon::Execute(const std::vector<std::string_view>& argv, std::string* out
     };
     for (size_t i = 0; i < pool.size(); ++i) row(pool.at(i), "data");
     for (size_t i = 0; i < meta.size(); ++i) row(meta.at(i), "meta");
+  } else if (cmd == "HOOK") {
+    if (argv.size() < 3) return resp::AppendError(out, "ERR wrong number of arguments for HOOK");
+    if (staging_ == nullptr) return fail(Status::InvalidArgument("staging is off (config key 'zdb_data_dir_path')"));
+    std::vector<std::string> args(argv.begin() + 1, argv.end());
+    Status s = staging_->OnHook(args);
+    Count("hook", s.ok(), secs(), 0);
+    s.ok() ? resp::AppendOk(out) : fail(s);
+  } else if (cmd == "STAGING") {
+    // enabled, jobs, failing, last error, data dir bytes, limit
+    resp::AppendArrayHeader(out, 6);
+    if (staging_ == nullptr) {
+      for (int i = 0; i < 6; ++i) i == 3 ? resp::AppendBulk(out, "") : resp::AppendInteger(out, 0);
+      return;
+    }
+    auto st = staging_->queue().stats();
+    resp::AppendInteger(out, 1);
+    resp::AppendInteger(out, static_cast<int64_t>(st.pending));
+    resp::AppendInteger(out, static_cast<int64_t>(st.failing));
+    resp::AppendBulk(out, st.last_error);
+    resp::AppendInteger(out, static_cast<int64_t>(staging_->data_dir_bytes()));
+    resp::AppendInteger(out, static_cast<int64_t>(store_->config().max_zdb_data_dir_size));
   } else if (cmd == "REPAIR") {
     monitor_->HealthRound();
     resp::AppendInteger(out, static_cast<int64_t>(monitor_->RepairRound()));

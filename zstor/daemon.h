@@ -18,6 +18,7 @@
 #include "common/resp_parser.h"
 #include "zstor/monitor.h"
 #include "zstor/object_store.h"
+#include "zstor/staging.h"
 
 namespace zstor {
 
@@ -41,6 +42,7 @@ class Daemon {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<qs::MetricsServer> metrics_;
   std::unique_ptr<Monitor> monitor_;
+  std::unique_ptr<Staging> staging_;  // null unless zdb_data_dir_path is set
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread accept_thread_;

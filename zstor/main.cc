@@ -18,6 +18,7 @@
 #include "zstor/config.h"
 #include "zstor/daemon.h"
 #include "zstor/object_store.h"
+#include "zstor/staging.h"
 
 namespace {
 
@@ -34,11 +35,16 @@ Commands:
   monitor                       run the daemon: socket, health, repair, scrub, /metrics
   repair                        (daemon) one repair round now
   scrub [--full]                (daemon) one scrub round now
+  hook EVENT INSTANCE [ARGS...] a staging zdb hook event (what zstor-hook runs)
 Options:
   -c, --config FILE   zstor configuration (TOML, see config/zstor.toml)
   --json              machine-readable output
   -v, --verbose       debug logging
 Exit status: 0 success, 1 operation failed, 2 bad usage or configuration.
+
+Invoked as zstor-hook (a link to zstor), it is the staging zdb's --hook:
+  zstor-hook EVENT INSTANCE [ARGS...]   with the config from $ZSTOR_CONFIG
+                                        (default /etc/zstor/zstor.toml)
 )";
 
 std::string JsonEscape(std::string_view s) {
@@ -156,6 +162,43 @@ int RunDaemon(const zstor::Config& cfg) {
   return 0;
 }
 
+// A staging zdb hook event: handed to the daemon when one listens (it
+// queues uploads durably, restores segments), else handled in-process.
+int RunHook(const zstor::Config& cfg, const std::vector<std::string>& args) {
+  if (!cfg.socket.empty()) {
+    qs::ZdbAddress addr;
+    addr.unix_path = cfg.socket;
+    qs::ZdbClientOptions copts;
+    copts.connect_attempts = 1;
+    copts.command_timeout = std::chrono::milliseconds(0);  // restores take as long as they take
+    qs::ZdbClient daemon(addr, copts);
+    if (daemon.Connect().ok()) {
+      std::vector<std::string_view> argv = {"HOOK"};
+      for (const auto& a : args) argv.push_back(a);
+      auto r = daemon.Command(argv);
+      if (r.ok() && !r->is_error()) return 0;
+      std::fprintf(stderr, "zstor-hook %s: %s\n", args[0].c_str(), r.ok() ? r->str.c_str() : r.status().message().c_str());
+      return 1;
+    }
+  }
+  if (cfg.zdb_data_dir_path.empty()) {
+    std::fprintf(stderr, "zstor-hook: staging is off (config key 'zdb_data_dir_path')\n");
+    return 2;
+  }
+  auto store = zstor::ObjectStore::Create(cfg);
+  if (!store.ok()) {
+    std::fprintf(stderr, "zstor-hook: %s\n", store.status().message().c_str());
+    return 2;
+  }
+  std::mutex mu;
+  zstor::Staging staging(store->get(), &mu, nullptr);
+  qs::Status s = staging.Open();
+  if (s.ok()) s = staging.OnHook(args);
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "zstor-hook %s: %s\n", args[0].c_str(), s.message().c_str());
+  return 1;
+}
+
 // Sends the command to the daemon and prints its answer like the in-process path.
 int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& object, const std::string& local,
               const std::string& dest, bool json, bool full) {
@@ -232,7 +275,21 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
                     static_cast<long long>(e.elements[2].integer), up ? "up" : "DOWN");
       }
     }
-    if (json) std::printf("{\"backends\": [%s], \"down\": %d}\n", body.c_str(), down);
+    auto st = call({"STAGING"});
+    std::string staging_json = "null";
+    if (st.ok() && st->elements.size() == 6 && st->elements[0].integer == 1) {
+      const auto& e = st->elements;
+      staging_json = "{\"jobs\": " + std::to_string(e[1].integer) + ", \"failing\": " + std::to_string(e[2].integer) +
+                     ", \"last_error\": " + JsonEscape(e[3].str) + ", \"data_dir_bytes\": " + std::to_string(e[4].integer) +
+                     ", \"max_data_dir_bytes\": " + std::to_string(e[5].integer) + "}";
+      if (!json) {
+        std::printf("staging: %lld jobs queued, %lld failing%s%s; data dir %s (limit %s)\n", static_cast<long long>(e[1].integer),
+                    static_cast<long long>(e[2].integer), e[3].str.empty() ? "" : " (last error: ", e[3].str.empty() ? "" : (e[3].str + ")").c_str(),
+                    HumanBytes(static_cast<uint64_t>(e[4].integer)).c_str(),
+                    e[5].integer > 0 ? HumanBytes(static_cast<uint64_t>(e[5].integer)).c_str() : "none");
+      }
+    }
+    if (json) std::printf("{\"backends\": [%s], \"down\": %d, \"staging\": %s}\n", body.c_str(), down, staging_json.c_str());
     else std::printf("%d of %zu backends down\n", down, r->elements.size());
   } else if (command == "repair" || command == "scrub") {
     auto r = command == "repair" ? call({"REPAIR"}) : full ? call({"SCRUB", "FULL"}) : call({"SCRUB"});
@@ -256,6 +313,15 @@ int main(int argc, char** argv) {
   std::string config_path, command, file, key, out;
   bool json = false, verbose = false, full = false;
   std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> hook_args;
+  const std::string self = std::filesystem::path(argv[0]).filename().string();
+  if (self == "zstor-hook") {
+    const char* env = std::getenv("ZSTOR_CONFIG");
+    config_path = env != nullptr && *env != '\0' ? env : "/etc/zstor/zstor.toml";
+    command = "hook";
+    hook_args = args;
+    args.clear();
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::string* dst) {
@@ -279,6 +345,10 @@ int main(int argc, char** argv) {
       return 2;
     } else if (command.empty()) {
       command = a;
+      if (command == "hook") {  // everything after is the event and its arguments
+        hook_args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+        break;
+      }
     } else {
       std::fprintf(stderr, "zstor: unexpected argument '%s'\n", a.c_str());
       return 2;
@@ -293,13 +363,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   static const std::vector<std::string> kCommands = {"store",  "retrieve", "check",  "rebuild", "delete",
-                                                     "list",   "status",   "monitor", "repair", "scrub"};
+                                                     "list",   "status",   "monitor", "repair", "scrub", "hook"};
   if (std::find(kCommands.begin(), kCommands.end(), command) == kCommands.end()) {
     std::fprintf(stderr, "zstor: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   }
   bool needs_file = command != "list" && command != "status" && command != "monitor" && command != "repair" &&
-                    command != "scrub";
+                    command != "scrub" && command != "hook";
+  if (command == "hook" && hook_args.size() < 2) {
+    std::fprintf(stderr, "zstor: hook needs EVENT INSTANCE [ARGS...]\n");
+    return 2;
+  }
   if (needs_file && file.empty()) {
     std::fprintf(stderr, "zstor: %s needs -f FILE\n", command.c_str());
     return 2;
@@ -314,6 +388,10 @@ int main(int argc, char** argv) {
   std::string object = key;
   if (needs_file && object.empty()) object = std::filesystem::absolute(file).lexically_normal().string();
   if (command == "monitor") return RunDaemon(*cfg);
+  if (command == "hook") {
+    spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+    return RunHook(*cfg, hook_args);
+  }
   // With a daemon configured and listening, it runs the command.
   if (!cfg->socket.empty()) {
     qs::ZdbAddress addr;

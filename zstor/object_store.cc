@@ -257,7 +257,8 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
   return Status::OK();
 }
 
-Status ObjectStore::Store(const std::string& local_path, const std::string& path, const Progress& progress) {
+Status ObjectStore::Store(const std::string& local_path, const std::string& path, const Progress& progress,
+                          ObjectMeta* stored) {
   auto previous = meta_->Get(path);
   std::vector<size_t> exclude;
   Status last;
@@ -274,6 +275,7 @@ Status ObjectStore::Store(const std::string& local_path, const std::string& path
         return s;
       }
       if (previous.ok()) DeleteFragments(*previous);
+      if (stored != nullptr) *stored = std::move(meta);
       return Status::OK();
     }
     DeleteFragments(meta);
@@ -457,6 +459,36 @@ Result<size_t> ObjectStore::Rebuild(const std::string& path) {
     if (b != nullptr && b->healthy()) b->Del(key);
   }
   return rebuilt;
+}
+
+Status ObjectStore::Verify(const std::string& path, const std::string& object_id) {
+  auto meta = meta_->Get(path);
+  if (!meta.ok()) return meta.status();
+  if (meta->object_id != object_id) return Status::Corruption("the record of " + path + " was replaced meanwhile");
+  std::vector<std::future<Status>> checks;
+  for (size_t i = 0; i < meta->chunks.size(); ++i) {
+    const ChunkMeta& c = meta->chunks[i];
+    for (size_t j = 0; j < c.fragments.size(); ++j) {
+      Backend* b = BackendFor(*meta, c.fragments[j].backend);
+      if (b == nullptr) return Status::Unavailable("fragment " + std::to_string(j) + " of " + path + ": backend not configured");
+      std::string key = c.fragments[j].key;
+      int64_t want = c.shard_size;
+      checks.push_back(pool_->Submit([b, key, want, i, j]() -> Status {
+        auto r = b->Command({"LENGTH", key});
+        if (!r.ok()) return r.status();
+        if (!r->is_integer() || r->integer != want)
+          return Status::Corruption(b->name() + ": fragment " + std::to_string(j) + " of chunk " + std::to_string(i) +
+                                    (r->is_integer() ? " has the wrong length" : " is missing"));
+        return Status::OK();
+      }));
+    }
+  }
+  Status first;
+  for (auto& f : checks) {
+    Status s = f.get();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
 }
 
 void ObjectStore::DeleteFragments(const ObjectMeta& m) {

@@ -42,7 +42,13 @@ class ObjectStore {
 
   // Stores the file at local_path under object path `path` (replacing any
   // previous object there and freeing its fragments).
-  qs::Status Store(const std::string& local_path, const std::string& path, const Progress& progress = nullptr);
+  // *stored (optional) receives the new object's metadata record.
+  qs::Status Store(const std::string& local_path, const std::string& path, const Progress& progress = nullptr,
+                   ObjectMeta* stored = nullptr);
+  // OK when the record at path is the one with object_id and every one of
+  // its fragments is on its backend at its recorded length (zdb LENGTH; no
+  // download). Corruption/Unavailable otherwise.
+  qs::Status Verify(const std::string& path, const std::string& object_id);
   // Writes the object to out_path through a temporary file + rename.
   qs::Status Retrieve(const std::string& path, const std::string& out_path, const Progress& progress = nullptr);
   qs::Result<CheckReport> Check(const std::string& path);

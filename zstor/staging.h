@@ -1,0 +1,93 @@
+// The staging path (docs/zstor-staging.md): the local staging zdb hands its
+// closed data segments, dirty index files and namespace descriptors to
+// zstor through its hook; Staging queues them durably (UploadQueue),
+// uploads and verifies them, evicts verified segments when the data
+// directory outgrows max_zdb_data_dir_size, restores an evicted segment
+// when zdb reports it missing, and rebuilds an empty staging zdb from the
+// backends at namespaces-init. Calls into the ObjectStore hold *op_mu.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "zstor/object_store.h"
+#include "zstor/upload_queue.h"
+
+namespace zstor {
+
+class Staging {
+ public:
+  // registry may be null (no metrics). store and op_mu must outlive this.
+  Staging(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry);
+  ~Staging();
+
+  qs::Status Open();  // loads the queue (config key queue_dir)
+  void Start();       // the worker: uploads, retries, eviction
+  void Stop();
+
+  // One hook invocation of the staging zdb: event, instance id, arguments.
+  // Upload events only enqueue; missing-data and namespaces-init do the
+  // work before returning (zdb waits for them).
+  qs::Status OnHook(const std::vector<std::string>& args);
+
+  // Object key of a staging zdb file, "/zdb/data/<ns>/zdb-data-NNNNN" or
+  // "/zdb/index/<ns>/<zdb-index-NNNNN|zdb-namespace>"; InvalidArgument for
+  // any other path.
+  static qs::Result<std::string> KeyFor(const std::string& file);
+
+  // Brings an evicted data segment back from the backends.
+  qs::Status Restore(const std::string& file);
+  // On an empty index root: restores every namespace descriptor and index
+  // file, and each namespace's newest data segment (older ones come back on
+  // demand through missing-data). Nothing to do when namespaces exist.
+  qs::Status InitNamespaces(const std::string& index_root, const std::string& data_root);
+  // Runs the next due job; false when none was due.
+  bool RunOne();
+  // Evicts verified, uploaded, non-head data segments, least recently used
+  // first, until the data directory fits its limit. Returns bytes evicted.
+  uint64_t EvictRound();
+
+  // Queues closed data segments that have no object of their size and no
+  // job (a jump event lost with its hook). Returns how many.
+  size_t ReconcileRound();
+
+  UploadQueue& queue() { return queue_; }
+  uint64_t data_dir_bytes() const { return data_dir_bytes_; }
+
+ private:
+  void Run();
+  qs::Status Upload(const UploadJob& job);
+  qs::Status Forget(const UploadJob& job);
+  qs::Status Enqueue(const std::string& file);
+
+  ObjectStore* store_;
+  std::mutex* op_mu_;
+  const Config& cfg_;
+  UploadQueue queue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+  std::atomic<uint64_t> data_dir_bytes_{0};
+  prometheus::Gauge* pending_ = nullptr;
+  prometheus::Gauge* failing_ = nullptr;
+  prometheus::Gauge* dir_bytes_ = nullptr;
+  prometheus::Counter* uploads_ok_ = nullptr;
+  prometheus::Counter* uploads_failed_ = nullptr;
+  prometheus::Counter* uploaded_bytes_ = nullptr;
+  prometheus::Counter* evictions_ = nullptr;
+  prometheus::Counter* evicted_bytes_ = nullptr;
+  prometheus::Counter* restores_ok_ = nullptr;
+  prometheus::Counter* restores_failed_ = nullptr;
+};
+
+}  // namespace zstor
