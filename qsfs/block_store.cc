@@ -1,0 +1,400 @@
+// File data: fixed-size blocks in the sequential qsfs-data namespace, a
+// block map per file in qsfs-meta (docs/qsfs-format.md, "File data").
+// Writes go to dirty blocks in memory; FlushNode writes the blocks first,
+// then the map chunks that reference them, then the inode. A rewritten
+// block is updated in place (SET on its id), so overwriting part of a file
+// appends only the blocks touched.
+#include <fcntl.h>
+#include <linux/falloc.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "qsfs/block_map.h"
+#include "qsfs/filesystem.h"
+#include "qsfs/keys.h"
+
+namespace qsfs {
+
+int Filesystem::LoadChunk(Node* n, uint32_t c, Chunk** out) {
+  auto it = n->chunks.find(c);
+  if (it != n->chunks.end()) {
+    *out = &it->second;
+    return 0;
+  }
+  Chunk chunk;
+  auto got = store_->MetaGet(BlockMapKey(n->inode.ino, c));
+  if (!got.ok()) return ErrnoOf(got.status());
+  if (got->has_value()) {
+    auto slots = DecodeBlockMapChunk(**got);
+    if (!slots.ok()) {
+      spdlog::error("inode {} block map chunk {}: {}", n->inode.ino, c, slots.status().ToString());
+      return EIO;
+    }
+    chunk.slots = std::move(*slots);
+  } else {
+    chunk.slots.assign(kBlocksPerChunk, 0);
+  }
+  *out = &n->chunks.emplace(c, std::move(chunk)).first->second;
+  return 0;
+}
+
+int Filesystem::BlockContent(Node* n, uint64_t idx, std::string* out) {
+  auto d = n->dirty.find(idx);
+  if (d != n->dirty.end()) {
+    *out = d->second;
+    return 0;
+  }
+  Chunk* c = nullptr;
+  if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
+  uint64_t slot = c->slots[idx % kBlocksPerChunk];
+  out->clear();
+  if (slot == 0) return 0;
+  auto got = store_->DataGetMany({slot - 1});
+  if (!got.ok()) return ErrnoOf(got.status());
+  if (!(*got)[0]) {
+    spdlog::error("inode {} block {}: data id {} is missing in zdb", n->inode.ino, idx, slot - 1);
+    return EIO;
+  }
+  *out = std::move(*(*got)[0]);
+  return 0;
+}
+
+int Filesystem::ReadData(Node* n, uint64_t off, size_t size, std::string* out) {
+  out->clear();
+  uint64_t fsize = n->inode.size;
+  if (off >= fsize || size == 0) return 0;
+  uint64_t end = std::min<uint64_t>(fsize, off + size);
+  const uint64_t bs = sb_.block_size;
+  out->assign(end - off, '\0');
+  uint64_t first = off / bs;
+  uint64_t last = (end - 1) / bs;
+  // Stored blocks are fetched in one pipeline.
+  std::vector<uint64_t> ids;
+  std::vector<uint64_t> idxs;
+  for (uint64_t idx = first; idx <= last; idx++) {
+    uint64_t bstart = idx * bs;
+    uint64_t from = std::max(off, bstart);
+    uint64_t to = std::min(end, bstart + bs);
+    auto d = n->dirty.find(idx);
+    if (d != n->dirty.end()) {
+      const std::string& data = d->second;
+      if (from - bstart < data.size()) {
+        size_t len = std::min<uint64_t>(to - from, data.size() - (from - bstart));
+        std::memcpy(out->data() + (from - off), data.data() + (from - bstart), len);
+      }
+      continue;
+    }
+    Chunk* c = nullptr;
+    if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
+    uint64_t slot = c->slots[idx % kBlocksPerChunk];
+    if (slot == 0) continue;
+    ids.push_back(slot - 1);
+    idxs.push_back(idx);
+  }
+  if (ids.empty()) return 0;
+  auto got = store_->DataGetMany(ids);
+  if (!got.ok()) {
+    spdlog::error("reading inode {}: {}", n->inode.ino, got.status().ToString());
+    return ErrnoOf(got.status());
+  }
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (!(*got)[i]) {
+      spdlog::error("inode {} block {}: data id {} is missing in zdb", n->inode.ino, idxs[i], ids[i]);
+      return EIO;
+    }
+    const std::string& data = *(*got)[i];
+    uint64_t bstart = idxs[i] * bs;
+    uint64_t from = std::max(off, bstart);
+    uint64_t to = std::min(end, bstart + bs);
+    if (from - bstart < data.size()) {
+      size_t len = std::min<uint64_t>(to - from, data.size() - (from - bstart));
+      std::memcpy(out->data() + (from - off), data.data() + (from - bstart), len);
+    }
+  }
+  return 0;
+}
+
+int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
+  if (size == 0) return 0;
+  if (off + size > (uint64_t{1} << 50) || off + size < off) return EFBIG;
+  if (dirty_bytes_ + size > options_.dirty_cache_bytes) {
+    int err = FlushAll(false);
+    if (err != 0 && dirty_bytes_ + size > options_.dirty_cache_bytes) return err;
+  }
+  const uint64_t bs = sb_.block_size;
+  uint64_t end = off + size;
+  for (uint64_t idx = off / bs; idx * bs < end; idx++) {
+    uint64_t bstart = idx * bs;
+    uint64_t from = std::max(off, bstart) - bstart;
+    uint64_t to = std::min(end, bstart + bs) - bstart;
+    auto d = n->dirty.find(idx);
+    if (d == n->dirty.end()) {
+      std::string content;
+      // A block overwritten from its start to past the file's end needs no read.
+      bool covers = from == 0 && (to == bs || bstart + to >= n->inode.size);
+      if (!covers) {
+        if (int err = BlockContent(n, idx, &content)) return err;
+      }
+      d = n->dirty.emplace(idx, std::move(content)).first;
+      dirty_bytes_ += d->second.size();
+    }
+    std::string& data = d->second;
+    if (data.size() < to) {
+      dirty_bytes_ += to - data.size();
+      data.resize(to, '\0');
+    }
+    std::memcpy(data.data() + from, buf + (bstart + from - off), to - from);
+  }
+  n->inode.size = std::max(n->inode.size, end);
+  n->inode.mtime = n->inode.ctime = Now();
+  if (!dirty_nodes_.count(n->inode.ino)) n->dirty_since = std::chrono::steady_clock::now();
+  n->inode_dirty = true;
+  dirty_nodes_.insert(n->inode.ino);
+  return 0;
+}
+
+int Filesystem::FlushNode(Node* n) {
+  bool chunks_dirty = false;
+  for (const auto& [c, chunk] : n->chunks) chunks_dirty |= chunk.dirty;
+  if (!n->has_dirty() && !chunks_dirty) {
+    dirty_nodes_.erase(n->inode.ino);
+    return 0;
+  }
+  int result = 0;
+  if (!n->dirty.empty()) {
+    std::vector<Store::BlockWrite> writes;
+    std::vector<uint64_t> idxs;
+    for (const auto& [idx, data] : n->dirty) {
+      Chunk* c = nullptr;
+      if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
+      uint64_t slot = c->slots[idx % kBlocksPerChunk];
+      Store::BlockWrite w;
+      if (slot != 0) w.id = slot - 1;
+      w.data = data;
+      writes.push_back(w);
+      idxs.push_back(idx);
+    }
+    qs::Status failed;
+    std::vector<std::optional<uint64_t>> ids = store_->DataWrite(writes, &failed);
+    for (size_t i = 0; i < ids.size(); i++) {
+      if (!ids[i]) continue;
+      Chunk* c = nullptr;
+      LoadChunk(n, static_cast<uint32_t>(idxs[i] / kBlocksPerChunk), &c);  // loaded above
+      uint64_t& slot = c->slots[idxs[i] % kBlocksPerChunk];
+      if (slot != *ids[i] + 1) {
+        if (slot == 0) n->inode.blocks++;
+        slot = *ids[i] + 1;
+        c->dirty = true;
+        n->inode_dirty = true;
+      }
+      auto d = n->dirty.find(idxs[i]);
+      dirty_bytes_ -= d->second.size();
+      n->dirty.erase(d);
+    }
+    if (!failed.ok()) {
+      spdlog::warn("writing data of inode {}: {}", n->inode.ino, failed.ToString());
+      result = ErrnoOf(failed);
+    }
+  }
+  // Map chunks, then the inode (size, blocks, times).
+  MetaBatch batch;
+  for (auto& [c, chunk] : n->chunks) {
+    if (!chunk.dirty) continue;
+    bool empty = std::all_of(chunk.slots.begin(), chunk.slots.end(), [](uint64_t s) { return s == 0; });
+    if (empty) batch.Del(BlockMapKey(n->inode.ino, c));
+    else batch.Set(BlockMapKey(n->inode.ino, c), EncodeBlockMapChunk(chunk.slots));
+  }
+  batch.Set(InodeKey(n->inode.ino), EncodeInode(n->inode));
+  qs::Status s = store_->Apply(batch);
+  if (!s.ok()) {
+    spdlog::warn("writing metadata of inode {}: {}", n->inode.ino, s.ToString());
+    return result != 0 ? result : ErrnoOf(s);
+  }
+  for (auto& [c, chunk] : n->chunks) chunk.dirty = false;
+  n->inode_dirty = !n->dirty.empty();
+  if (!n->has_dirty()) dirty_nodes_.erase(n->inode.ino);
+  return result;
+}
+
+int Filesystem::FlushAll(bool only_expired) {
+  auto now = std::chrono::steady_clock::now();
+  auto delay = std::chrono::duration<double>(options_.writeback_delay_seconds);
+  std::vector<std::pair<std::chrono::steady_clock::time_point, uint64_t>> order;
+  for (uint64_t ino : dirty_nodes_) {
+    auto it = nodes_.find(ino);
+    if (it == nodes_.end()) continue;
+    if (only_expired && now - it->second->dirty_since < delay) continue;
+    order.emplace_back(it->second->dirty_since, ino);
+  }
+  std::sort(order.begin(), order.end());
+  int first_err = 0;
+  for (const auto& [since, ino] : order) {
+    auto it = nodes_.find(ino);
+    if (it == nodes_.end()) continue;
+    int err = FlushNode(it->second.get());
+    if (err != 0 && first_err == 0) first_err = err;
+  }
+  return first_err;
+}
+
+void Filesystem::DropDirty(Node* n, uint64_t first_block) {
+  for (auto it = n->dirty.lower_bound(first_block); it != n->dirty.end();) {
+    dirty_bytes_ -= it->second.size();
+    it = n->dirty.erase(it);
+  }
+}
+
+int Filesystem::ClearSlots(Node* n, uint64_t first, uint64_t end, std::vector<uint64_t>* ids) {
+  uint64_t idx = first;
+  while (idx < end) {
+    uint32_t ci = static_cast<uint32_t>(idx / kBlocksPerChunk);
+    Chunk* c = nullptr;
+    if (int err = LoadChunk(n, ci, &c)) return err;
+    uint64_t chunk_end = std::min<uint64_t>(end, (uint64_t{ci} + 1) * kBlocksPerChunk);
+    for (; idx < chunk_end; idx++) {
+      uint64_t& slot = c->slots[idx % kBlocksPerChunk];
+      if (slot == 0) continue;
+      ids->push_back(slot - 1);
+      slot = 0;
+      c->dirty = true;
+      if (n->inode.blocks > 0) n->inode.blocks--;
+    }
+    // Chunks wholly past the end are not kept in memory once cleared.
+  }
+  return 0;
+}
+
+int Filesystem::TruncateNode(Node* n, uint64_t new_size) {
+  const uint64_t bs = sb_.block_size;
+  uint64_t old = n->inode.size;
+  std::vector<uint64_t> freed;
+  if (new_size < old) {
+    uint64_t first_gone = (new_size + bs - 1) / bs;
+    DropDirty(n, first_gone);
+    if (int err = ClearSlots(n, first_gone, (old + bs - 1) / bs, &freed)) return err;
+    if (new_size % bs != 0) {
+      // The block that now ends the file keeps only bytes below the new
+      // size, so a later extension reads zeros there.
+      uint64_t idx = new_size / bs;
+      std::string content;
+      if (int err = BlockContent(n, idx, &content)) return err;
+      if (content.size() > new_size % bs) {
+        auto d = n->dirty.find(idx);
+        if (d != n->dirty.end()) {
+          dirty_bytes_ -= d->second.size() - new_size % bs;
+          d->second.resize(new_size % bs);
+        } else {
+          content.resize(new_size % bs);
+          dirty_bytes_ += content.size();
+          n->dirty.emplace(idx, std::move(content));
+        }
+      }
+    }
+  }
+  n->inode.size = new_size;
+  n->inode_dirty = true;
+  dirty_nodes_.insert(n->inode.ino);
+  if (int err = FlushNode(n)) return err;
+  if (!freed.empty()) {
+    qs::Status s = store_->DataDelMany(freed);
+    if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", freed.size(), n->inode.ino, s.ToString());
+  }
+  return 0;
+}
+
+int Filesystem::PunchHole(Node* n, uint64_t off, uint64_t len) {
+  const uint64_t bs = sb_.block_size;
+  uint64_t end = std::min(n->inode.size, off + len);
+  if (off >= end) return 0;
+  std::vector<uint64_t> freed;
+  uint64_t idx = off / bs;
+  for (; idx * bs < end; idx++) {
+    uint64_t bstart = idx * bs;
+    uint64_t from = std::max(off, bstart) - bstart;
+    uint64_t to = std::min(end, bstart + bs) - bstart;
+    if (from == 0 && (to == bs || bstart + to >= n->inode.size)) {
+      auto d = n->dirty.find(idx);
+      if (d != n->dirty.end()) {
+        dirty_bytes_ -= d->second.size();
+        n->dirty.erase(d);
+      }
+      if (int err = ClearSlots(n, idx, idx + 1, &freed)) return err;
+      continue;
+    }
+    std::string content;
+    if (int err = BlockContent(n, idx, &content)) return err;
+    if (from >= content.size()) continue;
+    size_t zero_to = std::min<uint64_t>(to, content.size());
+    std::memset(content.data() + from, 0, zero_to - from);
+    auto d = n->dirty.find(idx);
+    if (d != n->dirty.end()) {
+      d->second = std::move(content);
+    } else {
+      dirty_bytes_ += content.size();
+      n->dirty.emplace(idx, std::move(content));
+    }
+  }
+  n->inode.mtime = n->inode.ctime = Now();
+  n->inode_dirty = true;
+  dirty_nodes_.insert(n->inode.ino);
+  if (int err = FlushNode(n)) return err;
+  if (!freed.empty()) {
+    qs::Status s = store_->DataDelMany(freed);
+    if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", freed.size(), n->inode.ino, s.ToString());
+  }
+  return 0;
+}
+
+bool Filesystem::BlockHasData(Node* n, uint64_t idx, int* err) {
+  if (n->dirty.count(idx)) return true;
+  Chunk* c = nullptr;
+  *err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c);
+  if (*err != 0) return false;
+  return c->slots[idx % kBlocksPerChunk] != 0;
+}
+
+int Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Node* n = nullptr;
+  if (int err = GetNode(ino, &n)) return err;
+  if (!n->inode.is_reg()) return n->inode.is_dir() ? EISDIR : ENODEV;
+  if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
+    // Space is not reserved in zdb: blocks are written when data comes.
+    if (mode == 0 && off + len > n->inode.size) {
+      n->inode.size = off + len;
+      n->inode.ctime = Now();
+      return PersistInode(n);
+    }
+    return 0;
+  }
+  if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) return PunchHole(n, off, len);
+  return EOPNOTSUPP;
+}
+
+int Filesystem::Lseek(uint64_t ino, uint64_t off, int whence, uint64_t* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Node* n = nullptr;
+  if (int err = GetNode(ino, &n)) return err;
+  uint64_t size = n->inode.size;
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) return EINVAL;
+  if (off >= size) return ENXIO;
+  const uint64_t bs = sb_.block_size;
+  for (uint64_t idx = off / bs; idx * bs < size; idx++) {
+    int err = 0;
+    bool data = BlockHasData(n, idx, &err);
+    if (err != 0) return err;
+    if (data == (whence == SEEK_DATA)) {
+      *out = std::max(off, idx * bs);
+      return 0;
+    }
+  }
+  if (whence == SEEK_DATA) return ENXIO;
+  *out = size;
+  return 0;
+}
+
+}  // namespace qsfs

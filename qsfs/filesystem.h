@@ -1,0 +1,220 @@
+// Filesystem: the POSIX semantics of qsfs over a Store, independent of the
+// FUSE wire protocol (fs_ops.cc adapts it). Every public method is
+// thread-safe: one mutex serialises them, including the background
+// write-back and lease refresh. Methods return 0 or a positive errno.
+//
+// In memory: a Node per inode the kernel references (lookup count) or has
+// open, with the file's dirty data blocks and its loaded block map chunks;
+// an LRU cache of directory buckets. Everything else lives in zdb.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "qsfs/dir_bucket.h"
+#include "qsfs/inode.h"
+#include "qsfs/options.h"
+#include "qsfs/store.h"
+#include "qsfs/superblock.h"
+
+namespace qsfs {
+
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct Entry {
+  uint64_t ino = 0;
+  struct stat attr {};
+};
+
+// A snapshot of a directory taken at opendir (and at a rewind to offset
+// 0): readdir offsets are indices into it, so they stay valid whatever
+// happens to the directory meanwhile.
+struct DirHandle {
+  std::vector<DirEntry> entries;  // ".", ".." first
+  bool started = false;           // a readdir at offset 0 after this retakes it
+};
+
+class Filesystem {
+ public:
+  // Opens the store, takes the mount lease, loads or formats the
+  // superblock, frees orphans left by a crash.
+  static qs::Result<std::unique_ptr<Filesystem>> Mount(const Options& options);
+  ~Filesystem();
+
+  // Starts the write-back and lease thread.
+  void Start();
+  // Flushes everything, frees unlinked inodes, releases the lease.
+  qs::Status Shutdown();
+
+  uint32_t block_size() const { return sb_.block_size; }
+
+  int Lookup(uint64_t parent, std::string_view name, Entry* out);
+  void Forget(uint64_t ino, uint64_t nlookup);
+  int GetAttr(uint64_t ino, struct stat* out);
+  int SetAttr(uint64_t ino, const struct stat& attr, int to_set, struct stat* out);
+  int ReadLink(uint64_t ino, std::string* out);
+  // mode carries the file type (S_IFREG, S_IFIFO, S_IFCHR, ...).
+  int MkNod(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev, Entry* out);
+  int MkDir(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, Entry* out);
+  int Symlink(const Caller& c, std::string_view target, uint64_t parent, std::string_view name, Entry* out);
+  int Link(uint64_t ino, uint64_t parent, std::string_view name, Entry* out);
+  int Unlink(uint64_t parent, std::string_view name);
+  int RmDir(uint64_t parent, std::string_view name);
+  int Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
+             unsigned flags);
+
+  int Open(uint64_t ino, int flags);
+  int Create(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, int flags, Entry* out);
+  int Read(uint64_t ino, size_t size, uint64_t off, std::string* out);
+  int Write(uint64_t ino, const char* buf, size_t size, uint64_t off, bool append, size_t* written);
+  int Flush(uint64_t ino);
+  int Release(uint64_t ino);
+  int Fsync(uint64_t ino);
+  int FsyncDir();
+  int Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
+  int Lseek(uint64_t ino, uint64_t off, int whence, uint64_t* out);
+
+  int OpenDir(uint64_t ino, std::unique_ptr<DirHandle>* out);
+  // Attributes of a readdirplus entry; counts a lookup.
+  int LookupEntry(uint64_t ino, Entry* out);
+
+  int StatFs(struct statvfs* out);
+
+  int SetXattr(uint64_t ino, std::string_view name, std::string_view value, int flags);
+  int GetXattr(uint64_t ino, std::string_view name, std::string* out);
+  int ListXattr(uint64_t ino, std::string* out);  // names, each NUL-terminated
+  int RemoveXattr(uint64_t ino, std::string_view name);
+
+ private:
+  struct Chunk {
+    std::vector<uint64_t> slots;
+    bool dirty = false;
+  };
+  struct Node {
+    Inode inode;
+    uint64_t nlookup = 0;
+    uint32_t nopen = 0;
+    bool inode_dirty = false;                // inode newer in memory than in zdb
+    std::map<uint64_t, std::string> dirty;   // block index -> block bytes
+    std::map<uint32_t, Chunk> chunks;        // loaded block map chunks
+    std::chrono::steady_clock::time_point dirty_since;
+    bool has_dirty() const { return inode_dirty || !dirty.empty(); }
+  };
+  // Pending changes to the buckets of one directory, applied to the cache
+  // only once zdb has them.
+  struct DirEdit {
+    uint64_t dir = 0;
+    struct Bucket {
+      std::vector<DirEntry> entries;
+      bool loses = false;         // an entry left or changed target
+      bool split_source = false;  // entries moved out by a split
+    };
+    std::map<uint32_t, Bucket> buckets;
+  };
+
+  explicit Filesystem(const Options& options, std::unique_ptr<Store> store);
+
+  // --- lifecycle (filesystem.cc)
+  qs::Status AcquireLease();
+  void RefreshLease();
+  qs::Status LoadOrFormat();
+  qs::Status CleanOrphans();
+  void BackgroundLoop();
+  int AllocIno(uint64_t* ino);
+
+  // --- nodes (filesystem.cc)
+  int GetNode(uint64_t ino, Node** out);
+  void MaybeEvict(Node* n);
+  void SweepNodes();
+  Inode NewInode(const Caller& c, const Inode& parent, uint32_t mode);
+  int CheckName(std::string_view name) const;
+  void Stat(const Node* n, struct stat* st) const;
+  // For an inode losing its last name: true when the kernel still
+  // references it, in which case *batch records it in the orphan list.
+  bool AddOrphan(Node* n, MetaBatch* batch);
+  int FreeInode(Node* n);
+  // Sends in one ordered pipeline: head, buckets that only gained entries,
+  // buckets that lost entries, middle, the inodes, split-source buckets,
+  // tail (docs/qsfs-format.md, "Crash consistency"). On failure reloads
+  // the involved inodes and forgets the cached buckets.
+  int ApplyEdits(MetaBatch* head, const std::vector<DirEdit*>& edits, MetaBatch* middle,
+                 const std::vector<const Inode*>& inodes, MetaBatch* tail);
+  void ReloadAfterFailure(const std::vector<DirEdit*>& edits, const std::vector<const Inode*>& inodes);
+  int MakeNode(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
+               std::string_view symlink, Entry* out);
+  int RemoveName(uint64_t parent, std::string_view name, bool dir);
+  int IsAncestor(uint64_t maybe_ancestor, uint64_t ino, bool* out);
+  int PersistInode(Node* n);
+
+  // --- directories (dir_store.cc)
+  int DirBucket(uint64_t dir, const Inode& dir_inode, uint32_t b, DirEdit* edit, std::vector<DirEntry>** out);
+  int DirFind(const Inode& dir, std::string_view name, DirEntry* out);
+  int DirInsert(Inode* dir, DirEdit* edit, DirEntry e);
+  int DirRemove(Inode* dir, DirEdit* edit, std::string_view name);
+  int DirRetarget(Inode* dir, DirEdit* edit, std::string_view name, uint64_t ino, uint8_t type);
+  int DirList(const Inode& dir, std::vector<DirEntry>* out);
+  void DirEmpty(const Inode& dir, MetaBatch* batch);  // DEL of every bucket key
+  void CachePut(const std::string& key, std::vector<DirEntry> entries);
+  void CacheDrop(const std::string& key);
+
+  // --- file data (block_store.cc)
+  int LoadChunk(Node* n, uint32_t c, Chunk** out);
+  int BlockContent(Node* n, uint64_t idx, std::string* out);
+  int ReadData(Node* n, uint64_t off, size_t size, std::string* out);
+  int WriteData(Node* n, uint64_t off, const char* buf, size_t size);
+  int FlushNode(Node* n);
+  int FlushAll(bool only_expired);
+  int TruncateNode(Node* n, uint64_t new_size);
+  int PunchHole(Node* n, uint64_t off, uint64_t len);
+  // Clears the slots of blocks [first, end) into *ids.
+  int ClearSlots(Node* n, uint64_t first, uint64_t end, std::vector<uint64_t>* ids);
+  void DropDirty(Node* n, uint64_t first_block);
+  bool BlockHasData(Node* n, uint64_t idx, int* err);
+
+  Options options_;
+  std::unique_ptr<Store> store_;
+  Superblock sb_;
+  uint64_t next_ino_ = 0;
+  uint64_t reserved_until_ = 0;
+  Lease lease_;
+
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
+  std::set<uint64_t> orphans_;
+  uint64_t dirty_bytes_ = 0;
+  std::set<uint64_t> dirty_nodes_;
+
+  // Directory bucket cache: key -> entries, LRU order in lru_.
+  std::list<std::string> lru_;
+  struct Cached {
+    std::vector<DirEntry> entries;
+    std::list<std::string>::iterator pos;
+  };
+  std::unordered_map<std::string, Cached> cache_;
+
+  std::thread background_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace qsfs

@@ -1,0 +1,17 @@
+// The libfuse low-level glue: mounts `fs` on options.mountpoint and serves
+// requests on a multi-threaded session loop until unmount or a signal
+// (SIGTERM, SIGINT, SIGHUP). `mounted` is called once the kernel mount
+// exists (with true) or failed (false).
+#pragma once
+
+#include <functional>
+
+#include "qsfs/filesystem.h"
+#include "qsfs/options.h"
+
+namespace qsfs {
+
+// Returns 0 after a clean stop, 1 when mounting failed.
+int ServeFuse(const Options& options, Filesystem* fs, const std::function<void(bool)>& mounted);
+
+}  // namespace qsfs

@@ -1,0 +1,83 @@
+// qsfs: a POSIX filesystem on zdb, mounted with FUSE.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "qsfs/filesystem.h"
+#include "qsfs/fs_ops.h"
+#include "qsfs/options.h"
+
+int main(int argc, char** argv) {
+  auto options = qsfs::ParseOptions(std::vector<std::string>(argv, argv + argc));
+  if (!options.ok()) {
+    std::fprintf(stderr, "qsfs: %s\n\n%s", options.status().message().c_str(), qsfs::Usage().c_str());
+    return 2;
+  }
+  if (options->show_help) {
+    std::fputs(qsfs::Usage().c_str(), stdout);
+    return 0;
+  }
+  // Background: the parent waits for the child's verdict on the mount, so
+  // the exit status and the error message are where the caller looks.
+  int ready_pipe[2] = {-1, -1};
+  if (!options->foreground) {
+    if (pipe(ready_pipe) != 0) return 1;
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid > 0) {
+      close(ready_pipe[1]);
+      char verdict = 1;
+      if (read(ready_pipe[0], &verdict, 1) != 1) verdict = 1;
+      return verdict;
+    }
+    close(ready_pipe[0]);
+    setsid();
+  }
+  auto report = [&](bool ok) {
+    if (ready_pipe[1] < 0) return;
+    char verdict = ok ? 0 : 1;
+    if (write(ready_pipe[1], &verdict, 1) != 1) {
+    }
+    close(ready_pipe[1]);
+    ready_pipe[1] = -1;
+    if (ok) {
+      int null = open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        if (!options->logfile.empty()) dup2(null, STDERR_FILENO);
+        close(null);
+      }
+    }
+  };
+
+  qs::Status s = qs::InitLogging("qsfs", options->logfile, options->verbose);
+  if (!s.ok()) {
+    std::fprintf(stderr, "qsfs: %s\n", s.ToString().c_str());
+    report(false);
+    return 1;
+  }
+  auto fs = qsfs::Filesystem::Mount(*options);
+  if (!fs.ok()) {
+    spdlog::error("cannot mount {}: {}", options->mountpoint, fs.status().ToString());
+    if (!options->logfile.empty()) std::fprintf(stderr, "qsfs: %s\n", fs.status().ToString().c_str());
+    report(false);
+    qs::ShutdownLogging();
+    return 1;
+  }
+  int rc = qsfs::ServeFuse(*options, fs->get(), report);
+  s = (*fs)->Shutdown();
+  if (!s.ok()) {
+    spdlog::error("unmount: {}", s.ToString());
+    rc = rc == 0 ? 1 : rc;
+  }
+  fs->reset();
+  qs::ShutdownLogging();
+  return rc;
+}

@@ -1,0 +1,50 @@
+// qsfs command line and configuration file.
+//   qsfs [-f] [-d] [-o key=value,...] [--config FILE] MOUNTPOINT
+// Options from -o override the same keys from the TOML file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace qsfs {
+
+struct Options {
+  // zdb
+  std::string host = "127.0.0.1";
+  int port = 9900;
+  std::string unix_path;  // when set, replaces host/port
+  std::string meta_ns = "qsfs-meta";
+  std::string data_ns = "qsfs-data";
+  std::string meta_password;
+  std::string data_password;
+  std::string admin_password;  // for NSNEW/NSSET when zdb runs with --admin
+  bool create_namespaces = true;
+
+  // filesystem
+  uint32_t block_size = 128 * 1024;  // used when formatting a new filesystem
+  uint64_t dirty_cache_bytes = 64ull << 20;
+  uint64_t dir_cache_buckets = 4096;
+  double writeback_delay_seconds = 5.0;
+  unsigned max_threads = 8;
+
+  // process
+  std::string mountpoint;
+  bool foreground = false;
+  bool debug = false;  // libfuse request tracing (implies foreground)
+  bool verbose = false;
+  std::string logfile;
+  bool allow_other = false;
+  std::string config_file;
+  bool show_help = false;
+};
+
+std::string Usage();
+
+// Parses argv (argv[0] is skipped). InvalidArgument with a message that
+// names the offending option.
+qs::Result<Options> ParseOptions(const std::vector<std::string>& args);
+
+}  // namespace qsfs

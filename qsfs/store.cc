@@ -1,0 +1,360 @@
+#include "qsfs/store.h"
+
+#include <cerrno>
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+
+#include "common/coding.h"
+#include "qsfs/keys.h"
+
+namespace qsfs {
+
+namespace {
+
+constexpr int kAttempts = 3;                 // per call, on transport failures
+constexpr size_t kPipelineBytes = 8u << 20;  // bytes of values per pipeline
+
+bool Contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+
+// Field of an NSINFO reply ("key: value\n" lines); empty when absent.
+std::string InfoField(const std::string& info, std::string_view key) {
+  size_t pos = 0;
+  while (pos < info.size()) {
+    size_t nl = info.find('\n', pos);
+    std::string_view line(info.data() + pos, (nl == std::string::npos ? info.size() : nl) - pos);
+    pos = nl == std::string::npos ? info.size() : nl + 1;
+    if (line.size() > key.size() + 1 && line.substr(0, key.size()) == key && line[key.size()] == ':') {
+      std::string_view v = line.substr(key.size() + 1);
+      while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
+      return std::string(v);
+    }
+  }
+  return "";
+}
+
+uint64_t InfoNumber(const std::string& info, std::string_view key) {
+  std::string v = InfoField(info, key);
+  uint64_t n = 0;
+  std::from_chars(v.data(), v.data() + v.size(), n);
+  return n;
+}
+
+qs::Status ReplyStatus(const qs::Reply& r) {
+  if (r.is_error()) return qs::StatusFromServerError(r.str);
+  return qs::Status::OK();
+}
+
+}  // namespace
+
+int ErrnoOf(const qs::Status& s) {
+  using C = qs::Status::Code;
+  switch (s.code()) {
+    case C::kOk: return 0;
+    case C::kNotFound: return ENOENT;
+    case C::kNoSpace:
+    case C::kLimitExceeded: return ENOSPC;
+    case C::kPermissionDenied:
+      if (Contains(s.message(), "locked") || Contains(s.message(), "frozen")) return EAGAIN;
+      return EACCES;
+    case C::kBusy: return EAGAIN;
+    case C::kInvalidArgument: return EINVAL;
+    case C::kAlreadyExists: return EEXIST;
+    default: return EIO;
+  }
+}
+
+namespace {
+// Runtime connections: a few reconnect attempts with back-off, so a zdb
+// restart is ridden out while a dead zdb gives EIO within seconds.
+qs::ZdbClientOptions RuntimeClientOptions() {
+  qs::ZdbClientOptions o;
+  o.connect_timeout = std::chrono::milliseconds(3000);
+  o.command_timeout = std::chrono::milliseconds(10000);
+  o.connect_attempts = 5;
+  o.backoff_initial = std::chrono::milliseconds(100);
+  o.backoff_max = std::chrono::milliseconds(1000);
+  return o;
+}
+}  // namespace
+
+Store::Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, qs::ZdbAddress data)
+    : options_(options),
+      meta_(std::move(meta), RuntimeClientOptions()),
+      data_(std::move(data), RuntimeClientOptions()),
+      admin_(std::move(base), RuntimeClientOptions()) {}
+
+qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
+  qs::ZdbAddress base;
+  base.host = o.host;
+  base.port = o.port;
+  base.unix_path = o.unix_path;
+  std::string where = base.ToString();
+
+  // First contact with one attempt, so a wrong address fails at once.
+  qs::ZdbClientOptions fast;
+  fast.connect_attempts = 1;
+  fast.connect_timeout = std::chrono::milliseconds(3000);
+  fast.command_timeout = std::chrono::milliseconds(10000);
+  qs::ZdbClient setup(base, fast);
+  qs::Status s = setup.Connect();
+  if (!s.ok()) return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + s.message());
+  if (!o.admin_password.empty()) {
+    s = setup.Auth(o.admin_password);
+    if (!s.ok()) return qs::Status::PermissionDenied("zdb at " + where + " refused the admin password: " + s.message());
+  }
+
+  struct Want {
+    const std::string& ns;
+    const std::string& password;
+    bool sequential;
+  };
+  for (const Want& w : {Want{o.meta_ns, o.meta_password, false}, Want{o.data_ns, o.data_password, true}}) {
+    auto info = setup.Command({"NSINFO", w.ns});
+    if (!info.ok()) return qs::Status::Unavailable("zdb at " + where + ": " + info.status().message());
+    if (info->is_error()) {
+      if (!Contains(info->str, "not found")) {
+        return qs::Status::IOError("zdb at " + where + ": NSINFO " + w.ns + ": " + info->str);
+      }
+      if (!o.create_namespaces) {
+        return qs::Status::NotFound("namespace '" + w.ns + "' does not exist on zdb at " + where +
+                                    " (and nocreate was given)");
+      }
+      std::vector<std::vector<std::string_view>> cmds = {{"NSNEW", w.ns}};
+      if (w.sequential) cmds.push_back({"NSSET", w.ns, "mode", "seq"});
+      if (!w.password.empty()) {
+        cmds.push_back({"NSSET", w.ns, "password", w.password});
+        cmds.push_back({"NSSET", w.ns, "public", "0"});
+      }
+      for (const auto& c : cmds) {
+        auto r = setup.Command(c);
+        if (!r.ok()) return qs::Status::Unavailable("zdb at " + where + ": " + r.status().message());
+        if (r->is_error()) {
+          return qs::Status::PermissionDenied("cannot create namespace '" + w.ns + "' on zdb at " + where + " (" +
+                                              std::string(c[0]) + ": " + r->str +
+                                              "); give admin_password= or create it yourself");
+        }
+      }
+      spdlog::info("created namespace {} ({} mode) on {}", w.ns, w.sequential ? "seq" : "user", where);
+      info = setup.Command({"NSINFO", w.ns});
+      if (!info.ok() || info->is_error()) return qs::Status::IOError("NSINFO " + w.ns + " failed after NSNEW");
+    }
+    std::string mode = InfoField(info->str, "mode");
+    if (w.sequential && mode != "sequential") {
+      return qs::Status::InvalidArgument("namespace '" + w.ns + "' on " + where + " is in " + mode +
+                                         " mode; the data namespace must be sequential (NSSET " + w.ns +
+                                         " mode seq)");
+    }
+    if (!w.sequential && mode != "userkey") {
+      return qs::Status::InvalidArgument("namespace '" + w.ns + "' on " + where + " is in " + mode +
+                                         " mode; the metadata namespace must be in user mode");
+    }
+  }
+
+  qs::ZdbAddress meta = base;
+  meta.ns = o.meta_ns;
+  meta.password = o.meta_password;
+  qs::ZdbAddress data = base;
+  data.ns = o.data_ns;
+  data.password = o.data_password;
+  std::unique_ptr<Store> store(new Store(o, base, meta, data));
+  for (qs::ZdbClient* c : {&store->meta_, &store->data_}) {
+    s = c->Connect();
+    if (!s.ok()) {
+      return qs::Status::PermissionDenied("cannot use namespace '" + c->address().ns + "' on " + where + ": " +
+                                          s.message());
+    }
+    // A namespace opened read-only (public, wrong or no password) fails on
+    // the first write; find out now.
+    auto probe = c->Command({"DBSIZE"});
+    if (!probe.ok() || probe->is_error()) {
+      return qs::Status::IOError("namespace '" + c->address().ns + "' on " + where + " is not usable");
+    }
+  }
+  return store;
+}
+
+template <typename Fn>
+auto Store::Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client)) {
+  for (int attempt = 1;; attempt++) {
+    auto r = fn(client);
+    if (r.ok() || r.status().code() != qs::Status::Code::kUnavailable || attempt >= kAttempts) return r;
+    spdlog::warn("zdb {} ({}): {}; retrying", client.address().ToString(), client.address().ns,
+                 r.status().message());
+  }
+}
+
+qs::Result<std::vector<qs::Reply>> Store::Pipeline(qs::ZdbClient& client,
+                                                   const std::vector<std::vector<std::string_view>>& cmds) {
+  return Retry(client, [&](qs::ZdbClient& c) -> qs::Result<std::vector<qs::Reply>> {
+    for (const auto& cmd : cmds) QS_RETURN_IF_ERROR(c.Append(cmd));
+    return c.Flush();
+  });
+}
+
+qs::Result<std::optional<std::string>> Store::MetaGet(const std::string& key) {
+  return Retry(meta_, [&](qs::ZdbClient& c) { return c.Get(key); });
+}
+
+qs::Result<std::vector<std::optional<std::string>>> Store::MetaGetMany(const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> out;
+  out.reserve(keys.size());
+  constexpr size_t kGroup = 512;
+  for (size_t start = 0; start < keys.size(); start += kGroup) {
+    std::vector<std::vector<std::string_view>> cmds;
+    for (size_t i = start; i < std::min(keys.size(), start + kGroup); i++) cmds.push_back({"GET", keys[i]});
+    auto replies = Pipeline(meta_, cmds);
+    if (!replies.ok()) return replies.status();
+    for (qs::Reply& r : *replies) {
+      if (r.is_error()) return qs::StatusFromServerError(r.str);
+      if (r.is_nil()) out.push_back(std::nullopt);
+      else out.push_back(std::move(r.str));
+    }
+  }
+  return out;
+}
+
+qs::Status Store::MetaSet(const std::string& key, std::string_view value) {
+  MetaBatch b;
+  b.Set(key, std::string(value));
+  return Apply(b);
+}
+
+qs::Status Store::MetaDel(const std::string& key) {
+  MetaBatch b;
+  b.Del(key);
+  return Apply(b);
+}
+
+qs::Status Store::Apply(const MetaBatch& batch) {
+  size_t start = 0;
+  while (start < batch.ops_.size()) {
+    std::vector<std::vector<std::string_view>> cmds;
+    size_t bytes = 0;
+    size_t end = start;
+    while (end < batch.ops_.size() && (end == start || bytes < kPipelineBytes)) {
+      const MetaBatch::Op& op = batch.ops_[end];
+      if (op.del) cmds.push_back({"DEL", op.key});
+      else cmds.push_back({"SET", op.key, op.value});
+      bytes += op.value.size() + op.key.size();
+      end++;
+    }
+    auto replies = Pipeline(meta_, cmds);
+    if (!replies.ok()) return replies.status();
+    for (size_t i = 0; i < replies->size(); i++) {
+      const qs::Reply& r = (*replies)[i];
+      if (!r.is_error()) continue;
+      if (batch.ops_[start + i].del && Contains(r.str, "not found")) continue;
+      return qs::StatusFromServerError(r.str);
+    }
+    start = end;
+  }
+  return qs::Status::OK();
+}
+
+std::vector<std::optional<uint64_t>> Store::DataWrite(const std::vector<BlockWrite>& writes, qs::Status* failed) {
+  std::vector<std::optional<uint64_t>> ids(writes.size());
+  *failed = qs::Status::OK();
+  size_t start = 0;
+  while (start < writes.size()) {
+    std::vector<std::string> keys;
+    size_t end = start;
+    size_t bytes = 0;
+    while (end < writes.size() && (end == start || bytes < kPipelineBytes)) {
+      keys.push_back(writes[end].id ? DataKey(*writes[end].id) : std::string());
+      bytes += writes[end].data.size();
+      end++;
+    }
+    std::vector<std::vector<std::string_view>> cmds;
+    for (size_t i = start; i < end; i++) cmds.push_back({"SET", keys[i - start], writes[i].data});
+    auto replies = Pipeline(data_, cmds);
+    if (!replies.ok()) {
+      *failed = replies.status();
+      return ids;
+    }
+    for (size_t i = start; i < end; i++) {
+      const qs::Reply& r = (*replies)[i - start];
+      if (r.is_error()) {
+        *failed = qs::StatusFromServerError(r.str);
+        return ids;
+      }
+      if (r.is_nil() && writes[i].id) {
+        ids[i] = writes[i].id;
+      } else if (r.is_string() && r.str.size() == 8) {
+        ids[i] = qs::DecodeFixed64(r.str.data());
+      } else {
+        *failed = qs::Status::IOError("zdb: unexpected reply to SET in " + options_.data_ns + ": " + r.DebugString());
+        return ids;
+      }
+    }
+    start = end;
+  }
+  return ids;
+}
+
+qs::Result<std::vector<std::optional<std::string>>> Store::DataGetMany(const std::vector<uint64_t>& ids) {
+  std::vector<std::optional<std::string>> out;
+  out.reserve(ids.size());
+  constexpr size_t kGroup = 16;
+  for (size_t start = 0; start < ids.size(); start += kGroup) {
+    std::vector<std::string> keys;
+    for (size_t i = start; i < std::min(ids.size(), start + kGroup); i++) keys.push_back(DataKey(ids[i]));
+    std::vector<std::vector<std::string_view>> cmds;
+    for (const std::string& k : keys) cmds.push_back({"GET", k});
+    auto replies = Pipeline(data_, cmds);
+    if (!replies.ok()) return replies.status();
+    for (qs::Reply& r : *replies) {
+      if (r.is_error()) return qs::StatusFromServerError(r.str);
+      if (r.is_nil()) out.push_back(std::nullopt);
+      else out.push_back(std::move(r.str));
+    }
+  }
+  return out;
+}
+
+qs::Status Store::DataDelMany(const std::vector<uint64_t>& ids) {
+  constexpr size_t kGroup = 512;
+  for (size_t start = 0; start < ids.size(); start += kGroup) {
+    std::vector<std::string> keys;
+    for (size_t i = start; i < std::min(ids.size(), start + kGroup); i++) keys.push_back(DataKey(ids[i]));
+    std::vector<std::vector<std::string_view>> cmds;
+    for (const std::string& k : keys) cmds.push_back({"DEL", k});
+    auto replies = Pipeline(data_, cmds);
+    if (!replies.ok()) return replies.status();
+    for (const qs::Reply& r : *replies) {
+      if (r.is_error() && !Contains(r.str, "not found")) return qs::StatusFromServerError(r.str);
+    }
+  }
+  return qs::Status::OK();
+}
+
+qs::Status Store::Sync() {
+  for (qs::ZdbClient* c : {&data_, &meta_}) {
+    auto r = Retry(*c, [](qs::ZdbClient& cl) { return cl.Command({"FSYNC"}); });
+    if (!r.ok()) return r.status();
+    QS_RETURN_IF_ERROR(ReplyStatus(*r));
+  }
+  return qs::Status::OK();
+}
+
+qs::Result<std::string> Store::NsInfo(const std::string& ns) {
+  auto r = Retry(admin_, [&](qs::ZdbClient& c) { return c.Command({"NSINFO", ns}); });
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return qs::StatusFromServerError(r->str);
+  return r->str;
+}
+
+qs::Result<SpaceInfo> Store::Space() {
+  auto data = NsInfo(options_.data_ns);
+  if (!data.ok()) return data.status();
+  auto meta = NsInfo(options_.meta_ns);
+  if (!meta.ok()) return meta.status();
+  SpaceInfo s;
+  s.data_used = InfoNumber(*data, "data_size_bytes") + InfoNumber(*meta, "data_size_bytes");
+  s.data_limit = InfoNumber(*data, "data_limits_bytes");
+  s.disk_free = InfoNumber(*data, "data_disk_freespace_bytes");
+  s.entries = InfoNumber(*meta, "entries");
+  return s;
+}
+
+}  // namespace qsfs

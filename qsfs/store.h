@@ -1,0 +1,96 @@
+// Store: qsfs's access to zdb. Two connections, one SELECTed on the
+// metadata namespace (user mode) and one on the data namespace (sequential
+// mode). Not thread-safe: the Filesystem serialises calls.
+// Transport failures are retried (the client reconnects with back-off);
+// server errors become Status codes that ErrnoOf() maps to errno.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/zdb_client.h"
+#include "qsfs/options.h"
+
+namespace qsfs {
+
+// errno for a failed Status: NoSpace/LimitExceeded -> ENOSPC, Unavailable
+// -> EIO, locked/frozen namespace -> EAGAIN, NotFound -> ENOENT, ...
+int ErrnoOf(const qs::Status& s);
+
+// Ordered writes sent in one pipeline. zdb applies them in order, so after
+// a crash of either side a prefix of them is applied.
+class MetaBatch {
+ public:
+  void Set(std::string key, std::string value) { ops_.push_back({std::move(key), std::move(value), false}); }
+  void Del(std::string key) { ops_.push_back({std::move(key), {}, true}); }
+  void Append(const MetaBatch& other) { ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end()); }
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+
+ private:
+  friend class Store;
+  struct Op {
+    std::string key;
+    std::string value;
+    bool del;
+  };
+  std::vector<Op> ops_;
+};
+
+struct SpaceInfo {
+  uint64_t data_used = 0;   // bytes of live values
+  uint64_t data_limit = 0;  // namespace maxsize, 0 = none
+  uint64_t disk_free = 0;   // free bytes of zdb's data directory
+  uint64_t entries = 0;
+};
+
+class Store {
+ public:
+  // Connects, creates the namespaces when missing (if allowed), checks the
+  // data namespace is in sequential mode. Fails fast with a message that
+  // names the address and the namespace.
+  static qs::Result<std::unique_ptr<Store>> Open(const Options& options);
+
+  qs::Result<std::optional<std::string>> MetaGet(const std::string& key);
+  // Many GETs in one round trip; nullopt for missing keys.
+  qs::Result<std::vector<std::optional<std::string>>> MetaGetMany(const std::vector<std::string>& keys);
+  qs::Status MetaSet(const std::string& key, std::string_view value);
+  qs::Status MetaDel(const std::string& key);  // missing key is not an error
+  qs::Status Apply(const MetaBatch& batch);    // DEL of a missing key is not an error
+
+  // A data block write: update id in place when `id` is set, else append
+  // a new entry. Returns the ids (same order) of every write that
+  // succeeded; *failed gets the first error, later writes are not tried.
+  struct BlockWrite {
+    std::optional<uint64_t> id;
+    std::string_view data;
+  };
+  std::vector<std::optional<uint64_t>> DataWrite(const std::vector<BlockWrite>& writes, qs::Status* failed);
+  qs::Result<std::vector<std::optional<std::string>>> DataGetMany(const std::vector<uint64_t>& ids);
+  qs::Status DataDelMany(const std::vector<uint64_t>& ids);  // missing ids are ignored
+
+  // FSYNC on both namespaces: every acknowledged write is on stable storage.
+  qs::Status Sync();
+  qs::Result<SpaceInfo> Space();
+
+ private:
+  Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, qs::ZdbAddress data);
+  // Runs fn(client) again after Unavailable, up to kAttempts times.
+  template <typename Fn>
+  auto Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client));
+  qs::Result<std::vector<qs::Reply>> Pipeline(qs::ZdbClient& client,
+                                              const std::vector<std::vector<std::string_view>>& cmds);
+  qs::Result<std::string> NsInfo(const std::string& ns);
+
+  Options options_;
+  qs::ZdbClient meta_;
+  qs::ZdbClient data_;
+  qs::ZdbClient admin_;  // default namespace, for NSINFO
+};
+
+}  // namespace qsfs

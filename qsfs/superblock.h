@@ -1,0 +1,44 @@
+// Filesystem-wide records in qsfs-meta: the superblock, the mount lease and
+// the orphan list. Byte layouts in docs/qsfs-format.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace qsfs {
+
+inline constexpr char kSuperMagic[] = "QSFSSUPR";  // 8 bytes stored
+inline constexpr uint32_t kFormatVersion = 1;
+
+struct Superblock {
+  uint32_t version = kFormatVersion;
+  uint32_t block_size = 0;
+  uint64_t next_ino = 0;  // every inode number below this may be in use
+  int64_t created = 0;    // unix seconds
+};
+
+std::string EncodeSuperblock(const Superblock& sb);
+qs::Result<Superblock> DecodeSuperblock(std::string_view data);
+
+// Who holds the filesystem mounted. Refreshed every kLeaseRefreshSeconds.
+struct Lease {
+  std::string host;
+  int64_t pid = 0;
+  int64_t time = 0;  // unix seconds of the last refresh
+  std::string id;    // random per mount
+};
+inline constexpr int kLeaseRefreshSeconds = 5;
+inline constexpr int kLeaseExpirySeconds = 30;
+
+std::string EncodeLease(const Lease& lease);  // "key=value\n" text
+qs::Result<Lease> DecodeLease(std::string_view data);
+
+// Inodes with no directory entry left that must be freed (open at unlink).
+std::string EncodeOrphans(const std::vector<uint64_t>& inos);
+qs::Result<std::vector<uint64_t>> DecodeOrphans(std::string_view data);
+
+}  // namespace qsfs

@@ -1,0 +1,179 @@
+// Test fixture: a real zdb on a Unix socket in a temporary directory and a
+// real qsfs mounted (FUSE) on a directory next to it. Teardown always
+// unmounts, lazily when the daemon is dead or the mount busy.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/zdb_client.h"
+#include "tests/common/daemon_process.h"
+
+namespace qsfs_test {
+
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// True when `path` is a mount point in this mount namespace.
+inline bool IsMounted(const std::string& path) {
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string id, parent, dev, root, mnt;
+    in >> id >> parent >> dev >> root >> mnt;
+    if (mnt == path) return true;
+  }
+  return false;
+}
+
+class QsfsFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/qsfs_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    chmod(dir_.c_str(), 0755);  // other users reach the mount point
+    sock_ = dir_ + "/zdb.sock";
+    mnt_ = dir_ + "/mnt";
+    ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
+    StartZdb();
+    Mount();
+  }
+
+  void TearDown() override {
+    Unmount();
+    zdb_.Stop();
+    if (!HasFailure()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    } else {
+      std::fprintf(stderr, "qsfs log:\n%s\n", ReadWholeFile(dir_ + "/qsfs.log").c_str());
+    }
+  }
+
+  void StartZdb() {
+    ASSERT_TRUE(zdb_.Start(std::string(QS_BIN_DIR) + "/zdb",
+                           {"--data", dir_ + "/data", "--index", dir_ + "/index", "--socket", sock_},
+                           dir_ + "/zdb.log"));
+    ASSERT_TRUE(zdb_.WaitUnix(sock_));
+  }
+
+  std::vector<std::string> QsfsArgs(const std::string& mnt, const std::string& extra = "") {
+    std::string o = "unix=" + sock_ + ",writeback_delay=1,allow_other";
+    if (!extra.empty()) o += "," + extra;
+    return {"-f", "-o", o, mnt};
+  }
+
+  void Mount(const std::string& extra = "") {
+    ASSERT_TRUE(qsfs_.Start(std::string(QS_BIN_DIR) + "/qsfs", QsfsArgs(mnt_, extra), dir_ + "/qsfs.log"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!IsMounted(mnt_)) {
+      ASSERT_TRUE(qsfs_.Running()) << "qsfs exited: " << ReadWholeFile(dir_ + "/qsfs.log");
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "qsfs did not mount";
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // Waits for the daemon to exit by itself (it flushes after the kernel
+  // unmount), then kills it if it does not.
+  bool WaitExit(int timeout_ms = 60000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (qsfs_.Running()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        qsfs_.Kill();
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  // Clean unmount: umount(2), the daemon flushes and exits 0.
+  void Unmount() {
+    if (IsMounted(mnt_)) {
+      if (umount2(mnt_.c_str(), 0) != 0) umount2(mnt_.c_str(), MNT_DETACH);
+    }
+    WaitExit();
+    if (IsMounted(mnt_)) umount2(mnt_.c_str(), MNT_DETACH);
+  }
+
+  void Remount() {
+    Unmount();
+    EXPECT_EQ(qsfs_.exit_status(), 0);
+    Mount();
+  }
+
+  std::string P(const std::string& name) const { return mnt_ + "/" + name; }
+
+  qs::ZdbClient Admin() {
+    qs::ZdbAddress a;
+    a.unix_path = sock_;
+    return qs::ZdbClient(a);
+  }
+
+  std::string dir_, sock_, mnt_;
+  qs_test::DaemonProcess zdb_;
+  qs_test::DaemonProcess qsfs_;
+};
+
+inline void WriteFile(const std::string& path, const std::string& data, int flags = O_WRONLY | O_CREAT | O_TRUNC,
+                      mode_t mode = 0644) {
+  int fd = open(path.c_str(), flags, mode);
+  ASSERT_GE(fd, 0) << path << ": " << strerror(errno);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    ASSERT_GT(n, 0) << path << ": " << strerror(errno);
+    done += static_cast<size_t>(n);
+  }
+  ASSERT_EQ(close(fd), 0) << strerror(errno);
+}
+
+inline std::string ReadFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return "<open failed: " + std::string(strerror(errno)) + ">";
+  std::string out;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+// Runs fn in a child with the given credentials; returns its result (an
+// errno value or 0), or -1 if the child died.
+inline int RunAs(uid_t uid, gid_t gid, const std::function<int()>& fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) _exit(200);
+    _exit(fn());
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// errno of a call that returns -1 on failure, or 0 when it succeeded.
+#define QS_ERRNO(expr) ((expr) < 0 ? errno : 0)
+
+}  // namespace qsfs_test
