@@ -404,7 +404,15 @@ int Filesystem::ApplyEdits(MetaBatch* head, const std::vector<DirEdit*>& edits, 
   qs::Status s = store_->Apply(batch);
   if (!s.ok()) {
     spdlog::warn("metadata update failed: {}", s.ToString());
-    ReloadAfterFailure(edits, inodes);
+    if (s.code() == qs::Status::Code::kUnavailable) {
+      // zdb is gone: reading back would only wait again. What it may have
+      // applied is found by the next reads of those buckets.
+      for (DirEdit* e : edits) {
+        for (auto& [b, bucket] : e->buckets) CacheDrop(DirBucketKey(e->dir, b));
+      }
+    } else {
+      ReloadAfterFailure(edits, inodes);
+    }
     return ErrnoOf(s);
   }
   for (DirEdit* e : edits) {

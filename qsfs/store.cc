@@ -71,7 +71,7 @@ qs::ZdbClientOptions RuntimeClientOptions() {
   qs::ZdbClientOptions o;
   o.connect_timeout = std::chrono::milliseconds(3000);
   o.command_timeout = std::chrono::milliseconds(10000);
-  o.connect_attempts = 5;
+  o.connect_attempts = 3;
   o.backoff_initial = std::chrono::milliseconds(100);
   o.backoff_max = std::chrono::milliseconds(1000);
   return o;

@@ -238,3 +238,18 @@ TEST(Options, ConfigFileAndOverride) {
 
 }  // namespace
 }  // namespace qsfs
+
+namespace qsfs {
+namespace {
+
+TEST(Options, ExampleConfigParses) {
+  auto o = ParseOptions({"qsfs", "--config", std::string(QS_SOURCE_DIR) + "/config/qsfs.toml", "/m"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->host, "127.0.0.1");
+  EXPECT_EQ(o->port, 9900);
+  EXPECT_EQ(o->block_size, 128u * 1024);
+  EXPECT_EQ(o->writeback_delay_seconds, 5.0);
+}
+
+}  // namespace
+}  // namespace qsfs

@@ -1,6 +1,7 @@
 // Integration tests: a real qsfs mounted with FUSE on a real zdb. Results
 // are checked byte for byte and errors by their exact errno.
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -523,7 +524,12 @@ TEST_F(QsfsTest, SigtermAndUnmountFlushEverything) {
 TEST_F(QsfsTest, ZdbRestartUnderneath) {
   WriteFile(P("before"), "one");
   zdb_.Stop();
+  // zdb down: after its reconnect attempts qsfs answers EIO, it never hangs.
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(QS_ERRNO(mkdir(P("while-down").c_str(), 0755)), EIO);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
   StartZdb();
+  EXPECT_EQ(QS_ERRNO(access(P("while-down").c_str(), F_OK)), ENOENT);
   EXPECT_EQ(ReadFile(P("before")), "one");
   WriteFile(P("after"), "two");
   int fd = open(P("after").c_str(), O_RDONLY);
@@ -660,6 +666,32 @@ TEST_F(QsfsTest, ConcurrentProcessesCreateAndRenameInOneDirectory) {
     }
   }
   EXPECT_EQ(Stat(P("shared")).st_nlink, 1u);
+}
+
+TEST_F(QsfsTest, PosixAndFlockLocksAreEnforced) {
+  WriteFile(P("l"), "locked");
+  int fd = open(P("l").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(fd, F_SETLK, &fl), 0);
+  int other = open(P("l").c_str(), O_RDWR);
+  ASSERT_EQ(flock(other, LOCK_EX | LOCK_NB), 0);
+  std::string path = P("l");
+  int child = RunAs(0, 0, [&] {
+    int cfd = open(path.c_str(), O_RDWR);
+    if (cfd < 0) return 100;
+    struct flock c {};
+    c.l_type = F_RDLCK;
+    c.l_whence = SEEK_SET;
+    int posix = fcntl(cfd, F_SETLK, &c) < 0 ? errno : 0;
+    int bsd = flock(cfd, LOCK_SH | LOCK_NB) < 0 ? errno : 0;
+    return (posix == EAGAIN || posix == EACCES) && bsd == EWOULDBLOCK ? 0 : 101;
+  });
+  EXPECT_EQ(child, 0);
+  close(other);
+  close(fd);
 }
 
 TEST_F(QsfsTest, StatfsReportsZdbSpace) {
