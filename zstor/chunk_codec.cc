@@ -35,7 +35,7 @@ Status ChunkCodec::Encode(const std::string& object_id, uint32_t index, std::str
   meta->plain_size = static_cast<uint32_t>(plain.size());
   meta->nonce = RandomBytes(kNonceSize);
   std::string sealed;
-  QS_RETURN_IF_ERROR(Seal(*key_, meta->nonce, ChunkAad(object_id, index), payload, &sealed));
+  QS_RETURN_IF_ERROR(Seal(keys_[0], meta->nonce, ChunkAad(object_id, index), payload, &sealed));
   meta->sealed_size = static_cast<uint32_t>(sealed.size());
   coder_->Encode(sealed, shards);
   meta->shard_size = static_cast<uint32_t>((*shards)[0].size());
@@ -59,7 +59,13 @@ Status ChunkCodec::Decode(const std::string& object_id, uint32_t index, const Ch
   std::string sealed;
   QS_RETURN_IF_ERROR(coder_->Decode(shards, present, meta.sealed_size, &sealed));
   std::string payload;
-  QS_RETURN_IF_ERROR(Open(*key_, meta.nonce, ChunkAad(object_id, index), sealed, &payload));
+  const std::string aad = ChunkAad(object_id, index);
+  Status opened = Open(keys_[0], meta.nonce, aad, sealed, &payload);
+  // Older keys (rotation) only when the current one does not authenticate.
+  for (size_t k = 1; !opened.ok() && opened.IsCorruption() && k < keys_.size(); ++k) {
+    if (Open(keys_[k], meta.nonce, aad, sealed, &payload).ok()) opened = Status::OK();
+  }
+  QS_RETURN_IF_ERROR(opened);
   if (meta.flags & kChunkCompressed) return Decompress(payload, meta.plain_size, plain);
   if (payload.size() != meta.plain_size) return Status::Corruption("chunk size does not match its metadata");
   *plain = std::move(payload);

@@ -1,8 +1,9 @@
 // One chunk through the pipeline: zstd (skipped when it does not shrink) ->
 // AES-256-GCM (fresh nonce, object id + chunk index as associated data) ->
 // Reed-Solomon k+m -> SHA-256 per fragment, plus proof-of-storage
-// challenges. Decode runs the same steps backwards. Stateless and
-// thread-safe; the coder and key must outlive the codec.
+// challenges. Decode runs the same steps backwards, trying the current key
+// and then older ones (key rotation). Stateless and thread-safe; the coder
+// must outlive the codec.
 #pragma once
 
 #include <string>
@@ -18,7 +19,10 @@ namespace zstor {
 class ChunkCodec {
  public:
   ChunkCodec(const ErasureCoder* coder, const Key* key, int compression_level, int challenges_per_chunk = 2)
-      : coder_(coder), key_(key), level_(compression_level), challenges_(challenges_per_chunk) {}
+      : ChunkCodec(coder, std::vector<Key>{*key}, compression_level, challenges_per_chunk) {}
+  // keys[0] encrypts; Decode accepts any of keys. keys must not be empty.
+  ChunkCodec(const ErasureCoder* coder, std::vector<Key> keys, int compression_level, int challenges_per_chunk = 2)
+      : coder_(coder), keys_(std::move(keys)), level_(compression_level), challenges_(challenges_per_chunk) {}
 
   // Fills meta (everything but fragment locations) and the k + m shards.
   qs::Status Encode(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
@@ -39,7 +43,7 @@ class ChunkCodec {
 
  private:
   const ErasureCoder* coder_;
-  const Key* key_;
+  std::vector<Key> keys_;
   int level_;
   int challenges_;
 };

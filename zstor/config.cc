@@ -28,6 +28,21 @@ Result<Key> ReadKey(TomlReader& section, const std::string& what) {
   return key;
 }
 
+// [..encryption] old_keys = ["hex", ...]: keys of earlier rotations.
+Result<std::vector<Key>> ReadOldKeys(TomlReader& section) {
+  auto hexes = section.GetStringArrayOr("old_keys", {});
+  if (!hexes.ok()) return hexes.status();
+  std::vector<Key> keys;
+  for (size_t i = 0; i < hexes->size(); ++i) {
+    auto k = Key::FromHex((*hexes)[i]);
+    if (!k.ok())
+      return Status::InvalidArgument("config key '" + section.KeyPath("old_keys") + "[" + std::to_string(i) +
+                                     "]': " + k.status().message());
+    keys.push_back(*k);
+  }
+  return keys;
+}
+
 Status ReadBackend(TomlReader& r, int group, BackendConfig* b) {
   auto addr = r.GetString("address");
   if (!addr.ok()) return addr.status();
@@ -135,6 +150,9 @@ Result<Config> FromTable(const toml::table& table) {
   auto key = ReadKey(*enc, "encryption");
   if (!key.ok()) return key.status();
   c.key = *key;
+  auto old = ReadOldKeys(*enc);
+  if (!old.ok()) return old.status();
+  c.old_keys = *old;
   auto comp = r.OptionalTable("compression");
   if (!comp.ok()) return comp.status();
   auto algo = comp->GetEnumOr("algorithm", "zstd", {"zstd", "none"});
@@ -158,6 +176,9 @@ Result<Config> FromTable(const toml::table& table) {
   auto mkey = ReadKey(*mk, "meta encryption");
   if (!mkey.ok()) return mkey.status();
   c.meta.key = *mkey;
+  auto mold = ReadOldKeys(*mk);
+  if (!mold.ok()) return mold.status();
+  c.meta.old_keys = *mold;
   auto mmin = mc->GetIntOr("minimal_shards", 2, 1, 255);
   if (!mmin.ok()) return mmin.status();
   auto mexp = mc->GetIntOr("expected_shards", 4, 1, 255);

@@ -24,6 +24,7 @@ struct BackendConfig {
 struct MetaConfig {
   std::string prefix = "zstor";  // key prefix in the meta namespaces
   Key key;                      // encrypts metadata records
+  std::vector<Key> old_keys;    // still accepted when reading (rotation)
   int minimal_shards = 2;       // meta records are dispersed k+m over the meta backends
   int expected_shards = 4;
   std::vector<BackendConfig> backends;
@@ -57,7 +58,8 @@ struct Config {
   std::string zdb_index_dir_path;    // staging zdb's index dir (namespace descriptors)
   std::string queue_dir = "/var/lib/zstor/queue";  // durable staging job queue
   uint64_t max_zdb_data_dir_size = 0;  // bytes, 0: no eviction
-  Key key;                   // [encryption] key
+  Key key;                   // [encryption] key: encrypts new chunks
+  std::vector<Key> old_keys; // [encryption] old_keys: still decrypt old chunks
   int compression_level = 3; // [compression] level (algorithm is zstd)
   uint64_t chunk_size = 16ull << 20;  // bytes of plaintext per chunk
   std::vector<BackendConfig> backends;  // every data backend, in [[groups]] order

@@ -148,6 +148,10 @@ Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
     if (!coder_->Decode(parts, present, first.payload_len, &payload).ok() || payload.size() < kNonceSize) continue;
     std::string record;
     Status s = Open(cfg_.key, payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record);
+    for (size_t k = 0; !s.ok() && s.IsCorruption() && k < cfg_.old_keys.size(); ++k) {  // rotated keys
+      if (Open(cfg_.old_keys[k], payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record).ok())
+        s = Status::OK();
+    }
     if (!s.ok()) return Status::Corruption("metadata cannot be decrypted (wrong meta key?): " + s.message());
     ObjectMeta m;
     QS_RETURN_IF_ERROR(DecodeObjectMeta(record, &m));

@@ -83,8 +83,14 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Create(const Config& cfg) {
   auto coder = ErasureCoder::Create(cfg.minimal_shards, cfg.parity_shards());
   if (!coder.ok()) return coder.status();
   s->coder_ = std::move(coder.value());
-  s->codec_ = std::make_unique<ChunkCodec>(s->coder_.get(), &s->cfg_.key, cfg.compression_level);
+  s->codec_ = std::make_unique<ChunkCodec>(s->coder_.get(), s->Keys(), cfg.compression_level);
   return s;
+}
+
+std::vector<Key> ObjectStore::Keys() const {
+  std::vector<Key> keys = {cfg_.key};
+  keys.insert(keys.end(), cfg_.old_keys.begin(), cfg_.old_keys.end());
+  return keys;
 }
 
 Result<std::vector<size_t>> ObjectStore::Place(const std::string& path, const std::vector<size_t>& exclude) {
@@ -308,7 +314,7 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
   auto coder = ErasureCoder::Create(meta->k, meta->m);
   if (!coder.ok()) return coder.status();
-  ChunkCodec codec(coder->get(), &cfg_.key, meta->compression_level);
+  ChunkCodec codec(coder->get(), Keys(), meta->compression_level);
   std::string tmp = out_path + ".zstor-tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno(errno, "create " + tmp);

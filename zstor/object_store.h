@@ -76,6 +76,7 @@ class ObjectStore {
   // Starts those reads; m must outlive the fetch's Wait.
   std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all);
   Backend* BackendFor(const ObjectMeta& m, uint16_t index);
+  std::vector<Key> Keys() const;  // the current key, then old_keys
   void DeleteFragments(const ObjectMeta& m);
 
   Config cfg_;

@@ -231,6 +231,53 @@ TEST_F(ClusterTest, FullBackendsAreSkipped) {
   for (size_t j = 0; j < 20; ++j) EXPECT_NE(ProcessOf(*meta, 0, j), 3);
 }
 
+// Key rotation: a new key encrypts new chunks and metadata; objects stored
+// under the old keys stay readable while those are listed in old_keys.
+TEST_F(ClusterTest, RotatedKeysKeepOldObjectsReadable) {
+  std::string old_data = RandomData(2 * (1 << 20) + 5, 81);
+  ASSERT_TRUE(store_->Store(WriteFile("old.in", old_data), "/old").ok());
+  const std::string key2 = zstor::Key::Random().ToHex(), meta2 = zstor::Key::Random().ToHex();
+  auto rotated = [&](bool keep_old) {
+    std::string path = dir_.path() + (keep_old ? "/rotated.toml" : "/rotated-only.toml");
+    WriteConfig(path, key2, meta2);
+    std::string text = zdb_test::ReadRaw(path);
+    if (keep_old) {
+      auto add = [&](const std::string& k, const std::string& old) {
+        std::string line = "key = \"" + k + "\"\n";
+        size_t p = text.find(line);
+        ASSERT_NE(p, std::string::npos);
+        text.insert(p + line.size(), "old_keys = [\"" + old + "\"]\n");
+      };
+      add(key2, key_hex_);
+      add(meta2, meta_key_hex_);
+    }
+    zdb_test::WriteRaw(path, text);
+    auto cfg = zstor::LoadConfig(path);
+    EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
+    auto st = zstor::ObjectStore::Create(*cfg);
+    EXPECT_TRUE(st.ok());
+    return std::move(st.value());
+  };
+  auto store2 = rotated(true);
+  std::string out = dir_.path() + "/old.out";
+  auto s = store2->Retrieve("/old", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), old_data);
+  std::string new_data = TextData(1 << 20);
+  ASSERT_TRUE(store2->Store(WriteFile("new.in", new_data), "/new").ok());
+  ASSERT_TRUE(store2->Retrieve("/new", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), new_data);
+  // The old keys alone cannot read the new object; the new key alone cannot
+  // read the old one: both refused, nothing written.
+  std::filesystem::remove(out);
+  s = store_->Retrieve("/new", out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  auto only_new = rotated(false);
+  s = only_new->Retrieve("/old", out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 TEST_F(ClusterTest, CliHumanAndJson) {
   std::string cfg = dir_.path() + "/zstor.toml";
   std::string in = WriteFile("cli.in", TextData(100000));

@@ -277,6 +277,17 @@ TEST(ZstorConfigTest, CompressionCanBeTurnedOff) {
             "config key 'compression.level': value 20 out of range [0, 19] (at test.toml:10:9)");
 }
 
+TEST(ZstorConfigTest, OldKeysAreReadAndChecked) {
+  std::string two = std::string(64, 'a'), three = std::string(64, 'b');
+  auto c = ParseConfig(With("[compression]\n", "old_keys = [\"" + two + "\", \"" + three + "\"]\n[compression]\n"),
+                       "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->old_keys.size(), 2u);
+  EXPECT_EQ(c->old_keys[1].ToHex(), three);
+  EXPECT_EQ(ErrorOf(With("[compression]\n", "old_keys = [\"" + two + "\", \"abc\"]\n[compression]\n")),
+            "config key 'encryption.old_keys[1]': encryption key must be 64 hex digits (32 bytes), got 3 characters");
+}
+
 TEST(ZstorConfigTest, CompressionIsOptional) {
   auto c = ParseConfig(With("[compression]\nalgorithm = \"zstd\"\nlevel = 5\n", ""), "test.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
