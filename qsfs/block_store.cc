@@ -120,7 +120,6 @@ int Filesystem::ReadData(Node* n, uint64_t off, size_t size, std::string* out) {
 
 int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
   if (size == 0) return 0;
-  if (off + size > (uint64_t{1} << 50) || off + size < off) return EFBIG;
   if (dirty_bytes_ + size > options_.dirty_cache_bytes) {
     int err = FlushAll(false);
     if (err != 0 && dirty_bytes_ + size > options_.dirty_cache_bytes) return err;
@@ -362,6 +361,7 @@ int Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_reg()) return n->inode.is_dir() ? EISDIR : ENODEV;
+  if (off + len > (uint64_t{1} << 44) || off + len < off) return EFBIG;
   if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
     // Space is not reserved in zdb: blocks are written when data comes.
     if (mode == 0 && off + len > n->inode.size) {

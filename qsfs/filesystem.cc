@@ -35,6 +35,7 @@ constexpr uint32_t kMaxLink = 65000;
 constexpr uint64_t kInoReserve = 1024;  // inode numbers reserved per superblock write
 constexpr size_t kMaxUnreferencedNodes = 4096;
 constexpr size_t kMaxSymlink = 4095;
+constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB, as ext4
 
 uint8_t TypeOf(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 12); }
 }  // namespace
@@ -508,6 +509,7 @@ int Filesystem::SetAttr(uint64_t ino, const struct stat& attr, int to_set, struc
   if (to_set & QS_ATTR_SIZE) {
     if (in.is_dir()) return EISDIR;
     if (!in.is_reg()) return EINVAL;
+    if (static_cast<uint64_t>(attr.st_size) > kMaxFileSize) return EFBIG;
   }
   if (to_set & QS_ATTR_MODE) in.mode = (in.mode & S_IFMT) | (attr.st_mode & 07777);
   if (to_set & (QS_ATTR_UID | QS_ATTR_GID)) {
@@ -903,7 +905,19 @@ int Filesystem::Read(uint64_t ino, size_t size, uint64_t off, std::string* out) 
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (n->inode.is_dir()) return EISDIR;
-  return ReadData(n, off, size, out);
+  if (int err = ReadData(n, off, size, out)) return err;
+  // relatime: atime moves when it is older than the last change or a day
+  // old; it is written back with the file's other lazy updates.
+  Inode& in = n->inode;
+  Timespec now = Now();
+  auto before = [](const Timespec& a, const Timespec& b) { return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec); };
+  if (before(in.atime, in.mtime) || before(in.atime, in.ctime) || now.sec - in.atime.sec >= 24 * 3600) {
+    in.atime = now;
+    if (!dirty_nodes_.count(in.ino)) n->dirty_since = std::chrono::steady_clock::now();
+    n->inode_dirty = true;
+    dirty_nodes_.insert(in.ino);
+  }
+  return 0;
 }
 
 int Filesystem::Write(uint64_t ino, const char* buf, size_t size, uint64_t off, bool append, size_t* written) {
@@ -912,6 +926,7 @@ int Filesystem::Write(uint64_t ino, const char* buf, size_t size, uint64_t off, 
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_reg()) return EINVAL;
   if (append) off = n->inode.size;
+  if (off + size > kMaxFileSize || off + size < off) return EFBIG;
   if (int err = WriteData(n, off, buf, size)) return err;
   *written = size;
   return 0;

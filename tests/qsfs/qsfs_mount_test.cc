@@ -591,6 +591,36 @@ TEST_F(QsfsTest, SecondMountAndUnreachableZdbRefused) {
   EXPECT_EQ(lost.exit_status(), 1);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_NE(qsfs_test::ReadWholeFile(dir_ + "/lost.log").find("cannot reach zdb"), std::string::npos);
+
+  // A data namespace in user mode is a configuration error, said so.
+  qs::ZdbClient admin = Admin();
+  auto r = admin.Command({"NSNEW", "userdata"});
+  ASSERT_TRUE(r.ok() && !r->is_error());
+  qs_test::DaemonProcess wrong;
+  ASSERT_TRUE(wrong.Start(std::string(QS_BIN_DIR) + "/qsfs",
+                          {"-f", "-o", "unix=" + sock_ + ",meta_ns=m2,data_ns=userdata", other}, dir_ + "/wrong.log"));
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (wrong.Running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(wrong.exit_status(), 1);
+  EXPECT_NE(qsfs_test::ReadWholeFile(dir_ + "/wrong.log").find("must be sequential"), std::string::npos);
+  EXPECT_FALSE(qsfs_test::IsMounted(other));
+}
+
+TEST_F(QsfsTest, ReadMovesAtimeLikeRelatime) {
+  WriteFile(P("f"), "content");
+  timespec ts[2] = {{1000, 0}, {2000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, P("f").c_str(), ts, 0), 0);
+  Remount();  // cold page cache: the read reaches qsfs
+  time_t before = time(nullptr);
+  EXPECT_EQ(ReadFile(P("f")), "content");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // attribute cache
+  EXPECT_GE(Stat(P("f")).st_atim.tv_sec, before);
+  EXPECT_EQ(Stat(P("f")).st_mtim.tv_sec, 2000);
+  Remount();
+  EXPECT_GE(Stat(P("f")).st_atim.tv_sec, before);
+  EXPECT_EQ(QS_ERRNO(truncate(P("f").c_str(), int64_t{1} << 45)), EFBIG);
 }
 
 TEST_F(QsfsTest, BigDirectorySplitsAndLists) {
