@@ -133,118 +133,184 @@ void Daemon::Count(const std::string& op, bool ok, double seconds, uint64_t byte
   latency_->Add({{"op", op}}, prometheus::Histogram::BucketBoundaries(qs::LatencyBucketsSeconds())).Observe(seconds);
 }
 
-// Commands mirror the CLI: STORE local key, RETRIEVE key out, CHECK key,
-// REBUILD key, DELETE key, LIST, STATUS, REPAIR, SCRUB [FULL], PING; and
-// for the staging path HOOK event instance args... and STAGING.
-void Daemon::Execute(const std::vector<std::string_view>& argv, std::string* out) {
-  std::string cmd(argv[0]);
-  for (auto& c : cmd) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  auto need = [&](size_t n) {
-    if (argv.size() == n) return true;
-    resp::AppendError(out, "ERR wrong number of arguments for " + cmd);
-    return false;
+// The daemon's commands mirror the CLI. Like zdb's, they live in one table
+// (name, arity, handler); the dispatcher checks the arity once. Handlers of
+// operations that touch objects take op_mu_ (one at a time, shared with the
+// monitor and the staging worker).
+namespace {
+
+using Args = std::vector<std::string_view>;
+
+struct Reply {
+  std::string* out;
+  void Ok() const { resp::AppendOk(out); }
+  void Fail(const Status& s) const { resp::AppendError(out, "ERR " + s.message()); }
+};
+
+}  // namespace
+
+struct Daemon::Command {
+  const char* name;
+  int arity;  // argument count including the name; negative: at least -arity
+  void (Daemon::*handler)(const Args& argv, std::string* out);
+};
+
+const std::vector<Daemon::Command>& Daemon::Commands() {
+  static const std::vector<Command> table = {
+      {"PING", 1, &Daemon::PingCommand},         {"STORE", 3, &Daemon::StoreCommand},
+      {"RETRIEVE", 3, &Daemon::RetrieveCommand}, {"CHECK", 2, &Daemon::CheckCommand},
+      {"REBUILD", 2, &Daemon::RebuildCommand},   {"DELETE", 2, &Daemon::DeleteCommand},
+      {"LIST", 1, &Daemon::ListCommand},         {"STATUS", 1, &Daemon::StatusCommand},
+      {"HOOK", -3, &Daemon::HookCommand},        {"STAGING", 1, &Daemon::StagingCommand},
+      {"REPAIR", 1, &Daemon::RepairCommand},     {"SCRUB", -1, &Daemon::ScrubCommand},
   };
-  auto t0 = std::chrono::steady_clock::now();
-  auto secs = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  auto fail = [&](const Status& s) { resp::AppendError(out, "ERR " + s.message()); };
-  if (cmd == "PING") {
-    resp::AppendSimple(out, "PONG");
-  } else if (cmd == "STORE") {
-    if (!need(3)) return;
-    std::string local(argv[1]), key(argv[2]);
-    std::lock_guard<std::mutex> lock(op_mu_);
-    Status s = store_->Store(local, key);
-    std::error_code ec;
-    uint64_t size = s.ok() ? std::filesystem::file_size(local, ec) : 0;
-    Count("store", s.ok(), secs(), size);
-    s.ok() ? resp::AppendOk(out) : fail(s);
-  } else if (cmd == "RETRIEVE") {
-    if (!need(3)) return;
-    std::lock_guard<std::mutex> lock(op_mu_);
-    Status s = store_->Retrieve(std::string(argv[1]), std::string(argv[2]));
-    std::error_code ec;
-    Count("retrieve", s.ok(), secs(), s.ok() ? std::filesystem::file_size(std::string(argv[2]), ec) : 0);
-    s.ok() ? resp::AppendOk(out) : fail(s);
-  } else if (cmd == "CHECK") {
-    if (!need(2)) return;
-    std::lock_guard<std::mutex> lock(op_mu_);
-    auto r = store_->Check(std::string(argv[1]));
-    Count("check", r.ok(), secs(), 0);
-    if (!r.ok()) return fail(r.status());
-    resp::AppendArrayHeader(out, 7);
-    for (int64_t v : {static_cast<int64_t>(r->size), static_cast<int64_t>(r->chunks), static_cast<int64_t>(r->fragments),
-                      static_cast<int64_t>(r->fragments_ok), static_cast<int64_t>(r->min_chunk_ok),
-                      static_cast<int64_t>(r->k), static_cast<int64_t>(r->m)})
-      resp::AppendInteger(out, v);
-  } else if (cmd == "REBUILD") {
-    if (!need(2)) return;
-    std::lock_guard<std::mutex> lock(op_mu_);
-    auto r = store_->Rebuild(std::string(argv[1]));
-    Count("rebuild", r.ok(), secs(), 0);
-    r.ok() ? resp::AppendInteger(out, static_cast<int64_t>(*r)) : fail(r.status());
-  } else if (cmd == "DELETE") {
-    if (!need(2)) return;
-    std::lock_guard<std::mutex> lock(op_mu_);
-    Status s = store_->Delete(std::string(argv[1]));
-    Count("delete", s.ok(), secs(), 0);
-    s.ok() ? resp::AppendOk(out) : fail(s);
-  } else if (cmd == "LIST") {
-    std::lock_guard<std::mutex> lock(op_mu_);
-    auto l = store_->List();
-    Count("list", l.ok(), secs(), 0);
-    if (!l.ok()) return fail(l.status());
-    resp::AppendArrayHeader(out, static_cast<int64_t>(l->size()));
-    for (const auto& m : *l) {
-      resp::AppendArrayHeader(out, 4);
-      resp::AppendBulk(out, m.path);
-      resp::AppendInteger(out, static_cast<int64_t>(m.size));
-      resp::AppendInteger(out, static_cast<int64_t>(m.chunks.size()));
-      resp::AppendInteger(out, static_cast<int64_t>(m.created));
-    }
-  } else if (cmd == "STATUS") {
-    // Health as the monitor last saw it; no blocking on dead backends.
-    auto& pool = store_->backends();
-    auto& meta = store_->meta().backends();
-    resp::AppendArrayHeader(out, static_cast<int64_t>(pool.size() + meta.size()));
-    auto row = [&](Backend& b, const char* role) {
-      resp::AppendArrayHeader(out, 4);
-      resp::AppendBulk(out, role);
-      resp::AppendBulk(out, b.name());
-      resp::AppendInteger(out, b.config().group);
-      resp::AppendInteger(out, b.down_since_ms() == 0 ? 1 : 0);
-    };
-    for (size_t i = 0; i < pool.size(); ++i) row(pool.at(i), "data");
-    for (size_t i = 0; i < meta.size(); ++i) row(meta.at(i), "meta");
-  } else if (cmd == "HOOK") {
-    if (argv.size() < 3) return resp::AppendError(out, "ERR wrong number of arguments for HOOK");
-    if (staging_ == nullptr) return fail(Status::InvalidArgument("staging is off (config key 'zdb_data_dir_path')"));
-    std::vector<std::string> args(argv.begin() + 1, argv.end());
-    Status s = staging_->OnHook(args);
-    Count("hook", s.ok(), secs(), 0);
-    s.ok() ? resp::AppendOk(out) : fail(s);
-  } else if (cmd == "STAGING") {
-    // enabled, jobs, failing, last error, data dir bytes, limit
-    resp::AppendArrayHeader(out, 6);
-    if (staging_ == nullptr) {
-      for (int i = 0; i < 6; ++i) i == 3 ? resp::AppendBulk(out, "") : resp::AppendInteger(out, 0);
-      return;
-    }
-    auto st = staging_->queue().stats();
-    resp::AppendInteger(out, 1);
-    resp::AppendInteger(out, static_cast<int64_t>(st.pending));
-    resp::AppendInteger(out, static_cast<int64_t>(st.failing));
-    resp::AppendBulk(out, st.last_error);
-    resp::AppendInteger(out, static_cast<int64_t>(staging_->data_dir_bytes()));
-    resp::AppendInteger(out, static_cast<int64_t>(store_->config().max_zdb_data_dir_size));
-  } else if (cmd == "REPAIR") {
-    monitor_->HealthRound();
-    resp::AppendInteger(out, static_cast<int64_t>(monitor_->RepairRound()));
-  } else if (cmd == "SCRUB") {
-    bool full = argv.size() > 1 && (argv[1] == "FULL" || argv[1] == "full");
-    resp::AppendInteger(out, static_cast<int64_t>(monitor_->ScrubRound(full)));
-  } else {
-    resp::AppendError(out, "ERR unknown command '" + cmd + "'");
+  return table;
+}
+
+void Daemon::Execute(const Args& argv, std::string* out) {
+  std::string name(argv[0]);
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& cmd : Commands()) {
+    if (name != cmd.name) continue;
+    const int n = static_cast<int>(argv.size());
+    if (cmd.arity >= 0 ? n != cmd.arity : n < -cmd.arity)
+      return resp::AppendError(out, "ERR wrong number of arguments for " + name);
+    return (this->*cmd.handler)(argv, out);
   }
+  resp::AppendError(out, "ERR unknown command '" + name + "'");
+}
+
+double Daemon::Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void Daemon::PingCommand(const Args&, std::string* out) { resp::AppendSimple(out, "PONG"); }
+
+// STORE local-file key
+void Daemon::StoreCommand(const Args& argv, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::string local(argv[1]), key(argv[2]);
+  std::lock_guard<std::mutex> lock(op_mu_);
+  Status s = store_->Store(local, key);
+  std::error_code ec;
+  Count("store", s.ok(), Since(t0), s.ok() ? std::filesystem::file_size(local, ec) : 0);
+  s.ok() ? Reply{out}.Ok() : Reply{out}.Fail(s);
+}
+
+// RETRIEVE key output-file
+void Daemon::RetrieveCommand(const Args& argv, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::string dest(argv[2]);
+  std::lock_guard<std::mutex> lock(op_mu_);
+  Status s = store_->Retrieve(std::string(argv[1]), dest);
+  std::error_code ec;
+  Count("retrieve", s.ok(), Since(t0), s.ok() ? std::filesystem::file_size(dest, ec) : 0);
+  s.ok() ? Reply{out}.Ok() : Reply{out}.Fail(s);
+}
+
+// CHECK key -> [size, chunks, fragments, fragments ok, weakest chunk, k, m]
+void Daemon::CheckCommand(const Args& argv, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(op_mu_);
+  auto r = store_->Check(std::string(argv[1]));
+  Count("check", r.ok(), Since(t0), 0);
+  if (!r.ok()) return Reply{out}.Fail(r.status());
+  resp::AppendArrayHeader(out, 7);
+  for (int64_t v : {static_cast<int64_t>(r->size), static_cast<int64_t>(r->chunks), static_cast<int64_t>(r->fragments),
+                    static_cast<int64_t>(r->fragments_ok), static_cast<int64_t>(r->min_chunk_ok),
+                    static_cast<int64_t>(r->k), static_cast<int64_t>(r->m)})
+    resp::AppendInteger(out, v);
+}
+
+// REBUILD key -> fragments rebuilt
+void Daemon::RebuildCommand(const Args& argv, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(op_mu_);
+  auto r = store_->Rebuild(std::string(argv[1]));
+  Count("rebuild", r.ok(), Since(t0), 0);
+  r.ok() ? resp::AppendInteger(out, static_cast<int64_t>(*r)) : Reply{out}.Fail(r.status());
+}
+
+// DELETE key
+void Daemon::DeleteCommand(const Args& argv, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(op_mu_);
+  Status s = store_->Delete(std::string(argv[1]));
+  Count("delete", s.ok(), Since(t0), 0);
+  s.ok() ? Reply{out}.Ok() : Reply{out}.Fail(s);
+}
+
+// LIST -> [[key, size, chunks, created], ...]
+void Daemon::ListCommand(const Args&, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(op_mu_);
+  auto l = store_->List();
+  Count("list", l.ok(), Since(t0), 0);
+  if (!l.ok()) return Reply{out}.Fail(l.status());
+  resp::AppendArrayHeader(out, static_cast<int64_t>(l->size()));
+  for (const auto& m : *l) {
+    resp::AppendArrayHeader(out, 4);
+    resp::AppendBulk(out, m.path);
+    resp::AppendInteger(out, static_cast<int64_t>(m.size));
+    resp::AppendInteger(out, static_cast<int64_t>(m.chunks.size()));
+    resp::AppendInteger(out, static_cast<int64_t>(m.created));
+  }
+}
+
+// STATUS -> [[role, backend, group, up], ...]: health as the monitor last
+// saw it, so a dead backend never blocks the answer.
+void Daemon::StatusCommand(const Args&, std::string* out) {
+  auto& pool = store_->backends();
+  auto& meta = store_->meta().backends();
+  resp::AppendArrayHeader(out, static_cast<int64_t>(pool.size() + meta.size()));
+  auto row = [&](Backend& b, const char* role) {
+    resp::AppendArrayHeader(out, 4);
+    resp::AppendBulk(out, role);
+    resp::AppendBulk(out, b.name());
+    resp::AppendInteger(out, b.config().group);
+    resp::AppendInteger(out, b.down_since_ms() == 0 ? 1 : 0);
+  };
+  for (size_t i = 0; i < pool.size(); ++i) row(pool.at(i), "data");
+  for (size_t i = 0; i < meta.size(); ++i) row(meta.at(i), "meta");
+}
+
+// HOOK event instance [args...]: a staging zdb hook event (zstor-hook).
+void Daemon::HookCommand(const Args& argv, std::string* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (staging_ == nullptr) return Reply{out}.Fail(Status::InvalidArgument("staging is off (config key 'zdb_data_dir_path')"));
+  std::vector<std::string> args(argv.begin() + 1, argv.end());
+  Status s = staging_->OnHook(args);
+  Count("hook", s.ok(), Since(t0), 0);
+  s.ok() ? Reply{out}.Ok() : Reply{out}.Fail(s);
+}
+
+// STAGING -> [enabled, jobs, failing, last error, data dir bytes, limit]
+void Daemon::StagingCommand(const Args&, std::string* out) {
+  resp::AppendArrayHeader(out, 6);
+  if (staging_ == nullptr) {
+    for (int i = 0; i < 6; ++i) i == 3 ? resp::AppendBulk(out, "") : resp::AppendInteger(out, 0);
+    return;
+  }
+  auto st = staging_->queue().stats();
+  resp::AppendInteger(out, 1);
+  resp::AppendInteger(out, static_cast<int64_t>(st.pending));
+  resp::AppendInteger(out, static_cast<int64_t>(st.failing));
+  resp::AppendBulk(out, st.last_error);
+  resp::AppendInteger(out, static_cast<int64_t>(staging_->data_dir_bytes()));
+  resp::AppendInteger(out, static_cast<int64_t>(store_->config().max_zdb_data_dir_size));
+}
+
+// REPAIR -> objects repaired (one round now)
+void Daemon::RepairCommand(const Args&, std::string* out) {
+  monitor_->HealthRound();
+  resp::AppendInteger(out, static_cast<int64_t>(monitor_->RepairRound()));
+}
+
+// SCRUB [FULL] -> objects found damaged (and rebuilt)
+void Daemon::ScrubCommand(const Args& argv, std::string* out) {
+  if (argv.size() > 2) return resp::AppendError(out, "ERR wrong number of arguments for SCRUB");
+  bool full = argv.size() > 1 && (argv[1] == "FULL" || argv[1] == "full");
+  resp::AppendInteger(out, static_cast<int64_t>(monitor_->ScrubRound(full)));
 }
 
 }  // namespace zstor

@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,8 +34,24 @@ class Daemon {
  private:
   void AcceptLoop();
   void Serve(int fd);
-  // Executes one request; appends the RESP reply to *out.
+  struct Command;
+  static const std::vector<Command>& Commands();
+  static double Since(std::chrono::steady_clock::time_point t0);
+  // Executes one request through the command table; appends the RESP reply.
   void Execute(const std::vector<std::string_view>& argv, std::string* out);
+  using Args = std::vector<std::string_view>;
+  void PingCommand(const Args& argv, std::string* out);
+  void StoreCommand(const Args& argv, std::string* out);
+  void RetrieveCommand(const Args& argv, std::string* out);
+  void CheckCommand(const Args& argv, std::string* out);
+  void RebuildCommand(const Args& argv, std::string* out);
+  void DeleteCommand(const Args& argv, std::string* out);
+  void ListCommand(const Args& argv, std::string* out);
+  void StatusCommand(const Args& argv, std::string* out);
+  void HookCommand(const Args& argv, std::string* out);
+  void StagingCommand(const Args& argv, std::string* out);
+  void RepairCommand(const Args& argv, std::string* out);
+  void ScrubCommand(const Args& argv, std::string* out);
   void Count(const std::string& op, bool ok, double seconds, uint64_t bytes);
 
   std::unique_ptr<ObjectStore> store_;

@@ -1,6 +1,9 @@
 // zstor against real zdb processes on Unix sockets (see cluster_fixture.h).
 #include "tests/zstor/cluster_fixture.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 namespace {
 
 using namespace zstor_test;
@@ -415,6 +418,45 @@ TEST_F(DaemonTest, KillNineOfTheDaemonMidStoreLeavesNothingListed) {
   std::tie(rc, out) = Cli("retrieve -k /d -f x -o " + dir_.path() + "/d.out");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/d.out"), data);
+}
+
+// Bad input on the daemon's socket gets exact errors and harms nothing.
+TEST_F(DaemonTest, BadRequestsGetClearErrors) {
+  qs::ZdbAddress addr;
+  addr.unix_path = dir_.path() + "/zstor.sock";
+  qs::ZdbClient c(addr);
+  auto r = c.Command({"FROB"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->str, "ERR unknown command 'FROB'");
+  r = c.Command({"store", "only-one"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->str, "ERR wrong number of arguments for STORE");
+  r = c.Command({"HOOK", "jump-data"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->str, "ERR wrong number of arguments for HOOK");
+  r = c.Command({"HOOK", "jump-data", "unix:///x", "/etc/passwd", "/x"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->str, "ERR staging is off (config key 'zdb_data_dir_path')");
+  r = c.Command({"RETRIEVE", "/nothing/here", dir_.path() + "/x.out"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->str, "ERR no object stored at /nothing/here");
+  // Malformed RESP: an error, the connection closed, the daemon unharmed.
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", addr.unix_path.c_str());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  const char bad[] = "*2\r\n$-7\r\nxx\r\n";
+  ASSERT_EQ(write(fd, bad, sizeof(bad) - 1), static_cast<ssize_t>(sizeof(bad) - 1));
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(buf[0], '-') << std::string(buf, static_cast<size_t>(n));
+  EXPECT_EQ(read(fd, buf, sizeof(buf)), 0);  // closed
+  close(fd);
+  r = c.Command({"PING"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->str, "PONG");
 }
 
 TEST_F(DaemonTest, ScrubFindsBitrotByProofAndHealsIt) {
