@@ -227,12 +227,12 @@ qs::Status Filesystem::Shutdown() {
   // Nothing is open any more: unlinked inodes go now.
   std::vector<uint64_t> unlinked;
   for (const auto& [ino, n] : nodes_) {
-    if (n->inode.nlink == 0) unlinked.push_back(ino);
+    if (n->inode.nlink == 0 && !n->freed) unlinked.push_back(ino);
   }
   for (uint64_t ino : orphans_) unlinked.push_back(ino);
   for (uint64_t ino : unlinked) {
     Node* n = nullptr;
-    if (GetNode(ino, &n) == 0 && n->inode.nlink == 0) FreeInode(n);
+    if (GetNode(ino, &n) == 0 && n->inode.nlink == 0 && !n->freed) FreeInode(n);
   }
   qs::Status s = store_->Sync();
   if (!s.ok() && result.ok()) result = s;
@@ -282,12 +282,13 @@ int Filesystem::GetNode(uint64_t ino, Node** out) {
 }
 
 void Filesystem::MaybeEvict(Node* n) {
-  if (n->inode.ino == kRootIno || n->nlookup > 0 || n->nopen > 0) return;
-  if (n->inode.nlink == 0) {
-    FreeInode(n);
+  if (n->inode.ino == kRootIno || n->nopen > 0) return;
+  if (n->inode.nlink == 0 && !n->freed) {
+    FreeInode(n);  // space comes back as soon as the last name and open go
     return;
   }
-  if (n->has_dirty()) return;  // the write-back evicts nothing; Sweep does later
+  if (n->nlookup > 0) return;
+  if (n->has_dirty() && !n->freed) return;  // the write-back evicts nothing; Sweep does later
   nodes_.erase(n->inode.ino);
 }
 
@@ -333,7 +334,7 @@ void Filesystem::Stat(const Node* n, struct stat* st) const {
 }
 
 bool Filesystem::AddOrphan(Node* n, MetaBatch* batch) {
-  if (n->nlookup == 0 && n->nopen == 0) return false;
+  if (n->nopen == 0) return false;
   orphans_.insert(n->inode.ino);
   batch->Set(kOrphansKey, EncodeOrphans({orphans_.begin(), orphans_.end()}));
   return true;
@@ -364,7 +365,15 @@ int Filesystem::FreeInode(Node* n) {
     if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", ids.size(), ino, s.ToString());
   }
   dirty_nodes_.erase(ino);
-  nodes_.erase(ino);
+  if (n->nlookup == 0) {
+    nodes_.erase(ino);
+  } else {
+    n->freed = true;
+    n->inode.size = 0;
+    n->inode.blocks = 0;
+    n->chunks.clear();
+    n->inode_dirty = false;
+  }
   return 0;
 }
 

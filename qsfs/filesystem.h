@@ -114,6 +114,7 @@ class Filesystem {
     uint64_t nlookup = 0;
     uint32_t nopen = 0;
     bool inode_dirty = false;                // inode newer in memory than in zdb
+    bool freed = false;                      // no name, not open: gone from zdb
     std::map<uint64_t, std::string> dirty;   // block index -> block bytes
     std::map<uint32_t, Chunk> chunks;        // loaded block map chunks
     std::chrono::steady_clock::time_point dirty_since;
@@ -148,9 +149,11 @@ class Filesystem {
   Inode NewInode(const Caller& c, const Inode& parent, uint32_t mode);
   int CheckName(std::string_view name) const;
   void Stat(const Node* n, struct stat* st) const;
-  // For an inode losing its last name: true when the kernel still
-  // references it, in which case *batch records it in the orphan list.
+  // For an inode losing its last name: true when it is still open, in
+  // which case *batch records it in the orphan list.
   bool AddOrphan(Node* n, MetaBatch* batch);
+  // Deletes the inode, its block map and its data from zdb. The Node stays
+  // (marked freed) while the kernel still holds a lookup on it.
   int FreeInode(Node* n);
   // Sends in one ordered pipeline: head, buckets that only gained entries,
   // buckets that lost entries, middle, the inodes, split-source buckets,

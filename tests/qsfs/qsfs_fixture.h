@@ -173,6 +173,18 @@ inline int RunAs(uid_t uid, gid_t gid, const std::function<int()>& fn) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+// Polls NSINFO qsfs-data until it contains `text` (10 s at most).
+inline void WaitForDataNamespace(qs::ZdbClient admin, const std::string& text) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    auto r = admin.Command({"NSINFO", "qsfs-data"});
+    ASSERT_TRUE(r.ok());
+    if (r->str.find(text) != std::string::npos) return;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << r->str;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // errno of a call that returns -1 on failure, or 0 when it succeeded.
 #define QS_ERRNO(expr) ((expr) < 0 ? errno : 0)
 
