@@ -610,6 +610,19 @@ Result<qs::ReadFile*> Namespace::Reader(uint32_t id, bool index_file) {
   return raw;
 }
 
+size_t Namespace::DropEvictedReaders() {
+  size_t dropped = 0;
+  for (auto it = readers_.begin(); it != readers_.end();) {
+    if (it->first != head_id_ && !env_->Exists(DataPath(it->first))) {
+      it = readers_.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
+  }
+  return dropped;
+}
+
 bool Namespace::SegmentMissing(uint32_t id) { return !env_->Exists(DataPath(id)); }
 
 Status Namespace::ReadEntry(const Location& loc, std::string* buf, DataEntry* e, uint32_t* missing_segment) {

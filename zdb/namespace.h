@@ -144,6 +144,10 @@ class Namespace {
   std::string IndexPath(uint32_t id) const { return index_dir_ + "/" + IndexFileName(id); }
   // Re-opens a data segment restored after missing-data.
   void ForgetReader(uint32_t id) { readers_.erase(id); }
+  // Drops cached readers of closed data segments whose file is gone (evicted
+  // by zstor): their mapping would pin the disk space and hide the absence
+  // from missing-data. Returns how many were dropped. Loop thread only.
+  size_t DropEvictedReaders();
   bool SegmentMissing(uint32_t id);
 
  private:

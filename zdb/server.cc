@@ -596,6 +596,8 @@ void Server::EverySecond() {
       Status s = ns->RotateIfOlder(now, opts_.rotate);
       if (!s.ok()) spdlog::error("namespace {}: rotation failed: {}", name, s.ToString());
     }
+    if (size_t n = ns->DropEvictedReaders(); n > 0)
+      spdlog::info("namespace {}: released {} evicted data segments", name, n);
     if (opts_.fsync == FsyncPolicy::kEverySec && ns->dirty()) {
       SyncJob job;
       job.ns = name;

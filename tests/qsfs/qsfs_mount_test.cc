@@ -505,7 +505,7 @@ TEST_F(QsfsTest, SigtermAndUnmountFlushEverything) {
   int fd = open(P("b").c_str(), O_WRONLY | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(write(fd, "written back", 12), 12);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
   kill(qsfs_.pid(), SIGKILL);
   WaitExit();
   close(fd);

@@ -710,6 +710,22 @@ TEST_F(ZdbServerTest, MissingDataWithoutHookIsAnError) {
   EXPECT_BULK(c->Cmd({"GET", "late"}), "one");
 }
 
+// A closed segment read once (and so mapped) then deleted by an evictor:
+// within a second zdb lets go of the mapping (the disk space is freed) and
+// reports the segment missing instead of serving the unlinked file.
+TEST_F(ZdbServerTest, EvictedSegmentIsReleased) {
+  StartZdb();
+  auto c = Connect();
+  c->Cmd({"SET", "early", "zero"});
+  EXPECT_STATUS(c->Cmd({"NSJUMP"}), "OK");
+  c->Cmd({"SET", "late", "one"});
+  EXPECT_BULK(c->Cmd({"GET", "early"}), "zero");  // maps segment 0
+  std::filesystem::remove(dir_.path() + "/data/default/zdb-data-00000");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_ERROR(c->Cmd({"GET", "early"}), "Internal Error (data segment 0 is missing)");
+  EXPECT_BULK(c->Cmd({"GET", "late"}), "one");
+}
+
 TEST_F(ZdbServerTest, WaitWakesOnOtherClientsCommand) {
   StartZdb();
   auto waiter = Connect();
