@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# The local stack under one directory (.stack/ by default), on loopback:
-# 20 data zdbs (:9901-9920, 4 groups), 4 meta zdbs (:9921-9924), the
-# staging zdb (:9900) and the zstor daemon with a fresh key.
+# The whole stack on one machine, under one directory (.stack/ by default),
+# on loopback:
+#   20 data zdbs (:9901-9920, four groups of five), 4 meta zdbs (:9921-9924),
+#   the staging zdb (:9900 and .stack/staging.sock) whose hook is zstor-hook,
+#   the zstor daemon with a freshly generated key (socket, /metrics on :10000),
+#   and qsfs mounted on .stack/mnt, writing into the staging zdb.
+#
 #   scripts/stack.sh up      install what is missing, build, start, show it working
-#   scripts/stack.sh status  every process and its health
-#   scripts/stack.sh down    stop everything
-# qsfs (the mount) joins when it lands.
+#   scripts/stack.sh status  every process, its health, the mount, the uploads
+#   scripts/stack.sh down    unmount and stop everything (data kept)
+#
+# `up` writes files into the mount, closes the staging segments so zstor
+# uploads them (zstd -> AES-256-GCM -> RS 16+4 over the 20 data zdbs), shows
+# them dispersed, kills 4 data backends, then throws the staging directory
+# away and brings the filesystem back from the surviving 16 backends alone
+# (namespaces-init), checking every file byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 state=${QSFS_STACK_DIR:-$root/.stack}
 base=${STACK_BASE_PORT:-9900}
 bin=$root/build/bin
+mnt=$state/mnt
+staging=$state/staging
 
 build() {
   bash scripts/install-deps.sh
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build -j"$(nproc)" --target zdb zstor 2>&1 | grep -E 'error' || true
-  test -x "$bin/zdb" && test -x "$bin/zstor"
+  cmake --build build -j"$(nproc)" --target zdb zstor qsfs 2>&1 | grep -E 'error' || true
+  test -x "$bin/zdb" && test -x "$bin/zstor" && test -x "$bin/qsfs"
 }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -30,6 +41,53 @@ start_zdb() {  # start_zdb NAME PORT MODE
     --logfile "$dir.log" </dev/null >>"$dir.out" 2>&1 &
   echo $! >"$dir.pid"
   disown
+}
+
+# The staging zdb: each namespace chooses its mode (qsfs-meta user,
+# qsfs-data sequential); segments close at 32 MiB or after 60 s; every event
+# goes to zstor-hook, which finds zstor through ZSTOR_CONFIG.
+start_staging() {
+  alive "$state/staging.pid" && return 0
+  mkdir -p "$staging"
+  ZSTOR_CONFIG=$state/zstor.toml "$bin/zdb" --data "$staging/data" --index "$staging/index" \
+    --listen 127.0.0.1 --port "$base" --socket "$state/staging.sock" --dualnet \
+    --datasize 32M --rotate 60 --hook "$bin/zstor-hook" --metrics "127.0.0.1:$((base + 101))" \
+    --logfile "$state/staging.log" </dev/null >>"$state/staging.out" 2>&1 &
+  echo $! >"$state/staging.pid"
+  disown
+  wait_port "$base" || { echo "the staging zdb did not start (see $state/staging.log)"; exit 1; }
+}
+
+start_zstor() {
+  alive "$state/zstor.pid" && return 0
+  "$bin/zstor" -c "$state/zstor.toml" monitor </dev/null >>"$state/zstor.log" 2>&1 &
+  echo $! >"$state/zstor.pid"
+  disown
+  for _ in $(seq 200); do [ -S "$state/zstor.sock" ] && return 0; sleep 0.05; done
+  echo "zstor did not start (see $state/zstor.log)"; exit 1
+}
+
+mount_qsfs() {
+  mkdir -p "$mnt"
+  mountpoint -q "$mnt" && return 0
+  "$bin/qsfs" -o "unix=$state/staging.sock,logfile=$state/qsfs.log" "$mnt"
+  pgrep -n -f "qsfs -o unix=$state/staging.sock" >"$state/qsfs.pid"
+}
+
+unmount_qsfs() {
+  mountpoint -q "$mnt" || return 0
+  local pid=""
+  [ -f "$state/qsfs.pid" ] && pid=$(cat "$state/qsfs.pid")
+  fusermount3 -u "$mnt" || umount "$mnt"
+  if [ -n "$pid" ]; then for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; fi
+  rm -f "$state/qsfs.pid"
+}
+
+stop_pid() {  # stop_pid PIDFILE: SIGTERM, then wait up to 30 s
+  alive "$1" || { rm -f "$1"; return 0; }
+  kill -TERM "$(cat "$1")"
+  for _ in $(seq 300); do alive "$1" || break; sleep 0.1; done
+  rm -f "$1"
 }
 
 wait_port() { for _ in $(seq 200); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
@@ -47,6 +105,11 @@ write_config() {
     echo "socket = \"$state/zstor.sock\""
     echo "prometheus_port = $((base + 100))"
     echo "chunk_size = \"16M\""
+    echo "# The staging zdb (qsfs writes there; its closed segments are uploaded here)."
+    echo "zdb_data_dir_path = \"$staging/data\""
+    echo "zdb_index_dir_path = \"$staging/index\""
+    echo "queue_dir = \"$state/queue\""
+    echo "max_zdb_data_dir_size = \"256M\""
     echo "[encryption]"; echo "algorithm = \"AES\""; echo "key = \"$key\""
     echo "[compression]"; echo "algorithm = \"zstd\""; echo "level = 1"
     echo "[meta]"; echo "type = \"zdb\""
@@ -68,69 +131,123 @@ write_config() {
 
 zstor() { "$bin/zstor" -c "$state/zstor.toml" "$@"; }
 
+# Blocks until zstor's staging queue is empty (every closed segment uploaded
+# and verified), showing the count; fails after $1 seconds.
+wait_uploads() {
+  local jobs=""
+  for _ in $(seq $(($1 * 2))); do
+    jobs=$(zstor --json status | sed -n 's/.*"staging": {"jobs": \([0-9]*\).*/\1/p')
+    [ "$jobs" = "0" ] && { echo "uploads: queue empty"; return 0; }
+    [ -t 1 ] && printf '\ruploads: %s jobs queued ' "${jobs:-?}"
+    sleep 0.5
+  done
+  echo; echo "uploads did not finish in $1 s"; zstor status | tail -2; return 1
+}
+
+# Closes the head segment of each qsfs namespace so it is uploaded now
+# instead of at the next 32 MiB or 60 s.
+jump_segments() {
+  for ns in qsfs-meta qsfs-data; do printf 'SELECT %s\nNSJUMP\n' "$ns" | redis-cli -p "$base" >/dev/null; done
+}
+
+sample_tree() {  # sample_tree DIR: files of every kind of content
+  local d=$1
+  mkdir -p "$d/photos" "$d/docs/notes" "$d/empty"
+  head -c $((40 << 20)) /dev/urandom >"$d/photos/big-random.bin"
+  for i in $(seq 1 8); do head -c $((i * 37000)) /dev/urandom >"$d/photos/img$i.raw"; done
+  for i in $(seq 1 60000); do echo "line $i of a text file that compresses well"; done >"$d/docs/log.txt"
+  for i in $(seq 1 200); do echo "note $i: $(date -u +%s%N)" >"$d/docs/notes/n$i.txt"; done
+  ln -s ../docs/log.txt "$d/photos/link-to-log"
+  : >"$d/empty/zero-bytes"
+}
+
+checksums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+
 up() {
   build
   mkdir -p "$state"
-  echo "== starting 20 data zdbs, 4 meta zdbs and the staging zdb"
+  echo "== starting 20 data zdbs and 4 meta zdbs"
   for i in $(seq 1 20); do start_zdb "data$i" $((base + i)) seq; done
   for i in 21 22 23 24; do start_zdb "meta$((i - 20))" $((base + i)) user; done
-  start_zdb staging "$base" user
-  for i in $(seq 0 24); do wait_port $((base + i)) || { echo "zdb on port $((base + i)) did not start"; exit 1; }; done
+  for i in $(seq 1 24); do wait_port $((base + i)) || { echo "zdb on port $((base + i)) did not start"; exit 1; }; done
   write_config
-  if ! alive "$state/zstor.pid"; then
-    "$bin/zstor" -c "$state/zstor.toml" monitor </dev/null >>"$state/zstor.log" 2>&1 &
-    echo $! >"$state/zstor.pid"
-    disown
-    for _ in $(seq 200); do [ -S "$state/zstor.sock" ] && break; sleep 0.05; done
-  fi
-  echo "== storing sample files through zstor (zstd -> AES-256-GCM -> RS 16+4 over 20 zdbs)"
-  mkdir -p "$state/samples"
-  head -c $((24 << 20)) /dev/urandom >"$state/samples/random.bin"
-  for i in $(seq 1 40000); do echo "line $i of a text file that compresses well"; done >"$state/samples/text.txt"
-  for f in random.bin text.txt; do zstor store -f "$state/samples/$f" -k "/samples/$f"; done
+  echo "== starting zstor (daemon: health, repair, scrub, uploads, /metrics on :$((base + 100)))"
+  start_zstor
+  echo "== starting the staging zdb (hook: zstor-hook) and mounting qsfs on $mnt"
+  start_staging
+  mount_qsfs
+  echo "== writing a sample tree into the mount"
+  rm -rf "$mnt/demo"
+  sample_tree "$mnt/demo"
+  find "$mnt/demo" -type f -exec sync {} +   # fsync: into the staging zdb, on its disk
+  checksums "$mnt/demo" >"$state/demo.sha256"
+  du -sh "$mnt/demo" | sed 's/^/written: /'
+  df -h "$mnt" | tail -1 | awk '{print "mount: " $6 " size " $2 " used " $3}'
+  echo "== closing staging segments; zstor uploads them (zstd -> AES-256-GCM -> RS 16+4)"
+  jump_segments
+  wait_uploads 120
   zstor list
-  zstor check -f x -k /samples/random.bin
-  echo "== fragments per backend (keys in each data zdb)"
-  for i in $(seq 1 20); do printf 'zdb:%d=%s ' $((base + i)) "$(redis-cli -p $((base + i)) DBSIZE)"; done; echo
-  echo "== killing 4 data backends, then reading everything back"
-  for i in 1 6 11 16; do kill -9 "$(cat "$state/data$i.pid")"; done
-  for f in random.bin text.txt; do
-    zstor retrieve -k "/samples/$f" -f x -o "$state/samples/$f.back"
-    cmp "$state/samples/$f" "$state/samples/$f.back" && echo "$f: intact (byte for byte)"
-  done
-  echo "== restarting them"
+  echo "== fragments per backend"
+  zstor status
+  echo "== unmounting, stopping the staging zdb (its last segments are uploaded at close)"
+  unmount_qsfs
+  stop_pid "$state/staging.pid"
+  wait_uploads 120
+  echo "== killing 4 data backends (one per group)"
+  for i in 1 6 11 16; do kill -9 "$(cat "$state/data$i.pid")"; rm -f "$state/data$i.pid"; done
+  echo "== throwing the staging directory away; restoring from the 16 surviving backends"
+  rm -rf "$staging" "$state/staging.log"
+  local t0
+  t0=$(date +%s%N)
+  start_staging
+  echo "namespaces-init: staging zdb back in $((($(date +%s%N) - t0) / 1000000)) ms"
+  mount_qsfs
+  if checksums "$mnt/demo" | cmp -s - "$state/demo.sha256"; then
+    echo "every file intact: $(wc -l <"$state/demo.sha256") files, byte for byte (sha256), 4 of 20 backends dead"
+  else
+    echo "MISMATCH after restore:"; checksums "$mnt/demo" | diff - "$state/demo.sha256" | head; exit 1
+  fi
+  echo "== restarting the 4 backends"
   for i in 1 6 11 16; do start_zdb "data$i" $((base + i)) seq; done
   for i in 1 6 11 16; do wait_port $((base + i)); done
   sleep 3  # one health round of the daemon
+  echo
   status || true
   echo
-  echo "Stack running under $state."
+  echo "Stack running under $state, filesystem mounted on $mnt."
   echo "  status: scripts/stack.sh status     stop: scripts/stack.sh down"
-  echo "  zstor:  build/bin/zstor -c $state/zstor.toml list"
-  echo "  zdb:    redis-cli -p $base   (staging)    metrics: http://127.0.0.1:$((base + 100))/metrics"
+  echo "  zstor:  build/bin/zstor -c $state/zstor.toml status"
+  echo "  zdb:    redis-cli -p $base   (staging)    metrics: http://127.0.0.1:$((base + 100))/metrics (zstor)"
 }
 
 status() {
-  local bad=0
+  local bad=0 name
   for f in "$state"/*.pid; do
     [ -e "$f" ] || continue
     name=$(basename "$f" .pid)
-    if alive "$f"; then printf '%-8s pid %-7s up\n' "$name" "$(cat "$f")"; else printf '%-8s DOWN\n' "$name"; bad=1; fi
+    if ! alive "$f"; then printf '%-8s DOWN\n' "$name"; bad=1; continue; fi
+    case "$name" in
+      data*|meta*) port=$((base + ${name//[a-z]/}))
+        [ "${name:0:4}" = meta ] && port=$((port + 20))
+        if redis-cli -p "$port" PING >/dev/null 2>&1; then health="answers PING on :$port"; else health="NOT answering on :$port"; bad=1; fi ;;
+      staging) if redis-cli -s "$state/staging.sock" PING >/dev/null 2>&1; then health="answers PING on :$base and $state/staging.sock"; else health="NOT answering"; bad=1; fi ;;
+      zstor) if [ -S "$state/zstor.sock" ] && zstor status >/dev/null 2>&1; then health="answers on $state/zstor.sock"; else health="NOT answering"; bad=1; fi ;;
+      qsfs) if mountpoint -q "$mnt" && stat -f "$mnt" >/dev/null 2>&1; then health="mounted on $mnt"; else health="NOT mounted"; bad=1; fi ;;
+      *) health="" ;;
+    esac
+    printf '%-8s pid %-7s up  %s\n' "$name" "$(cat "$f")" "$health"
   done
-  [ -f "$state/zstor.toml" ] && zstor status | tail -1
+  if mountpoint -q "$mnt"; then df -h "$mnt" | tail -1 | awk '{print "mount    " $6 ": size " $2 ", used " $3 ", free " $4}'; fi
+  if [ -f "$state/zstor.toml" ] && alive "$state/zstor.pid"; then zstor status | grep -E "^staging|backends down"; fi
   return $bad
 }
 
 down() {
-  for f in "$state"/*.pid; do
-    [ -e "$f" ] || continue
-    alive "$f" && kill -TERM "$(cat "$f")"
-  done
-  for f in "$state"/*.pid; do
-    [ -e "$f" ] || continue
-    for _ in $(seq 100); do alive "$f" || break; sleep 0.1; done
-    rm -f "$f"
-  done
+  unmount_qsfs
+  stop_pid "$state/staging.pid"   # namespace-closing: its head segment is queued for upload
+  stop_pid "$state/zstor.pid"     # queued jobs stay on disk and resume at the next start
+  for f in "$state"/*.pid; do [ -e "$f" ] && alive "$f" && kill -TERM "$(cat "$f")"; done
+  for f in "$state"/*.pid; do [ -e "$f" ] && stop_pid "$f"; done
   echo "stack stopped (data kept in $state; remove it to start afresh)"
 }
 

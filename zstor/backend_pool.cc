@@ -118,6 +118,8 @@ bool Backend::RefreshSpace() {
   int64_t ns_space = field("space_available");
   int64_t disk = field("data_disk_freespace_bytes");
   free_bytes_ = ns_space >= 0 ? (disk >= 0 ? std::min(ns_space, disk) : ns_space) : disk;
+  entries_ = field("entries");
+  used_bytes_ = field("data_size_bytes");
   return true;
 }
 

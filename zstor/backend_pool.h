@@ -46,6 +46,10 @@ class Backend {
   // Free bytes as last reported by NSINFO (space_available under a
   // namespace limit, else the data disk's free space); -1 when unknown.
   int64_t free_bytes() const { return free_bytes_; }
+  // Entries (fragments) and data bytes in the namespace as last reported by
+  // NSINFO; -1 when unknown.
+  int64_t entries() const { return entries_; }
+  int64_t used_bytes() const { return used_bytes_; }
   // Asks the backend (NSINFO) and records the answer; false on failure.
   bool RefreshSpace();
   // Full: known to have less than min_free bytes left; placement skips it.
@@ -62,6 +66,8 @@ class Backend {
   std::atomic<int64_t> down_since_ms_{0};
   std::atomic<uint64_t> errors_{0};
   std::atomic<int64_t> free_bytes_{-1};
+  std::atomic<int64_t> entries_{-1};
+  std::atomic<int64_t> used_bytes_{-1};
   std::string last_error_;
 };
 

@@ -257,18 +257,22 @@ void Daemon::ListCommand(const Args&, std::string* out) {
   }
 }
 
-// STATUS -> [[role, backend, group, up], ...]: health as the monitor last
-// saw it, so a dead backend never blocks the answer.
+// STATUS -> [[role, backend, group, up, entries, used bytes, free bytes], ...]:
+// health and space as the monitor last saw them (-1: never seen), so a dead
+// backend never blocks the answer.
 void Daemon::StatusCommand(const Args&, std::string* out) {
   auto& pool = store_->backends();
   auto& meta = store_->meta().backends();
   resp::AppendArrayHeader(out, static_cast<int64_t>(pool.size() + meta.size()));
   auto row = [&](Backend& b, const char* role) {
-    resp::AppendArrayHeader(out, 4);
+    resp::AppendArrayHeader(out, 7);
     resp::AppendBulk(out, role);
     resp::AppendBulk(out, b.name());
     resp::AppendInteger(out, b.config().group);
     resp::AppendInteger(out, b.down_since_ms() == 0 ? 1 : 0);
+    resp::AppendInteger(out, b.entries());
+    resp::AppendInteger(out, b.used_bytes());
+    resp::AppendInteger(out, b.free_bytes());
   };
   for (size_t i = 0; i < pool.size(); ++i) row(pool.at(i), "data");
   for (size_t i = 0; i < meta.size(); ++i) row(meta.at(i), "meta");

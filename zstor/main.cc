@@ -130,6 +130,43 @@ void PrintList(const std::vector<zstor::ObjectMeta>& l, bool json) {
   }
 }
 
+// One backend as `status` shows it; -1 for what is not known.
+struct BackendRow {
+  std::string role, name, error;
+  int64_t group = 0;
+  bool up = false;
+  int64_t fragments = -1, used = -1, free = -1;
+};
+
+std::string Known(int64_t v, bool bytes) {
+  if (v < 0) return "-";
+  return bytes ? HumanBytes(static_cast<uint64_t>(v)) : std::to_string(v);
+}
+
+// Backends with health, fragment count and space; staging_json is "null"
+// or the staging object already rendered (its human line printed by the caller).
+void PrintStatus(const std::vector<BackendRow>& rows, bool json, const std::string& staging_json) {
+  int down = 0;
+  std::string body;
+  if (!json) std::printf("%-5s %-32s %5s %-5s %9s %10s %10s\n", "role", "backend", "group", "state", "fragments", "used", "free");
+  for (const auto& b : rows) {
+    if (!b.up) ++down;
+    if (json) {
+      if (!body.empty()) body += ", ";
+      body += "{\"role\": \"" + b.role + "\", \"backend\": " + JsonEscape(b.name) + ", \"group\": " +
+              std::to_string(b.group) + ", \"up\": " + (b.up ? "true" : "false") + ", \"fragments\": " +
+              std::to_string(b.fragments) + ", \"used_bytes\": " + std::to_string(b.used) +
+              ", \"free_bytes\": " + std::to_string(b.free) + "}";
+    } else {
+      std::printf("%-5s %-32s %5lld %-5s %9s %10s %10s%s%s\n", b.role.c_str(), b.name.c_str(), static_cast<long long>(b.group),
+                  b.up ? "up" : "DOWN", Known(b.fragments, false).c_str(), Known(b.used, true).c_str(),
+                  Known(b.free, true).c_str(), b.error.empty() ? "" : "  ", b.error.c_str());
+    }
+  }
+  if (json) std::printf("{\"backends\": [%s], \"down\": %d, \"staging\": %s}\n", body.c_str(), down, staging_json.c_str());
+  else std::printf("%d of %zu backends down\n", down, rows.size());
+}
+
 int Fail(bool json, const qs::Status& s) {
   if (json) std::printf("{\"ok\": false, \"error\": %s}\n", JsonEscape(s.message()).c_str());
   else std::fprintf(stderr, "zstor: %s\n", s.message().c_str());
@@ -260,20 +297,11 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
   } else if (command == "status") {
     auto r = call({"STATUS"});
     if (!r.ok()) return fail(r.status());
-    int down = 0;
-    std::string body;
+    std::vector<BackendRow> rows;
     for (const auto& e : r->elements) {
-      if (e.elements.size() != 4) continue;
-      bool up = e.elements[3].integer == 1;
-      if (!up) ++down;
-      if (json) {
-        if (!body.empty()) body += ", ";
-        body += "{\"role\": \"" + e.elements[0].str + "\", \"backend\": " + JsonEscape(e.elements[1].str) +
-                ", \"group\": " + std::to_string(e.elements[2].integer) + ", \"up\": " + (up ? "true" : "false") + "}";
-      } else {
-        std::printf("%-5s %-40s group %-3lld %s\n", e.elements[0].str.c_str(), e.elements[1].str.c_str(),
-                    static_cast<long long>(e.elements[2].integer), up ? "up" : "DOWN");
-      }
+      if (e.elements.size() != 7) return fail(qs::Status::IOError("malformed STATUS reply"));
+      rows.push_back(BackendRow{e.elements[0].str, e.elements[1].str, "", e.elements[2].integer, e.elements[3].integer == 1,
+                                e.elements[4].integer, e.elements[5].integer, e.elements[6].integer});
     }
     auto st = call({"STAGING"});
     std::string staging_json = "null";
@@ -289,8 +317,7 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
                     e[5].integer > 0 ? HumanBytes(static_cast<uint64_t>(e[5].integer)).c_str() : "none");
       }
     }
-    if (json) std::printf("{\"backends\": [%s], \"down\": %d, \"staging\": %s}\n", body.c_str(), down, staging_json.c_str());
-    else std::printf("%d of %zu backends down\n", down, r->elements.size());
+    PrintStatus(rows, json, staging_json);
   } else if (command == "repair" || command == "scrub") {
     auto r = command == "repair" ? call({"REPAIR"}) : full ? call({"SCRUB", "FULL"}) : call({"SCRUB"});
     if (!r.ok()) return fail(r.status());
@@ -463,28 +490,20 @@ int main(int argc, char** argv) {
     PrintList(*l, json);
     return 0;
   }
-  // status
-  auto& pool = (*store)->backends();
-  auto& mpool = (*store)->meta().backends();
-  int down = 0;
-  std::string body;
+  // status, asked of every backend now (no daemon has it cached)
+  std::vector<BackendRow> rows;
   auto report = [&](zstor::Backend& b, const char* role) {
     auto r = b.Command({"PING"});
     bool up = r.ok() && !r->is_error();
-    if (up) b.MarkUp();
-    else ++down;
-    if (json) {
-      if (!body.empty()) body += ", ";
-      body += "{\"role\": \"" + std::string(role) + "\", \"backend\": " + JsonEscape(b.name()) +
-              ", \"group\": " + std::to_string(b.config().group) + ", \"up\": " + (up ? "true" : "false") + "}";
-    } else {
-      std::printf("%-5s %-40s group %-3d %s\n", role, b.name().c_str(), b.config().group,
-                  up ? "up" : ("DOWN " + (r.ok() ? r->str : r.status().message())).c_str());
+    if (up) {
+      b.MarkUp();
+      b.RefreshSpace();
     }
+    rows.push_back(BackendRow{role, b.name(), up ? "" : (r.ok() ? r->str : r.status().message()), b.config().group, up,
+                              b.entries(), b.used_bytes(), b.free_bytes()});
   };
-  for (size_t i = 0; i < pool.size(); ++i) report(pool.at(i), "data");
-  for (size_t i = 0; i < mpool.size(); ++i) report(mpool.at(i), "meta");
-  if (json) std::printf("{\"backends\": [%s], \"down\": %d}\n", body.c_str(), down);
-  else std::printf("%d of %zu backends down\n", down, pool.size() + mpool.size());
+  for (size_t i = 0; i < (*store)->backends().size(); ++i) report((*store)->backends().at(i), "data");
+  for (size_t i = 0; i < (*store)->meta().backends().size(); ++i) report((*store)->meta().backends().at(i), "meta");
+  PrintStatus(rows, json, "null");
   return 0;
 }

@@ -310,6 +310,15 @@ TEST_F(ClusterTest, CliHumanAndJson) {
   std::tie(rc, out) = run("--json status");
   EXPECT_EQ(rc, 0);
   EXPECT_NE(out.find("\"down\": 0"), std::string::npos) << out;
+  // One object of 20 fragments on 22 data backends: 20 hold one each.
+  size_t ones = 0;
+  for (size_t p = out.find("\"role\": \"data\""); p != std::string::npos; p = out.find("\"role\": \"data\"", p + 1))
+    ones += out.compare(out.find("\"fragments\": ", p), 15, "\"fragments\": 1,") == 0;
+  EXPECT_EQ(ones, 20u) << out;
+  std::tie(rc, out) = run("status");
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("fragments"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 of 26 backends down"), std::string::npos) << out;
 }
 
 TEST_F(ClusterTest, KillNineMidStoreLeavesNothingListed) {
