@@ -19,15 +19,27 @@ Digest ChunkCodec::Proof(std::string_view nonce, std::string_view bytes) {
   return d;
 }
 
+std::string ChunkCodec::FragmentNonce(const ChunkMeta& meta, size_t i) {
+  if (!(meta.flags & kChunkKeyedChecksums)) return "";
+  std::string n = meta.nonce;
+  n.push_back(static_cast<char>(static_cast<uint8_t>(i)));
+  return n;
+}
+
+Digest ChunkCodec::FragmentChecksum(std::string_view nonce, std::string_view bytes) {
+  return nonce.empty() ? Sha256(bytes) : Proof(nonce, bytes);
+}
+
 bool ChunkCodec::FragmentValid(const ChunkMeta& meta, size_t i, std::string_view bytes) {
-  return i < meta.fragments.size() && bytes.size() == meta.shard_size && Sha256(bytes) == meta.fragments[i].checksum;
+  return i < meta.fragments.size() && bytes.size() == meta.shard_size &&
+         FragmentChecksum(FragmentNonce(meta, i), bytes) == meta.fragments[i].checksum;
 }
 
 Status ChunkCodec::Encode(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
                           std::vector<std::string>* shards) const {
   std::string compressed;
   std::string_view payload = plain;
-  meta->flags = 0;
+  meta->flags = kChunkKeyedChecksums;
   if (level_ > 0 && Compress(plain, level_, &compressed)) {
     payload = compressed;
     meta->flags |= kChunkCompressed;
@@ -40,7 +52,8 @@ Status ChunkCodec::Encode(const std::string& object_id, uint32_t index, std::str
   coder_->Encode(sealed, shards);
   meta->shard_size = static_cast<uint32_t>((*shards)[0].size());
   meta->fragments.assign(shards->size(), FragmentMeta{});
-  for (size_t i = 0; i < shards->size(); ++i) meta->fragments[i].checksum = Sha256((*shards)[i]);
+  for (size_t i = 0; i < shards->size(); ++i)
+    meta->fragments[i].checksum = FragmentChecksum(FragmentNonce(*meta, i), (*shards)[i]);
   meta->challenges.clear();
   std::string pick = RandomBytes(static_cast<size_t>(challenges_));
   for (int c = 0; c < challenges_; ++c) {

@@ -36,6 +36,13 @@ class ChunkCodec {
 
   // True when fragment bytes match the checksum recorded for fragment i.
   static bool FragmentValid(const ChunkMeta& meta, size_t i, std::string_view bytes);
+  // The key of fragment i's checksum: the chunk nonce then the index byte,
+  // so `PROVE key FragmentNonce` answers the recorded checksum and every
+  // fragment is verifiable without a download. Empty for chunks written
+  // before kChunkKeyedChecksums (their checksum is a plain SHA-256).
+  static std::string FragmentNonce(const ChunkMeta& meta, size_t i);
+  // The checksum of fragment bytes under `nonce` (empty: SHA-256).
+  static Digest FragmentChecksum(std::string_view nonce, std::string_view bytes);
   // HMAC-SHA256(nonce, bytes): what zdb's PROVE answers (hex) for a fragment.
   static Digest Proof(std::string_view nonce, std::string_view bytes);
 

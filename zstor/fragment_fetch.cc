@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "zstor/chunk_codec.h"
 #include "zstor/crypto.h"
 
 namespace zstor {
@@ -37,11 +38,11 @@ void FragmentFetch::RequestLocked(size_t j) {
   }
   ++outstanding_;
   pool_->Submit([self = shared_from_this(), b, j, key = frag.key, sum = frag.checksum,
-                 size = chunk_->shard_size]() {
+                 nonce = ChunkCodec::FragmentNonce(*chunk_, j), size = chunk_->shard_size]() {
     auto r = b->Get(key);
     // Verified here, on the I/O thread: the hashing of k fragments spreads
     // over the pool instead of queueing behind the decoder.
-    bool ok = r.ok() && r->size() == size && Sha256(*r) == sum;
+    bool ok = r.ok() && r->size() == size && ChunkCodec::FragmentChecksum(nonce, *r) == sum;
     if (r.ok() && !ok) spdlog::warn("{}: fragment {} (key of {} bytes) fails its checksum", b->name(), j, r->size());
     std::lock_guard<std::mutex> lock(self->mu_);
     --self->outstanding_;

@@ -130,6 +130,7 @@ Status DecodeObjectMeta(std::string_view buf, ObjectMeta* m) {
     if (!r.U32(&c.plain_size) || !r.U32(&c.sealed_size) || !r.U8(&c.flags) || !r.Fixed(&c.nonce, kNonceSize) ||
         !r.U32(&c.shard_size) || !r.U8(&nf))
       return Status::Corruption("metadata: truncated chunk");
+    if ((c.flags & ~kChunkKnownFlags) != 0) return Status::Corruption("metadata: unknown chunk flags (written by a newer zstor?)");
     if (nf != m->k + m->m) return Status::Corruption("metadata: fragment count does not match k + m");
     c.fragments.resize(nf);
     for (auto& f : c.fragments) {

@@ -15,14 +15,16 @@ namespace zstor {
 constexpr uint8_t kMetadataVersion = 1;
 
 enum ChunkFlags : uint8_t {
-  kChunkCompressed = 1,  // the sealed payload holds zstd output
+  kChunkCompressed = 1,       // the sealed payload holds zstd output
+  kChunkKeyedChecksums = 2,   // fragment checksums are HMACs keyed by FragmentNonce
+  kChunkKnownFlags = 3,       // a reader refuses chunks with other bits set
 };
 
 // Where one fragment lives and what it must hash to.
 struct FragmentMeta {
   uint16_t backend = 0;  // index into ObjectMeta::backends
   std::string key;       // zdb key (8-byte sequential id)
-  Digest checksum{};     // SHA-256 of the fragment bytes
+  Digest checksum{};     // of the fragment bytes: see ChunkCodec::FragmentChecksum
 };
 
 // A proof-of-storage challenge: PROVE key nonce must answer `expected`.

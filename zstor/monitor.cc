@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "zstor/chunk_codec.h"
+
 namespace zstor {
 
 namespace {
@@ -163,22 +165,28 @@ size_t Monitor::ScrubRound(bool full) {
       auto r = store_->Check(m.path);
       damaged = r.ok() && !r->complete();
     } else {
-      // Cheap: zdb hashes the fragment itself; nothing is downloaded.
+      // Cheap: zdb hashes the fragment itself; nothing is downloaded. Every
+      // fragment with a keyed checksum proves it, then the random challenges.
       for (const auto& c : m.chunks) {
-        for (const auto& ch : c.challenges) {
-          const auto& f = c.fragments[ch.fragment];
+        auto prove = [&](size_t j, const std::string& nonce, const Digest& expected) {
+          const auto& f = c.fragments[j];
           const auto& ref = m.backends[f.backend];
           int i = store_->backends().Find(ref.address, ref.ns);
-          if (i < 0) continue;
+          if (i < 0) return;
           Backend& b = store_->backends().at(static_cast<size_t>(i));
-          if (!b.healthy()) continue;  // health and repair deal with that
-          auto proof = b.Prove(f.key, ch.nonce);
-          std::string expect = ToHex(std::string_view(reinterpret_cast<const char*>(ch.expected.data()), ch.expected.size()));
+          if (!b.healthy()) return;  // health and repair deal with that
+          auto proof = b.Prove(f.key, nonce);
+          std::string expect = ToHex(std::string_view(reinterpret_cast<const char*>(expected.data()), expected.size()));
           if (proof.ok() ? *proof != expect : proof.status().IsNotFound() || proof.status().IsCorruption()) {
-            spdlog::warn("scrub: fragment {} of {} on {} fails its proof", static_cast<int>(ch.fragment), m.path, b.name());
+            spdlog::warn("scrub: fragment {} of {} on {} fails its proof", j, m.path, b.name());
             damaged = true;
           }
+        };
+        for (size_t j = 0; j < c.fragments.size(); ++j) {
+          std::string nonce = ChunkCodec::FragmentNonce(c, j);
+          if (!nonce.empty()) prove(j, nonce, c.fragments[j].checksum);
         }
+        for (const auto& ch : c.challenges) prove(ch.fragment, ch.nonce, ch.expected);
       }
     }
     if (damaged) {

@@ -1,10 +1,12 @@
-// ChunkCodec: one chunk through zstd -> AES-256-GCM -> RS 16+4 -> SHA-256
-// per fragment, and back. Properties the whole of zstor relies on.
+// ChunkCodec: one chunk through zstd -> AES-256-GCM -> RS 16+4 -> a keyed
+// checksum per fragment, and back. Properties the whole of zstor relies on.
 #include "zstor/chunk_codec.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
+
+#include "zstor/metadata.h"
 
 namespace {
 
@@ -130,6 +132,61 @@ TEST_F(ChunkCodecTest, ChallengesMatchTheProofOfTheirFragment) {
     other[0] ^= 1;
     EXPECT_NE(ChunkCodec::Proof(ch.nonce, other), ch.expected);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Every fragment's checksum is what zdb's PROVE answers for the nonce
+// chunk nonce || index: the scrub proves each fragment without a download.
+TEST_F(ChunkCodecTest, FragmentChecksumsAreProofsKeyedByChunkNonceAndIndex) {
+  ChunkCodec codec = Codec(1);
+  ChunkMeta meta;
+  std::vector<std::string> shards;
+  ASSERT_TRUE(codec.Encode(id_, 0, RandomData(100000, 5), &meta, &shards).ok());
+  ASSERT_TRUE(meta.flags & zstor::kChunkKeyedChecksums);
+  for (size_t j = 0; j < shards.size(); ++j) {
+    std::string nonce = ChunkCodec::FragmentNonce(meta, j);
+    ASSERT_EQ(nonce.size(), meta.nonce.size() + 1);
+    EXPECT_EQ(nonce.substr(0, meta.nonce.size()), meta.nonce);
+    EXPECT_EQ(static_cast<uint8_t>(nonce.back()), j);
+    EXPECT_EQ(ChunkCodec::Proof(nonce, shards[j]), meta.fragments[j].checksum) << j;
+    EXPECT_NE(zstor::Sha256(shards[j]), meta.fragments[j].checksum);
+  }
+  // A fragment moved to another index fails there.
+  EXPECT_FALSE(ChunkCodec::FragmentValid(meta, 1, shards[0]));
+  // Records of older writers (bit clear): plain SHA-256 checksums still verify.
+  ChunkMeta old = meta;
+  old.flags &= static_cast<uint8_t>(~zstor::kChunkKeyedChecksums);
+  old.fragments[0].checksum = zstor::Sha256(shards[0]);
+  EXPECT_TRUE(ChunkCodec::FragmentNonce(old, 0).empty());
+  EXPECT_TRUE(ChunkCodec::FragmentValid(old, 0, shards[0]));
+}
+
+TEST(ObjectMetaTest, RoundTripsAndRefusesUnknownChunkFlags) {
+  zstor::ObjectMeta m;
+  m.object_id = "0123456789abcdef";
+  m.path = "/a/b";
+  m.size = 5;
+  m.k = 2;
+  m.m = 1;
+  m.backends.push_back(zstor::BackendRef{"127.0.0.1:9901", "default"});
+  zstor::ChunkMeta c;
+  c.plain_size = 5;
+  c.sealed_size = 21;
+  c.flags = zstor::kChunkCompressed | zstor::kChunkKeyedChecksums;
+  c.nonce = std::string(12, 'n');
+  c.shard_size = 11;
+  c.fragments.assign(3, zstor::FragmentMeta{0, std::string(8, 'k'), zstor::Digest{}});
+  m.chunks.push_back(c);
+  zstor::ObjectMeta back;
+  ASSERT_TRUE(zstor::DecodeObjectMeta(zstor::EncodeObjectMeta(m), &back).ok());
+  EXPECT_EQ(back.chunks[0].flags, c.flags);
+  m.chunks[0].flags |= 4;
+  qs::Status s = zstor::DecodeObjectMeta(zstor::EncodeObjectMeta(m), &back);
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_NE(s.message().find("unknown chunk flags"), std::string::npos) << s.ToString();
 }
 
 }  // namespace

@@ -160,6 +160,19 @@ class DaemonTest : public ClusterTest {
   std::pair<int, std::string> Cli(const std::string& args) {
     return RunCommand(std::string(QS_BIN_DIR) + "/zstor -c " + cfg_path_ + " " + args);
   }
+  // Waits until the daemon's staging queue is empty (at most timeout_s);
+  // returns the last `--json status` output.
+  std::string WaitQueueEmpty(int timeout_s = 30) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    do {
+      int rc;
+      std::tie(rc, out) = Cli("--json status");
+      if (out.find("\"jobs\": 0,") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return out;
+  }
   int metrics_port_ = 0;
   std::string cfg_path_;
   DaemonProcess daemon_;

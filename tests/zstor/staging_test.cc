@@ -133,17 +133,6 @@ class StagingTest : public DaemonTest {
     }
     redisFree(c);
   }
-  // Waits until the daemon's queue is empty; returns the last status JSON.
-  std::string WaitQueueEmpty() {
-    std::string out;
-    for (int i = 0; i < 300; ++i) {
-      int rc;
-      std::tie(rc, out) = Cli("--json status");
-      if (out.find("\"jobs\": 0,") != std::string::npos) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return out;
-  }
   size_t DataSegments(const std::string& root) {
     size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(root + "/data/default"))
