@@ -63,59 +63,40 @@ int Filesystem::BlockContent(Node* n, uint64_t idx, std::string* out) {
   return 0;
 }
 
-int Filesystem::ReadData(Node* n, uint64_t off, size_t size, std::string* out) {
+int Filesystem::PlanRead(Node* n, uint64_t off, size_t size, std::string* out, ReadPlan* plan) {
   out->clear();
+  plan->ids.clear();
+  plan->idxs.clear();
   uint64_t fsize = n->inode.size;
   if (off >= fsize || size == 0) return 0;
   uint64_t end = std::min<uint64_t>(fsize, off + size);
   const uint64_t bs = sb_.block_size;
   out->assign(end - off, '\0');
-  uint64_t first = off / bs;
-  uint64_t last = (end - 1) / bs;
-  // Stored blocks are fetched in one pipeline.
-  std::vector<uint64_t> ids;
-  std::vector<uint64_t> idxs;
-  for (uint64_t idx = first; idx <= last; idx++) {
-    uint64_t bstart = idx * bs;
-    uint64_t from = std::max(off, bstart);
-    uint64_t to = std::min(end, bstart + bs);
+  for (uint64_t idx = off / bs; idx <= (end - 1) / bs; idx++) {
     auto d = n->dirty.find(idx);
     if (d != n->dirty.end()) {
-      const std::string& data = d->second;
-      if (from - bstart < data.size()) {
-        size_t len = std::min<uint64_t>(to - from, data.size() - (from - bstart));
-        std::memcpy(out->data() + (from - off), data.data() + (from - bstart), len);
-      }
+      CopyBlockPart(idx, d->second, off, end, out);
       continue;
     }
     Chunk* c = nullptr;
     if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
     uint64_t slot = c->slots[idx % kBlocksPerChunk];
-    if (slot == 0) continue;
-    ids.push_back(slot - 1);
-    idxs.push_back(idx);
-  }
-  if (ids.empty()) return 0;
-  auto got = store_->DataGetMany(ids);
-  if (!got.ok()) {
-    spdlog::error("reading inode {}: {}", n->inode.ino, got.status().ToString());
-    return ErrnoOf(got.status());
-  }
-  for (size_t i = 0; i < ids.size(); i++) {
-    if (!(*got)[i]) {
-      spdlog::error("inode {} block {}: data id {} is missing in zdb", n->inode.ino, idxs[i], ids[i]);
-      return EIO;
-    }
-    const std::string& data = *(*got)[i];
-    uint64_t bstart = idxs[i] * bs;
-    uint64_t from = std::max(off, bstart);
-    uint64_t to = std::min(end, bstart + bs);
-    if (from - bstart < data.size()) {
-      size_t len = std::min<uint64_t>(to - from, data.size() - (from - bstart));
-      std::memcpy(out->data() + (from - off), data.data() + (from - bstart), len);
-    }
+    if (slot == 0) continue;  // a hole: zeros
+    plan->ids.push_back(slot - 1);
+    plan->idxs.push_back(idx);
   }
   return 0;
+}
+
+void Filesystem::CopyBlockPart(uint64_t idx, const std::string& data, uint64_t off, uint64_t end, std::string* out) const {
+  const uint64_t bs = sb_.block_size;
+  uint64_t bstart = idx * bs;
+  uint64_t from = std::max(off, bstart);
+  uint64_t to = std::min(end, bstart + bs);
+  if (from - bstart < data.size()) {
+    size_t len = std::min<uint64_t>(to - from, data.size() - (from - bstart));
+    std::memcpy(out->data() + (from - off), data.data() + (from - bstart), len);
+  }
 }
 
 int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {

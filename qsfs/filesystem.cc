@@ -910,13 +910,49 @@ int Filesystem::Open(uint64_t ino, int flags) {
 }
 
 int Filesystem::Read(uint64_t ino, size_t size, uint64_t off, std::string* out) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Node* n = nullptr;
-  if (int err = GetNode(ino, &n)) return err;
-  if (n->inode.is_dir()) return EISDIR;
-  if (int err = ReadData(n, off, size, out)) return err;
-  // relatime: atime moves when it is older than the last change or a day
-  // old; it is written back with the file's other lazy updates.
+  // Stored blocks are fetched without the lock: a slow zdb (a missing-data
+  // restore) holds up this reader only. A block freed or replaced meanwhile
+  // (truncate, unlink, punch hole) reads as missing; the read is then
+  // planned again against the new block map.
+  for (int attempt = 1;; attempt++) {
+    ReadPlan plan;
+    uint64_t end = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Node* n = nullptr;
+      if (int err = GetNode(ino, &n)) return err;
+      if (n->inode.is_dir()) return EISDIR;
+      if (int err = PlanRead(n, off, size, out, &plan)) return err;
+      end = off + out->size();
+      if (plan.ids.empty()) {
+        TouchAtime(n);
+        return 0;
+      }
+    }
+    auto got = store_->DataGetMany(plan.ids);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!got.ok()) {
+      spdlog::error("reading inode {}: {}", ino, got.status().ToString());
+      return ErrnoOf(got.status());
+    }
+    size_t missing = plan.ids.size();
+    for (size_t i = 0; i < plan.ids.size() && missing == plan.ids.size(); i++)
+      if (!(*got)[i]) missing = i;
+    if (missing < plan.ids.size()) {
+      if (attempt < 3) continue;
+      spdlog::error("inode {} block {}: data id {} is missing in zdb", ino, plan.idxs[missing], plan.ids[missing]);
+      return EIO;
+    }
+    for (size_t i = 0; i < plan.ids.size(); i++) CopyBlockPart(plan.idxs[i], *(*got)[i], off, end, out);
+    Node* n = nullptr;
+    if (GetNode(ino, &n) == 0) TouchAtime(n);
+    return 0;
+  }
+}
+
+// relatime: atime moves when it is older than the last change or a day
+// old; it is written back with the file's other lazy updates.
+void Filesystem::TouchAtime(Node* n) {
   Inode& in = n->inode;
   Timespec now = Now();
   auto before = [](const Timespec& a, const Timespec& b) { return a.sec < b.sec || (a.sec == b.sec && a.nsec <= b.nsec); };
@@ -926,7 +962,6 @@ int Filesystem::Read(uint64_t ino, size_t size, uint64_t off, std::string* out) 
     n->inode_dirty = true;
     dirty_nodes_.insert(in.ino);
   }
-  return 0;
 }
 
 int Filesystem::Write(uint64_t ino, const char* buf, size_t size, uint64_t off, bool append, size_t* written) {

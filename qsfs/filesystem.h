@@ -1,7 +1,8 @@
 // Filesystem: the POSIX semantics of qsfs over a Store, independent of the
 // FUSE wire protocol (fs_ops.cc adapts it). Every public method is
 // thread-safe: one mutex serialises them, including the background
-// write-back and lease refresh. Methods return 0 or a positive errno.
+// write-back and lease refresh, except that Read fetches stored blocks
+// with the mutex released. Methods return 0 or a positive errno.
 //
 // In memory: a Node per inode the kernel references (lookup count) or has
 // open, with the file's dirty data blocks and its loaded block map chunks;
@@ -167,6 +168,7 @@ class Filesystem {
   int RemoveName(uint64_t parent, std::string_view name, bool dir);
   int IsAncestor(uint64_t maybe_ancestor, uint64_t ino, bool* out);
   int PersistInode(Node* n);
+  void TouchAtime(Node* n);  // relatime, after a read
 
   // --- directories (dir_store.cc)
   int DirBucket(uint64_t dir, const Inode& dir_inode, uint32_t b, DirEdit* edit, std::vector<DirEntry>** out);
@@ -182,7 +184,18 @@ class Filesystem {
   // --- file data (block_store.cc)
   int LoadChunk(Node* n, uint32_t c, Chunk** out);
   int BlockContent(Node* n, uint64_t idx, std::string* out);
-  int ReadData(Node* n, uint64_t off, size_t size, std::string* out);
+  // A read in two steps, so zdb is asked without the lock held: PlanRead
+  // (locked) sizes *out, copies dirty blocks into it and lists the stored
+  // blocks to fetch; the caller fetches them and copies each in with
+  // CopyBlockPart. Holes stay zeros.
+  struct ReadPlan {
+    std::vector<uint64_t> ids;   // zdb data ids to fetch
+    std::vector<uint64_t> idxs;  // their block indices
+  };
+  int PlanRead(Node* n, uint64_t off, size_t size, std::string* out, ReadPlan* plan);
+  // Copies the part of block idx (bytes `data`) within [off, end) into out,
+  // which holds the bytes from off.
+  void CopyBlockPart(uint64_t idx, const std::string& data, uint64_t off, uint64_t end, std::string* out) const;
   int WriteData(Node* n, uint64_t off, const char* buf, size_t size);
   int FlushNode(Node* n);
   int FlushAll(bool only_expired);

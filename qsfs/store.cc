@@ -292,7 +292,25 @@ std::vector<std::optional<uint64_t>> Store::DataWrite(const std::vector<BlockWri
   return ids;
 }
 
+std::unique_ptr<qs::ZdbClient> Store::TakeReader() {
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (!readers_.empty()) {
+      auto c = std::move(readers_.back());
+      readers_.pop_back();
+      return c;
+    }
+  }
+  return std::make_unique<qs::ZdbClient>(data_.address(), RuntimeClientOptions());
+}
+
+void Store::ReturnReader(std::unique_ptr<qs::ZdbClient> c) {
+  std::lock_guard<std::mutex> lock(readers_mu_);
+  if (readers_.size() < options_.max_threads) readers_.push_back(std::move(c));
+}
+
 qs::Result<std::vector<std::optional<std::string>>> Store::DataGetMany(const std::vector<uint64_t>& ids) {
+  std::unique_ptr<qs::ZdbClient> reader = TakeReader();
   std::vector<std::optional<std::string>> out;
   out.reserve(ids.size());
   constexpr size_t kGroup = 16;
@@ -301,14 +319,18 @@ qs::Result<std::vector<std::optional<std::string>>> Store::DataGetMany(const std
     for (size_t i = start; i < std::min(ids.size(), start + kGroup); i++) keys.push_back(DataKey(ids[i]));
     std::vector<std::vector<std::string_view>> cmds;
     for (const std::string& k : keys) cmds.push_back({"GET", k});
-    auto replies = Pipeline(data_, cmds);
-    if (!replies.ok()) return replies.status();
+    auto replies = Pipeline(*reader, cmds);
+    if (!replies.ok()) return replies.status();  // the connection may be mid-reply: dropped
     for (qs::Reply& r : *replies) {
-      if (r.is_error()) return qs::StatusFromServerError(r.str);
+      if (r.is_error()) {
+        ReturnReader(std::move(reader));
+        return qs::StatusFromServerError(r.str);
+      }
       if (r.is_nil()) out.push_back(std::nullopt);
       else out.push_back(std::move(r.str));
     }
   }
+  ReturnReader(std::move(reader));
   return out;
 }
 

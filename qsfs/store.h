@@ -1,12 +1,15 @@
 // Store: qsfs's access to zdb. Two connections, one SELECTed on the
 // metadata namespace (user mode) and one on the data namespace (sequential
-// mode). Not thread-safe: the Filesystem serialises calls.
+// mode), used by one caller at a time (the Filesystem serialises them);
+// DataGetMany alone is thread-safe: it runs on a pool of read connections,
+// so a read stalled in zdb (a missing-data restore) holds up only itself.
 // Transport failures are retried (the client reconnects with back-off);
 // server errors become Status codes that ErrnoOf() maps to errno.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +74,7 @@ class Store {
     std::string_view data;
   };
   std::vector<std::optional<uint64_t>> DataWrite(const std::vector<BlockWrite>& writes, qs::Status* failed);
+  // Thread-safe (see above).
   qs::Result<std::vector<std::optional<std::string>>> DataGetMany(const std::vector<uint64_t>& ids);
   qs::Status DataDelMany(const std::vector<uint64_t>& ids);  // missing ids are ignored
 
@@ -87,10 +91,16 @@ class Store {
                                               const std::vector<std::vector<std::string_view>>& cmds);
   qs::Result<std::string> NsInfo(const std::string& ns);
 
+  // A read connection on the data namespace, from the pool or new.
+  std::unique_ptr<qs::ZdbClient> TakeReader();
+  void ReturnReader(std::unique_ptr<qs::ZdbClient> c);
+
   Options options_;
   qs::ZdbClient meta_;
   qs::ZdbClient data_;
   qs::ZdbClient admin_;  // default namespace, for NSINFO
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<qs::ZdbClient>> readers_;  // idle read connections
 };
 
 }  // namespace qsfs

@@ -7,6 +7,7 @@
 #   and qsfs mounted on .stack/mnt, writing into the staging zdb.
 #
 #   scripts/stack.sh up      install what is missing, build, start, show it working
+#   scripts/stack.sh start   start whatever is not running and mount (no build, no demo)
 #   scripts/stack.sh status  every process, its health, the mount, the uploads
 #   scripts/stack.sh down    unmount and stop everything (data kept)
 #
@@ -15,11 +16,25 @@
 # them dispersed, kills 4 data backends, then throws the staging directory
 # away and brings the filesystem back from the surviving 16 backends alone
 # (namespaces-init), checking every file byte for byte.
+#
+# Environment (defaults in brackets):
+#   QSFS_STACK_DIR        state directory [.stack]
+#   STACK_BASE_PORT       staging zdb port; the others follow from it [9900]
+#   STACK_SPARES          extra data zdbs in the last group (:base+25 on), so
+#                         repairs have somewhere to go [0]
+# and, read only when zstor.toml is generated (a fresh state directory):
+#   STACK_MAX_STAGING     max_zdb_data_dir_size [256M]
+#   STACK_HEALTH_INTERVAL [monitor] health_interval, seconds [2]
+#   STACK_REPAIR_INTERVAL [monitor] repair_interval, seconds [10]
+#   STACK_REPAIR_DELAY    [monitor] repair_delay, seconds [30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 state=${QSFS_STACK_DIR:-$root/.stack}
 base=${STACK_BASE_PORT:-9900}
+spares=${STACK_SPARES:-0}
+case $spares in ''|*[!0-9]*) echo "STACK_SPARES must be a number (0..75)" >&2; exit 2 ;; esac
+[ "$spares" -le 75 ] || { echo "STACK_SPARES must be at most 75" >&2; exit 2; }
 bin=$root/build/bin
 mnt=$state/mnt
 staging=$state/staging
@@ -55,7 +70,8 @@ start_staging() {
     --logfile "$state/staging.log" </dev/null >>"$state/staging.out" 2>&1 &
   echo $! >"$state/staging.pid"
   disown
-  wait_port "$base" || { echo "the staging zdb did not start (see $state/staging.log)"; exit 1; }
+  # namespaces-init (a restore from the backends) runs before it listens
+  wait_port "$base" 600 || { echo "the staging zdb did not start (see $state/staging.log)"; exit 1; }
 }
 
 start_zstor() {
@@ -90,7 +106,10 @@ stop_pid() {  # stop_pid PIDFILE: SIGTERM, then wait up to 30 s
   rm -f "$1"
 }
 
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
+wait_port() {  # wait_port PORT [SECONDS=10]
+  for _ in $(seq $((${2:-10} * 20))); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
 
 write_config() {
   [ -f "$state/zstor.toml" ] && return 0
@@ -109,7 +128,7 @@ write_config() {
     echo "zdb_data_dir_path = \"$staging/data\""
     echo "zdb_index_dir_path = \"$staging/index\""
     echo "queue_dir = \"$state/queue\""
-    echo "max_zdb_data_dir_size = \"256M\""
+    echo "max_zdb_data_dir_size = \"${STACK_MAX_STAGING:-256M}\""
     echo "[encryption]"; echo "algorithm = \"AES\""; echo "key = \"$key\""
     echo "[compression]"; echo "algorithm = \"zstd\""; echo "level = 1"
     echo "[meta]"; echo "type = \"zdb\""
@@ -118,12 +137,16 @@ write_config() {
     for i in 21 22 23 24; do
       echo "[[meta.config.backends]]"; echo "address = \"127.0.0.1:$((base + i))\""; echo "namespace = \"default\""
     done
-    echo "[monitor]"; echo "health_interval = 2"; echo "repair_interval = 10"; echo "repair_delay = 30"
+    echo "[monitor]"; echo "health_interval = ${STACK_HEALTH_INTERVAL:-2}"
+    echo "repair_interval = ${STACK_REPAIR_INTERVAL:-10}"; echo "repair_delay = ${STACK_REPAIR_DELAY:-30}"
     for g in 0 1 2 3; do
       echo "[[groups]]"
       for j in 1 2 3 4 5; do
         echo "[[groups.backends]]"; echo "address = \"127.0.0.1:$((base + g * 5 + j))\""; echo "namespace = \"default\""
       done
+    done
+    for s in $(seq 1 "$spares"); do  # in the last group
+      echo "[[groups.backends]]"; echo "address = \"127.0.0.1:$((base + 24 + s))\""; echo "namespace = \"default\""
     done
   } >"$state/zstor.toml"
   chmod 600 "$state/zstor.toml"
@@ -163,19 +186,36 @@ sample_tree() {  # sample_tree DIR: files of every kind of content
 
 checksums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
-up() {
-  build
+# Starts every process that is not running (backends, zstor, staging zdb)
+# and mounts qsfs; what runs already is left alone.
+start_all() {
   mkdir -p "$state"
-  echo "== starting 20 data zdbs and 4 meta zdbs"
+  local extra=""
+  if [ "$spares" -gt 0 ]; then extra=", plus $spares spare data zdbs in the last group (:$((base + 25))-$((base + 24 + spares)))"; fi
+  echo "== starting 20 data zdbs and 4 meta zdbs$extra"
   for i in $(seq 1 20); do start_zdb "data$i" $((base + i)) seq; done
   for i in 21 22 23 24; do start_zdb "meta$((i - 20))" $((base + i)) user; done
-  for i in $(seq 1 24); do wait_port $((base + i)) || { echo "zdb on port $((base + i)) did not start"; exit 1; }; done
+  for s in $(seq 1 "$spares"); do start_zdb "spare$s" $((base + 24 + s)) seq; done
+  for i in $(seq 1 $((24 + spares))); do wait_port $((base + i)) || { echo "zdb on port $((base + i)) did not start"; exit 1; }; done
   write_config
   echo "== starting zstor (daemon: health, repair, scrub, uploads, /metrics on :$((base + 100)))"
   start_zstor
   echo "== starting the staging zdb (hook: zstor-hook) and mounting qsfs on $mnt"
   start_staging
   mount_qsfs
+}
+
+start() {
+  for b in zdb zstor zstor-hook qsfs; do
+    [ -x "$bin/$b" ] || { echo "$bin/$b is missing: run scripts/stack.sh up (it builds) first" >&2; exit 1; }
+  done
+  start_all
+  echo "Stack running under $state, filesystem mounted on $mnt (stop: scripts/stack.sh down)."
+}
+
+up() {
+  build
+  start_all
   echo "== writing a sample tree into the mount"
   rm -rf "$mnt/demo"
   sample_tree "$mnt/demo"
@@ -227,8 +267,9 @@ status() {
     name=$(basename "$f" .pid)
     if ! alive "$f"; then printf '%-8s DOWN\n' "$name"; bad=1; continue; fi
     case "$name" in
-      data*|meta*) port=$((base + ${name//[a-z]/}))
+      data*|meta*|spare*) port=$((base + ${name//[a-z]/}))
         [ "${name:0:4}" = meta ] && port=$((port + 20))
+        [ "${name:0:5}" = spare ] && port=$((port + 24))
         if redis-cli -p "$port" PING >/dev/null 2>&1; then health="answers PING on :$port"; else health="NOT answering on :$port"; bad=1; fi ;;
       staging) if redis-cli -s "$state/staging.sock" PING >/dev/null 2>&1; then health="answers PING on :$base and $state/staging.sock"; else health="NOT answering"; bad=1; fi ;;
       zstor) if [ -S "$state/zstor.sock" ] && zstor status >/dev/null 2>&1; then health="answers on $state/zstor.sock"; else health="NOT answering"; bad=1; fi ;;
@@ -253,7 +294,8 @@ down() {
 
 case "${1:-}" in
   up) up ;;
+  start) start ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: scripts/stack.sh up|status|down" >&2; exit 2 ;;
+  *) echo "usage: scripts/stack.sh up|start|status|down" >&2; exit 2 ;;
 esac
