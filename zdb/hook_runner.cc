@@ -1,5 +1,6 @@
 #include "zdb/hook_runner.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -35,6 +36,7 @@ bool HookRunner::Run(const std::string& event, const std::vector<std::string>& a
   Running r;
   r.rec = HookRecord{event, args, pid, static_cast<int64_t>(std::time(nullptr)), 0, 0};
   r.done = std::move(done);
+  r.started = std::chrono::steady_clock::now();
   running_.push_back(std::move(r));
   return true;
 }
@@ -58,6 +60,13 @@ void HookRunner::Poll() {
     int st = 0;
     pid_t r = waitpid(running_[i].rec.pid, &st, WNOHANG);
     if (r == 0) {
+      Running& run = running_[i];
+      if (timeout_s_ > 0 && !run.killed && std::chrono::steady_clock::now() - run.started >= std::chrono::seconds(timeout_s_)) {
+        spdlog::error("hook {} ({}) still running after {} s: killed", run.rec.event,
+                      run.rec.args.empty() ? "" : run.rec.args[0], timeout_s_);
+        kill(run.rec.pid, SIGKILL);
+        run.killed = true;
+      }
       ++i;
       continue;
     }

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -25,7 +26,10 @@ struct HookRecord {
 class HookRunner {
  public:
   using Done = std::function<void(int exit_status)>;
-  HookRunner(std::string path, std::string instance_id) : path_(std::move(path)), instance_(std::move(instance_id)) {}
+  // A hook still running after timeout_s seconds (0: never) is killed
+  // (SIGKILL); its callback then sees exit status 137.
+  HookRunner(std::string path, std::string instance_id, uint64_t timeout_s = 0)
+      : path_(std::move(path)), instance_(std::move(instance_id)), timeout_s_(static_cast<int64_t>(timeout_s)) {}
   bool enabled() const { return !path_.empty(); }
 
   // Starts the hook; done (optional) runs from Poll() when it exits.
@@ -42,9 +46,12 @@ class HookRunner {
   pid_t Spawn(const std::string& event, const std::vector<std::string>& args);
   std::string path_;
   std::string instance_;
+  int64_t timeout_s_;
   struct Running {
     HookRecord rec;
     Done done;
+    std::chrono::steady_clock::time_point started;
+    bool killed = false;  // timed out, SIGKILL sent
   };
   std::vector<Running> running_;
   std::deque<HookRecord> finished_;

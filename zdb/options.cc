@@ -60,6 +60,10 @@ Status Apply(Options* o, const std::string& key, const std::string& v) {
     o->port = static_cast<int>(n);
   } else if (key == "socket") o->socket = v;
   else if (key == "hook") o->hook = v;
+  else if (key == "hook-timeout") {
+    QS_RETURN_IF_ERROR(ParseInt(key, v, 0, 86400, &n));
+    o->hook_timeout = static_cast<uint64_t>(n);
+  }
   else if (key == "admin") o->admin = v;
   else if (key == "maxsize") QS_RETURN_IF_ERROR(ParseSize(key, v, &o->maxsize));
   else if (key == "rotate") {
@@ -133,6 +137,8 @@ std::string Usage() {
   --socket PATH        Unix socket (replaces TCP unless --dualnet)
   --dualnet            listen on both TCP and the Unix socket
   --hook FILE          executable run on events (see docs/zdb-protocol.md)
+  --hook-timeout SECS  kill a hook still running after SECS (default 300; 0 = never);
+                       a client waiting on missing-data then gets the error
   --admin PASS         admin password (without it every client is admin)
   --maxsize BYTES      size limit of the default namespace
   --protect            default namespace read-only unless admin password given
@@ -156,6 +162,7 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
       {"datasize", required_argument, nullptr, 0}, {"listen", required_argument, nullptr, 0},
       {"port", required_argument, nullptr, 0},     {"socket", required_argument, nullptr, 0},
       {"dualnet", no_argument, nullptr, 0},        {"hook", required_argument, nullptr, 0},
+      {"hook-timeout", required_argument, nullptr, 0},
       {"admin", required_argument, nullptr, 0},    {"maxsize", required_argument, nullptr, 0},
       {"protect", no_argument, nullptr, 0},        {"sync", no_argument, nullptr, 0},
       {"fsync", required_argument, nullptr, 0},    {"rotate", required_argument, nullptr, 0},

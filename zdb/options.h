@@ -22,6 +22,7 @@ struct Options {
   std::string socket;
   bool dualnet = false;
   std::string hook;
+  uint64_t hook_timeout = 300;  // seconds a hook may run before it is killed, 0 = never
   std::string admin;
   uint64_t maxsize = 0;
   bool protect = false;

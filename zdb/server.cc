@@ -42,7 +42,7 @@ bool ValidNamespaceName(const std::string& n) {
 }  // namespace
 
 Server::Server(Options opts, qs::Env* env)
-    : opts_(std::move(opts)), env_(env), hooks_(opts_.hook, InstanceId(opts_)) {
+    : opts_(std::move(opts)), env_(env), hooks_(opts_.hook, InstanceId(opts_), opts_.hook_timeout) {
   std::random_device rd;
   instance_id = rd();
   boot_time = static_cast<int64_t>(std::time(nullptr));

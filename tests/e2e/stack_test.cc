@@ -12,6 +12,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -67,7 +69,8 @@ class StackTest : public zstor_test::DaemonTest {
     std::filesystem::remove(StagingSock());
     ASSERT_TRUE(staging_.Start(std::string(QS_BIN_DIR) + "/zdb",
                                {"--data", Root() + "/data", "--index", Root() + "/index", "--socket", StagingSock(),
-                                "--datasize", "1M", "--hook", std::string(QS_BIN_DIR) + "/zstor-hook"},
+                                "--datasize", "1M", "--hook", std::string(QS_BIN_DIR) + "/zstor-hook", "--hook-timeout",
+                                hook_timeout_},
                                dir_.path() + "/staging.log"));
     ASSERT_TRUE(staging_.WaitUnix(StagingSock(), 60000)) << ReadFile(dir_.path() + "/staging.log");
   }
@@ -155,6 +158,7 @@ class StackTest : public zstor_test::DaemonTest {
 
   std::string mnt_;
   std::string limit_ = "1G";
+  std::string hook_timeout_ = "300";
   size_t file_size_ = 1 << 20;
   qs_test::DaemonProcess staging_;
   qs_test::DaemonProcess qsfs_;
@@ -269,6 +273,48 @@ TEST_F(StackTest, KillNineOfEachDaemonLosesNothingFsynced) {
   ExpectFiles(names);
 
   RestoreOnFreshStaging();
+  ExpectFiles(names);
+}
+
+// A stalled zstor (SIGSTOP) while a read needs a segment that only the
+// backends have: that reader waits, then fails with EIO once the staging
+// zdb kills the stalled hook (--hook-timeout); ls, df and reads of local
+// data answer meanwhile. With zstor back, the same read succeeds.
+TEST_F(StackTest, StalledZstorNeverHangsTheMount) {
+  hook_timeout_ = "3";
+  file_size_ = 300000;
+  std::vector<std::string> names;
+  for (int i = 0; i < 8; ++i) {
+    names.push_back("old" + std::to_string(i));
+    WriteSynced(names.back());
+  }
+  RestoreOnFreshStaging();  // older segments are now on the backends only
+  struct stat st;
+  for (const auto& n : names) ASSERT_EQ(stat((mnt_ + "/" + n).c_str(), &st), 0) << n;  // metadata local again
+  WriteSynced("local");
+  kill(daemon_.pid(), SIGSTOP);
+  std::atomic<int> result{-1};
+  std::thread reader([&] {
+    int fd = open((mnt_ + "/old0").c_str(), O_RDONLY);
+    char buf[4096];
+    result = fd < 0 ? errno : (read(fd, buf, sizeof(buf)) < 0 ? errno : 0);
+    if (fd >= 0) close(fd);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The mount answers while that read waits.
+  DIR* d = opendir(mnt_.c_str());
+  ASSERT_NE(d, nullptr);
+  int entries = 0;
+  while (readdir(d) != nullptr) ++entries;
+  closedir(d);
+  EXPECT_EQ(entries, 2 + 9);  // ., .., old0..7, local
+  struct statvfs sv;
+  EXPECT_EQ(statvfs(mnt_.c_str(), &sv), 0);
+  EXPECT_TRUE(ReadFile(mnt_ + "/local") == Content("local"));
+  EXPECT_EQ(result.load(), -1) << "the stalled read returned before the hook timeout";
+  reader.join();
+  EXPECT_EQ(result.load(), EIO);
+  kill(daemon_.pid(), SIGCONT);
   ExpectFiles(names);
 }
 

@@ -699,6 +699,31 @@ TEST_F(ZdbServerTest, HooksAndMissingData) {
   EXPECT_NE(log.find("close unix://" + sock_), std::string::npos) << log;
 }
 
+// A missing-data hook that never returns is killed after --hook-timeout;
+// the reader gets the missing-segment error instead of waiting forever.
+TEST_F(ZdbServerTest, StalledMissingDataHookIsKilledAfterTimeout) {
+  std::string hook = dir_.path() + "/hook.sh";
+  {
+    std::ofstream f(hook);
+    f << "#!/bin/sh\nif [ \"$1\" = missing-data ]; then exec sleep 3600; fi\n";
+  }
+  chmod(hook.c_str(), 0755);
+  StartZdb({"--hook", hook, "--hook-timeout", "1"});
+  auto c = Connect();
+  c->Cmd({"SET", "early", "zero"});
+  EXPECT_STATUS(c->Cmd({"NSJUMP"}), "OK");
+  c->Cmd({"SET", "late", "one"});
+  std::filesystem::remove(dir_.path() + "/data/default/zdb-data-00000");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_ERROR(c->Cmd({"GET", "early"}), "Internal Error (data segment 0 is missing)");
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(waited, 0.9);
+  EXPECT_LT(waited, 30);  // bounded: killed, not waited out (the hook sleeps an hour)
+  EXPECT_BULK(c->Cmd({"GET", "late"}), "one");
+  EXPECT_EQ(zdb_.Stop(), 0);
+  EXPECT_NE(zdb_test::ReadRaw(dir_.path() + "/zdb.log").find("still running after 1 s: killed"), std::string::npos);
+}
+
 TEST_F(ZdbServerTest, MissingDataWithoutHookIsAnError) {
   StartZdb();
   auto c = Connect();
