@@ -53,6 +53,7 @@ int Filesystem::DirBucket(uint64_t dir, const Inode& dir_inode, uint32_t b, DirE
   }
   std::string key = DirBucketKey(dir, b);
   auto cached = cache_.find(key);
+  if (metrics_ != nullptr) metrics_->DirCache(cached != cache_.end());
   if (cached == cache_.end()) {
     auto got = store_->MetaGet(key);
     if (!got.ok()) {

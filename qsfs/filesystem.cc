@@ -195,6 +195,11 @@ void Filesystem::Start() {
   background_ = std::thread([this] { BackgroundLoop(); });
 }
 
+void Filesystem::SetMetrics(FsMetrics* metrics) {
+  metrics_ = metrics;
+  store_->SetMetrics(metrics);
+}
+
 void Filesystem::BackgroundLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   auto period = std::chrono::duration<double>(std::clamp(options_.writeback_delay_seconds / 2, 0.1, 1.0));
@@ -203,6 +208,10 @@ void Filesystem::BackgroundLoop() {
     wake_.wait_for(lock, period);
     if (stopping_) break;
     FlushAll(true);
+    if (metrics_ != nullptr) {
+      metrics_->SetDirty(dirty_bytes_);
+      metrics_->SetCachedInodes(nodes_.size());
+    }
     if (std::chrono::steady_clock::now() >= next_lease) {
       RefreshLease();
       next_lease = std::chrono::steady_clock::now() + std::chrono::seconds(kLeaseRefreshSeconds);

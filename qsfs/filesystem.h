@@ -29,6 +29,7 @@
 
 #include "common/status.h"
 #include "qsfs/dir_bucket.h"
+#include "qsfs/fs_metrics.h"
 #include "qsfs/inode.h"
 #include "qsfs/options.h"
 #include "qsfs/store.h"
@@ -61,6 +62,8 @@ class Filesystem {
   static qs::Result<std::unique_ptr<Filesystem>> Mount(const Options& options);
   ~Filesystem();
 
+  // Metrics to feed (null: off); call before Start. Not owned.
+  void SetMetrics(FsMetrics* metrics);
   // Starts the write-back and lease thread.
   void Start();
   // Flushes everything, frees unlinked inodes, releases the lease.
@@ -208,6 +211,7 @@ class Filesystem {
 
   Options options_;
   std::unique_ptr<Store> store_;
+  FsMetrics* metrics_ = nullptr;
   Superblock sb_;
   uint64_t next_ino_ = 0;
   uint64_t reserved_until_ = 0;

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -22,7 +23,31 @@ namespace {
 
 constexpr double kCacheSeconds = 1.0;  // entry and attribute timeouts
 
-Filesystem* FS(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
+// What every request reaches through fuse_req_userdata.
+struct Session {
+  Filesystem* fs;
+  FsMetrics* metrics;  // null: metrics off
+};
+
+Filesystem* FS(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req))->fs; }
+
+// Times one operation; Done(err) records it (when metrics are on) and
+// passes err through, so a handler reads `fuse_reply_err(req, t.Done(...))`.
+class Timed {
+ public:
+  Timed(fuse_req_t req, FsOp op)
+      : metrics_(static_cast<Session*>(fuse_req_userdata(req))->metrics), op_(op), start_(std::chrono::steady_clock::now()) {}
+  int Done(int err) {
+    if (metrics_ != nullptr) metrics_->Done(op_, err, std::chrono::steady_clock::now() - start_);
+    return err;
+  }
+  FsMetrics* metrics() const { return metrics_; }
+
+ private:
+  FsMetrics* metrics_;
+  FsOp op_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -52,8 +77,9 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Timed t(req, FsOp::kLookup);
   Entry e;
-  int err = FS(req)->Lookup(parent, name, &e);
+  int err = t.Done(FS(req)->Lookup(parent, name, &e));
   ReplyEntry(req, err, e);
 }
 
@@ -68,65 +94,76 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Timed t(req, FsOp::kGetattr);
   struct stat st;
-  int err = FS(req)->GetAttr(ino, &st);
+  int err = t.Done(FS(req)->GetAttr(ino, &st));
   if (err != 0) fuse_reply_err(req, err);
   else fuse_reply_attr(req, &st, kCacheSeconds);
 }
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  Timed t(req, FsOp::kSetattr);
   struct stat st;
-  int err = FS(req)->SetAttr(ino, *attr, to_set, &st);
+  int err = t.Done(FS(req)->SetAttr(ino, *attr, to_set, &st));
   if (err != 0) fuse_reply_err(req, err);
   else fuse_reply_attr(req, &st, kCacheSeconds);
 }
 
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
+  Timed t(req, FsOp::kReadlink);
   std::string target;
-  int err = FS(req)->ReadLink(ino, &target);
+  int err = t.Done(FS(req)->ReadLink(ino, &target));
   if (err != 0) fuse_reply_err(req, err);
   else fuse_reply_readlink(req, target.c_str());
 }
 
 void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Timed t(req, FsOp::kMknod);
   Entry e;
-  int err = FS(req)->MkNod(CallerOf(req), parent, name, mode, rdev, &e);
+  int err = t.Done(FS(req)->MkNod(CallerOf(req), parent, name, mode, rdev, &e));
   ReplyEntry(req, err, e);
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Timed t(req, FsOp::kMkdir);
   Entry e;
-  int err = FS(req)->MkDir(CallerOf(req), parent, name, mode, &e);
+  int err = t.Done(FS(req)->MkDir(CallerOf(req), parent, name, mode, &e));
   ReplyEntry(req, err, e);
 }
 
 void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  Timed t(req, FsOp::kSymlink);
   Entry e;
-  int err = FS(req)->Symlink(CallerOf(req), link, parent, name, &e);
+  int err = t.Done(FS(req)->Symlink(CallerOf(req), link, parent, name, &e));
   ReplyEntry(req, err, e);
 }
 
 void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name) {
+  Timed t(req, FsOp::kLink);
   Entry e;
-  int err = FS(req)->Link(ino, parent, name, &e);
+  int err = t.Done(FS(req)->Link(ino, parent, name, &e));
   ReplyEntry(req, err, e);
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  fuse_reply_err(req, FS(req)->Unlink(parent, name));
+  Timed t(req, FsOp::kUnlink);
+  fuse_reply_err(req, t.Done(FS(req)->Unlink(parent, name)));
 }
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  fuse_reply_err(req, FS(req)->RmDir(parent, name));
+  Timed t(req, FsOp::kRmdir);
+  fuse_reply_err(req, t.Done(FS(req)->RmDir(parent, name)));
 }
 
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
               unsigned int flags) {
-  fuse_reply_err(req, FS(req)->Rename(parent, name, newparent, newname, flags));
+  Timed t(req, FsOp::kRename);
+  fuse_reply_err(req, t.Done(FS(req)->Rename(parent, name, newparent, newname, flags)));
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  int err = FS(req)->Open(ino, fi->flags);
+  Timed t(req, FsOp::kOpen);
+  int err = t.Done(FS(req)->Open(ino, fi->flags));
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -136,8 +173,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  Timed t(req, FsOp::kCreate);
   Entry e;
-  int err = FS(req)->Create(CallerOf(req), parent, name, mode, fi->flags, &e);
+  int err = t.Done(FS(req)->Create(CallerOf(req), parent, name, mode, fi->flags, &e));
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -152,28 +190,48 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  Timed t(req, FsOp::kRead);
   std::string data;
-  int err = FS(req)->Read(ino, size, static_cast<uint64_t>(off), &data);
-  if (err != 0) fuse_reply_err(req, err);
-  else fuse_reply_buf(req, data.data(), data.size());
+  int err = t.Done(FS(req)->Read(ino, size, static_cast<uint64_t>(off), &data));
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  if (t.metrics() != nullptr) t.metrics()->BytesRead(data.size());
+  fuse_reply_buf(req, data.data(), data.size());
 }
 
 void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  Timed t(req, FsOp::kWrite);
   size_t written = 0;
-  int err = FS(req)->Write(ino, buf, size, static_cast<uint64_t>(off), (fi->flags & O_APPEND) != 0, &written);
-  if (err != 0) fuse_reply_err(req, err);
-  else fuse_reply_write(req, written);
+  int err = t.Done(FS(req)->Write(ino, buf, size, static_cast<uint64_t>(off), (fi->flags & O_APPEND) != 0, &written));
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  if (t.metrics() != nullptr) t.metrics()->BytesWritten(written);
+  fuse_reply_write(req, written);
 }
 
-void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) { fuse_reply_err(req, FS(req)->Flush(ino)); }
+void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Timed t(req, FsOp::kFlush);
+  fuse_reply_err(req, t.Done(FS(req)->Flush(ino)));
+}
 
-void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) { fuse_reply_err(req, FS(req)->Release(ino)); }
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Timed t(req, FsOp::kRelease);
+  fuse_reply_err(req, t.Done(FS(req)->Release(ino)));
+}
 
-void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) { fuse_reply_err(req, FS(req)->Fsync(ino)); }
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  Timed t(req, FsOp::kFsync);
+  fuse_reply_err(req, t.Done(FS(req)->Fsync(ino)));
+}
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Timed t(req, FsOp::kOpendir);
   std::unique_ptr<DirHandle> h;
-  int err = FS(req)->OpenDir(ino, &h);
+  int err = t.Done(FS(req)->OpenDir(ino, &h));
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -183,11 +241,12 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  Timed t(req, FsOp::kReaddir);
   auto* h = reinterpret_cast<DirHandle*>(fi->fh);
   if (off == 0 && h->started) {  // rewinddir: show the directory as it is now
     std::unique_ptr<DirHandle> fresh;
     int err = FS(req)->OpenDir(ino, &fresh);
-    if (err != 0) {
+    if (t.Done(err) != 0) {
       fuse_reply_err(req, err);
       return;
     }
@@ -227,6 +286,7 @@ void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     }
     pos += len;
   }
+  t.Done(0);
   fuse_reply_buf(req, buf.data(), pos);
 }
 
@@ -243,17 +303,22 @@ void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
-void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, FS(req)->FsyncDir()); }
+void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
+  Timed t(req, FsOp::kFsync);
+  fuse_reply_err(req, t.Done(FS(req)->FsyncDir()));
+}
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
+  Timed t(req, FsOp::kStatfs);
   struct statvfs st;
-  int err = FS(req)->StatFs(&st);
+  int err = t.Done(FS(req)->StatFs(&st));
   if (err != 0) fuse_reply_err(req, err);
   else fuse_reply_statfs(req, &st);
 }
 
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
-  fuse_reply_err(req, FS(req)->SetXattr(ino, name, std::string_view(value, size), flags));
+  Timed t(req, FsOp::kXattr);
+  fuse_reply_err(req, t.Done(FS(req)->SetXattr(ino, name, std::string_view(value, size), flags)));
 }
 
 void ReplyXattr(fuse_req_t req, int err, const std::string& value, size_t size) {
@@ -264,19 +329,22 @@ void ReplyXattr(fuse_req_t req, int err, const std::string& value, size_t size) 
 }
 
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Timed t(req, FsOp::kXattr);
   std::string value;
-  int err = FS(req)->GetXattr(ino, name, &value);
+  int err = t.Done(FS(req)->GetXattr(ino, name, &value));
   ReplyXattr(req, err, value, size);
 }
 
 void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Timed t(req, FsOp::kXattr);
   std::string names;
-  int err = FS(req)->ListXattr(ino, &names);
+  int err = t.Done(FS(req)->ListXattr(ino, &names));
   ReplyXattr(req, err, names, size);
 }
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  fuse_reply_err(req, FS(req)->RemoveXattr(ino, name));
+  Timed t(req, FsOp::kXattr);
+  fuse_reply_err(req, t.Done(FS(req)->RemoveXattr(ino, name)));
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info*) {
@@ -284,16 +352,18 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
     fuse_reply_err(req, EINVAL);
     return;
   }
-  fuse_reply_err(req, FS(req)->Fallocate(ino, mode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length)));
+  Timed t(req, FsOp::kFallocate);
+  fuse_reply_err(req, t.Done(FS(req)->Fallocate(ino, mode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length))));
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
+  Timed t(req, FsOp::kLseek);
   if (off < 0) {
     fuse_reply_err(req, ENXIO);
     return;
   }
   uint64_t result = 0;
-  int err = FS(req)->Lseek(ino, static_cast<uint64_t>(off), whence, &result);
+  int err = t.Done(FS(req)->Lseek(ino, static_cast<uint64_t>(off), whence, &result));
   if (err != 0) fuse_reply_err(req, err);
   else fuse_reply_lseek(req, static_cast<off_t>(result));
 }
@@ -338,8 +408,9 @@ fuse_lowlevel_ops MakeOps() {
 
 }  // namespace
 
-int ServeFuse(const Options& options, Filesystem* fs, const std::function<void(bool)>& mounted) {
+int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const std::function<void(bool)>& mounted) {
   static const fuse_lowlevel_ops ops = MakeOps();
+  Session session{fs, metrics};  // outlives the session: destroyed below
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
   fuse_opt_add_arg(&args, "qsfs");
   if (options.debug) fuse_opt_add_arg(&args, "-d");
@@ -347,7 +418,7 @@ int ServeFuse(const Options& options, Filesystem* fs, const std::function<void(b
   if (options.allow_other) mount_opts += ",allow_other";
   fuse_opt_add_arg(&args, "-o");
   fuse_opt_add_arg(&args, mount_opts.c_str());
-  fuse_session* se = fuse_session_new(&args, &ops, sizeof(ops), fs);
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof(ops), &session);
   if (se == nullptr) {
     fuse_opt_free_args(&args);
     spdlog::error("cannot create the FUSE session");

@@ -7,11 +7,13 @@
 #include <functional>
 
 #include "qsfs/filesystem.h"
+#include "qsfs/fs_metrics.h"
 #include "qsfs/options.h"
 
 namespace qsfs {
 
 // Returns 0 after a clean stop, 1 when mounting failed.
-int ServeFuse(const Options& options, Filesystem* fs, const std::function<void(bool)>& mounted);
+// metrics may be null (off).
+int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const std::function<void(bool)>& mounted);
 
 }  // namespace qsfs

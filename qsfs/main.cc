@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "qsfs/filesystem.h"
 #include "qsfs/fs_ops.h"
 #include "qsfs/options.h"
@@ -63,6 +64,23 @@ int main(int argc, char** argv) {
     report(false);
     return 1;
   }
+  // Metrics first: asked for and impossible (port taken) refuses the
+  // mount before zdb is touched.
+  std::unique_ptr<qsfs::FsMetrics> metrics;
+  std::unique_ptr<qs::MetricsServer> metrics_server;
+  if (!options->metrics.empty()) {
+    metrics = std::make_unique<qsfs::FsMetrics>(std::make_shared<prometheus::Registry>());
+    auto ms = qs::MetricsServer::Start(options->metrics, metrics->registry());
+    if (!ms.ok()) {
+      spdlog::error("cannot mount {}: {}", options->mountpoint, ms.status().ToString());
+      if (!options->logfile.empty()) std::fprintf(stderr, "qsfs: %s\n", ms.status().ToString().c_str());
+      report(false);
+      qs::ShutdownLogging();
+      return 1;
+    }
+    metrics_server = std::move(ms.value());
+    spdlog::info("metrics on http://{}/metrics", options->metrics);
+  }
   auto fs = qsfs::Filesystem::Mount(*options);
   if (!fs.ok()) {
     spdlog::error("cannot mount {}: {}", options->mountpoint, fs.status().ToString());
@@ -71,7 +89,8 @@ int main(int argc, char** argv) {
     qs::ShutdownLogging();
     return 1;
   }
-  int rc = qsfs::ServeFuse(*options, fs->get(), report);
+  if (metrics) (*fs)->SetMetrics(metrics.get());
+  int rc = qsfs::ServeFuse(*options, fs->get(), metrics.get(), report);
   s = (*fs)->Shutdown();
   if (!s.ok()) {
     spdlog::error("unmount: {}", s.ToString());

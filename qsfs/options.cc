@@ -82,6 +82,8 @@ qs::Status ApplyOption(const std::string& key, const std::string& v, Options* o)
     o->max_threads = static_cast<unsigned>(n);
   } else if (key == "logfile") {
     o->logfile = v;
+  } else if (key == "metrics") {
+    o->metrics = v;
   } else if (key == "verbose") {
     QS_RETURN_IF_ERROR(ParseBool(key, v, &o->verbose));
   } else if (key == "allow_other") {
@@ -119,6 +121,7 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
   QS_RETURN_IF_ERROR(str("data_password", &o->data_password));
   QS_RETURN_IF_ERROR(str("admin_password", &o->admin_password));
   QS_RETURN_IF_ERROR(str("logfile", &o->logfile));
+  QS_RETURN_IF_ERROR(str("metrics", &o->metrics));
   auto create = r.GetBoolOr("create_namespaces", o->create_namespaces);
   if (!create.ok()) return create.status();
   o->create_namespaces = *create;
@@ -171,6 +174,7 @@ std::string Usage() {
          "     dir_cache=N               directory buckets cached (4096)\n"
          "     writeback_delay=SECONDS   unwritten data reaches zdb within (5)\n"
          "     threads=N                 FUSE worker threads (8)\n"
+         "     metrics=ADDR:PORT         serve Prometheus /metrics (off)\n"
          "     logfile=PATH verbose allow_other foreground\n";
 }
 

@@ -36,6 +36,7 @@ struct Options {
   bool debug = false;  // libfuse request tracing (implies foreground)
   bool verbose = false;
   std::string logfile;
+  std::string metrics;  // "ADDR:PORT" of a Prometheus /metrics endpoint, empty = off
   bool allow_other = false;
   std::string config_file;
   bool show_help = false;

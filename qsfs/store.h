@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "common/zdb_client.h"
+#include "qsfs/fs_metrics.h"
 #include "qsfs/options.h"
 
 namespace qsfs {
@@ -78,6 +79,9 @@ class Store {
   qs::Result<std::vector<std::optional<std::string>>> DataGetMany(const std::vector<uint64_t>& ids);
   qs::Status DataDelMany(const std::vector<uint64_t>& ids);  // missing ids are ignored
 
+  // Metrics to count round trips in (null: off). Not owned.
+  void SetMetrics(FsMetrics* metrics) { metrics_ = metrics; }
+
   // FSYNC on both namespaces: every acknowledged write is on stable storage.
   qs::Status Sync();
   qs::Result<SpaceInfo> Space();
@@ -99,6 +103,7 @@ class Store {
   qs::ZdbClient meta_;
   qs::ZdbClient data_;
   qs::ZdbClient admin_;  // default namespace, for NSINFO
+  FsMetrics* metrics_ = nullptr;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<qs::ZdbClient>> readers_;  // idle read connections
 };

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The real Prometheus (Debian's package) scrapes a small live stack - zdbs
-# with --metrics, the zstor daemon's /metrics and, when the qsfs binary has
-# them, qsfs's - and its HTTP API must answer a query for a metric of each
-# daemon. Uses config/prometheus.yml's job names.
+# with --metrics, the zstor daemon's /metrics and a qsfs mount's (metrics=)
+# - and its HTTP API must answer a query for a metric of each daemon. Uses config/prometheus.yml's job names.
 #   tests/e2e/prometheus_test.sh BIN_DIR
 set -euo pipefail
 bin=${1:?usage: prometheus_test.sh BIN_DIR}
@@ -12,6 +11,7 @@ fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  if mountpoint -q "$work/mnt" 2>/dev/null; then fusermount3 -u "$work/mnt" || umount -l "$work/mnt" || true; fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 # Ports from a per-run base so parallel runs do not collide.
 base=$((20000 + (RANDOM % 400) * 10))
-prom_port=$base zdb_metrics=$((base + 1)) zstor_metrics=$((base + 2))
+prom_port=$base zdb_metrics=$((base + 1)) zstor_metrics=$((base + 2)) qsfs_metrics=$((base + 3))
 
 start_zdb() {  # name mode [extra args]
   local n=$1 mode=$2; shift 2
@@ -51,7 +51,18 @@ for _ in $(seq 200); do [ -S "$work/zstor.sock" ] && break; sleep 0.05; done
 head -c 100000 /dev/urandom >"$work/obj"
 "$bin/zstor" -c "$work/zstor.toml" store -f "$work/obj" -k /e2e/obj >/dev/null
 
-sed -e "s/@ZDB@/127.0.0.1:$zdb_metrics/; s/@ZSTOR@/127.0.0.1:$zstor_metrics/" >"$work/prometheus.yml" <<'YML'
+# qsfs on a zdb of its own (namespaces choose their mode), with its own
+# /metrics; some files through it.
+"$bin/zdb" --data "$work/q/data" --index "$work/q/index" --socket "$work/q.sock" >"$work/q.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do [ -S "$work/q.sock" ] && break; sleep 0.05; done
+mkdir -p "$work/mnt"
+"$bin/qsfs" -o "unix=$work/q.sock,logfile=$work/qsfs.log,metrics=127.0.0.1:$qsfs_metrics" "$work/mnt"
+for i in 1 2 3; do head -c 100000 /dev/urandom >"$work/mnt/f$i"; done
+ls -l "$work/mnt" >/dev/null
+
+sed -e "s/@ZDB@/127.0.0.1:$zdb_metrics/; s/@ZSTOR@/127.0.0.1:$zstor_metrics/; s/@QSFS@/127.0.0.1:$qsfs_metrics/" \
+  >"$work/prometheus.yml" <<'YML'
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -62,6 +73,9 @@ scrape_configs:
   - job_name: zstor
     static_configs:
       - targets: ["@ZSTOR@"]
+  - job_name: qsfs
+    static_configs:
+      - targets: ["@QSFS@"]
 YML
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
   --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
@@ -86,4 +100,6 @@ status=0
 query zdb_connected_clients zdb || status=1
 query connection_status zstor || status=1
 query zstor_operations_total zstor || status=1
+query qsfs_operations_total qsfs || status=1
+query qsfs_bytes_total qsfs || status=1
 exit $status

@@ -12,6 +12,8 @@
 #include <random>
 #include <set>
 
+#include "tests/common/http_get.h"
+#include "tests/common/run_command.h"
 #include "tests/qsfs/qsfs_fixture.h"
 
 namespace {
@@ -728,6 +730,48 @@ TEST_F(QsfsTest, StatfsReportsZdbSpace) {
   EXPECT_GT(sv.f_bavail, 0u);
   EXPECT_LE(sv.f_bavail, sv.f_blocks);
   EXPECT_EQ(sv.f_frsize, 4096u);
+}
+
+// Value of the sample `series` ("name{labels}") in a /metrics page, -1 if absent.
+double MetricValue(const std::string& page, const std::string& series) {
+  size_t p = page.find("\n" + series + " ");
+  if (p == std::string::npos) return -1;
+  return std::strtod(page.c_str() + p + series.size() + 2, nullptr);
+}
+
+// metrics=ADDR:PORT serves operations, bytes, cache and zdb figures that
+// follow what the mount did; a port already taken refuses the mount.
+TEST_F(QsfsTest, MetricsCountOperationsBytesAndRoundTrips) {
+  Unmount();
+  int port = 26000 + static_cast<int>(getpid() % 1000);
+  Mount("metrics=127.0.0.1:" + std::to_string(port));
+  WriteFile(P("m"), std::string(300000, 'q'));
+  EXPECT_EQ(ReadFile(P("m")).size(), 300000u);
+  EXPECT_EQ(mkdir(P("d").c_str(), 0755), 0);
+  struct stat st;
+  EXPECT_EQ(stat(P("nope").c_str(), &st), -1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // gauges refresh with the write-back tick
+  std::string page = qs_test::HttpGet(port, "/metrics");
+  EXPECT_GE(MetricValue(page, "qsfs_operations_total{op=\"write\"}"), 1) << page.substr(0, 3000);
+  EXPECT_EQ(MetricValue(page, "qsfs_bytes_total{direction=\"write\"}"), 300000);
+  EXPECT_GE(MetricValue(page, "qsfs_bytes_total{direction=\"read\"}"), 300000);
+  EXPECT_GE(MetricValue(page, "qsfs_operations_total{op=\"mkdir\"}"), 1);
+  EXPECT_GE(MetricValue(page, "qsfs_operation_errors_total{op=\"lookup\"}"), 1);  // ENOENT of "nope"
+  EXPECT_GE(MetricValue(page, "qsfs_operation_duration_seconds_count{op=\"write\"}"), 1);
+  EXPECT_GE(MetricValue(page, "qsfs_zdb_round_trips_total{namespace=\"data\"}"), 1);
+  EXPECT_GE(MetricValue(page, "qsfs_zdb_round_trips_total{namespace=\"meta\"}"), 1);
+  EXPECT_GE(MetricValue(page, "qsfs_dir_cache_lookups_total{result=\"hit\"}"), 1);
+  EXPECT_EQ(MetricValue(page, "qsfs_dirty_bytes"), 0);  // closed: written back
+  EXPECT_GE(MetricValue(page, "qsfs_cached_inodes"), 1);
+
+  // A second mount asking for the same port is refused with the reason.
+  std::string other = dir_ + "/mnt2";
+  ASSERT_EQ(mkdir(other.c_str(), 0755), 0);
+  auto [rc, out] = qs_test::RunCommand(std::string(QS_BIN_DIR) + "/qsfs -o unix=" + sock_ + ",meta_ns=m2,data_ns=d2,metrics=127.0.0.1:" +
+                                       std::to_string(port) + " " + other);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("metrics: cannot listen"), std::string::npos) << out;
+  EXPECT_FALSE(qsfs_test::IsMounted(other));
 }
 
 }  // namespace
