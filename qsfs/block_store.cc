@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -48,6 +50,11 @@ int Filesystem::BlockContent(Node* n, uint64_t idx, std::string* out) {
     *out = d->second;
     return 0;
   }
+  auto f = n->inflight.find(idx);
+  if (f != n->inflight.end()) {
+    *out = *f->second;
+    return 0;
+  }
   Chunk* c = nullptr;
   if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
   uint64_t slot = c->slots[idx % kBlocksPerChunk];
@@ -78,6 +85,11 @@ int Filesystem::PlanRead(Node* n, uint64_t off, size_t size, std::string* out, R
       CopyBlockPart(idx, d->second, off, end, out);
       continue;
     }
+    auto f = n->inflight.find(idx);
+    if (f != n->inflight.end()) {
+      CopyBlockPart(idx, *f->second, off, end, out);
+      continue;
+    }
     Chunk* c = nullptr;
     if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
     uint64_t slot = c->slots[idx % kBlocksPerChunk];
@@ -101,9 +113,14 @@ void Filesystem::CopyBlockPart(uint64_t idx, const std::string& data, uint64_t o
 
 int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
   if (size == 0) return 0;
-  if (dirty_bytes_ + size > options_.dirty_cache_bytes) {
-    int err = FlushAll(false);
-    if (err != 0 && dirty_bytes_ + size > options_.dirty_cache_bytes) return err;
+  auto over = [&] { return dirty_bytes_ + inflight_bytes_ + size > options_.dirty_cache_bytes; };
+  if (over()) {
+    // The cache is full: let running flushes drain it, then flush the rest here.
+    while (inflight_bytes_ > 0 && over()) flush_cv_.wait(mu_);
+    if (over()) {
+      int err = FlushAll(false);
+      if (err != 0 && over()) return err;
+    }
   }
   const uint64_t bs = sb_.block_size;
   uint64_t end = off + size;
@@ -134,10 +151,18 @@ int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
   if (!dirty_nodes_.count(n->inode.ino)) n->dirty_since = std::chrono::steady_clock::now();
   n->inode_dirty = true;
   dirty_nodes_.insert(n->inode.ino);
+  // Half full: the background thread writes back while writers go on.
+  if (!flush_requested_ && dirty_bytes_ >= options_.dirty_cache_bytes / 2) {
+    flush_requested_ = true;
+    wake_.notify_all();
+  }
   return 0;
 }
 
-int Filesystem::FlushNode(Node* n) {
+int Filesystem::FlushNode(Node* n, bool release_lock) {
+  if (release_lock) {
+    while (n->flushing) flush_cv_.wait(mu_);
+  }
   bool chunks_dirty = false;
   for (const auto& [c, chunk] : n->chunks) chunks_dirty |= chunk.dirty;
   if (!n->has_dirty() && !chunks_dirty) {
@@ -145,40 +170,99 @@ int Filesystem::FlushNode(Node* n) {
     return 0;
   }
   int result = 0;
+  std::vector<uint64_t> discarded;  // new ids written for blocks dropped meanwhile
   if (!n->dirty.empty()) {
-    std::vector<Store::BlockWrite> writes;
-    std::vector<uint64_t> idxs;
+    // The dirty blocks become in-flight versions: reads see them, and a
+    // write, truncate or free meanwhile supersedes them (erases the entry).
+    struct Pending {
+      uint64_t idx;
+      std::optional<uint64_t> old_id;  // updated in place when set
+      std::shared_ptr<const std::string> data;
+    };
+    std::vector<Pending> pending;
     for (const auto& [idx, data] : n->dirty) {
       Chunk* c = nullptr;
       if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
       uint64_t slot = c->slots[idx % kBlocksPerChunk];
-      Store::BlockWrite w;
-      if (slot != 0) w.id = slot - 1;
-      w.data = data;
-      writes.push_back(w);
-      idxs.push_back(idx);
+      pending.push_back(Pending{idx, slot != 0 ? std::optional<uint64_t>(slot - 1) : std::nullopt, nullptr});
     }
+    std::vector<Store::BlockWrite> writes;
+    size_t i = 0;
+    for (auto& [idx, data] : n->dirty) {
+      dirty_bytes_ -= data.size();
+      inflight_bytes_ += data.size();
+      pending[i].data = std::make_shared<const std::string>(std::move(data));
+      n->inflight[idx] = pending[i].data;
+      writes.push_back(Store::BlockWrite{pending[i].old_id, *pending[i].data});
+      ++i;
+    }
+    n->dirty.clear();
     qs::Status failed;
-    std::vector<std::optional<uint64_t>> ids = store_->DataWrite(writes, &failed);
-    for (size_t i = 0; i < ids.size(); i++) {
-      if (!ids[i]) continue;
+    std::vector<std::optional<uint64_t>> ids;
+    {
+      std::unique_lock<std::mutex> io(io_mu_);
+      if (release_lock) {
+        n->flushing = true;
+        n->pins++;
+        mu_.unlock();
+      }
+      ids = store_->DataWrite(writes, &failed);
+      io.unlock();
+      if (release_lock) {
+        mu_.lock();
+        n->pins--;
+      }
+    }
+    for (size_t k = 0; k < pending.size(); k++) {
+      const Pending& p = pending[k];
+      inflight_bytes_ -= p.data->size();
+      auto f = n->inflight.find(p.idx);
+      bool current = f != n->inflight.end() && f->second == p.data;
+      if (current) n->inflight.erase(f);
+      if (!ids[k]) {  // not written: back to dirty unless superseded
+        if (current && !n->freed && !n->dirty.count(p.idx)) {
+          n->dirty.emplace(p.idx, *p.data);
+          dirty_bytes_ += p.data->size();
+        }
+        continue;
+      }
+      if (!current || n->freed) {
+        if (!p.old_id) discarded.push_back(*ids[k]);
+        continue;
+      }
       Chunk* c = nullptr;
-      LoadChunk(n, static_cast<uint32_t>(idxs[i] / kBlocksPerChunk), &c);  // loaded above
-      uint64_t& slot = c->slots[idxs[i] % kBlocksPerChunk];
-      if (slot != *ids[i] + 1) {
+      if (int err = LoadChunk(n, static_cast<uint32_t>(p.idx / kBlocksPerChunk), &c)) {
+        if (!p.old_id) discarded.push_back(*ids[k]);
+        if (result == 0) result = err;
+        continue;
+      }
+      uint64_t& slot = c->slots[p.idx % kBlocksPerChunk];
+      if (slot != *ids[k] + 1) {
         if (slot == 0) n->inode.blocks++;
-        slot = *ids[i] + 1;
+        else if (!p.old_id || slot != *p.old_id + 1) discarded.push_back(slot - 1);  // replaced meanwhile
+        slot = *ids[k] + 1;
         c->dirty = true;
         n->inode_dirty = true;
       }
-      auto d = n->dirty.find(idxs[i]);
-      dirty_bytes_ -= d->second.size();
-      n->dirty.erase(d);
+    }
+    if (release_lock) {
+      n->flushing = false;
+      flush_cv_.notify_all();
     }
     if (!failed.ok()) {
       spdlog::warn("writing data of inode {}: {}", n->inode.ino, failed.ToString());
       result = ErrnoOf(failed);
     }
+  }
+  if (!discarded.empty()) {
+    std::lock_guard<std::mutex> io(io_mu_);
+    qs::Status s = store_->DataDelMany(discarded);
+    if (!s.ok()) spdlog::warn("freeing {} superseded blocks of inode {}: {}", discarded.size(), n->inode.ino, s.ToString());
+  }
+  if (n->freed) {
+    // FreeInode left a pinned node to us; our caller does not use it again.
+    if (release_lock && n->nlookup == 0 && n->nopen == 0 && n->pins == 0) nodes_.erase(n->inode.ino);
+    return result;
   }
   // Map chunks, then the inode (size, blocks, times).
   MetaBatch batch;
@@ -215,7 +299,7 @@ int Filesystem::FlushAll(bool only_expired) {
   for (const auto& [since, ino] : order) {
     auto it = nodes_.find(ino);
     if (it == nodes_.end()) continue;
-    int err = FlushNode(it->second.get());
+    int err = FlushNode(it->second.get(), /*release_lock=*/true);
     if (err != 0 && first_err == 0) first_err = err;
   }
   return first_err;
@@ -226,6 +310,8 @@ void Filesystem::DropDirty(Node* n, uint64_t first_block) {
     dirty_bytes_ -= it->second.size();
     it = n->dirty.erase(it);
   }
+  // In-flight versions are superseded: their flush discards what it wrote.
+  n->inflight.erase(n->inflight.lower_bound(first_block), n->inflight.end());
 }
 
 int Filesystem::ClearSlots(Node* n, uint64_t first, uint64_t end, std::vector<uint64_t>* ids) {
@@ -280,6 +366,7 @@ int Filesystem::TruncateNode(Node* n, uint64_t new_size) {
   dirty_nodes_.insert(n->inode.ino);
   if (int err = FlushNode(n)) return err;
   if (!freed.empty()) {
+    std::lock_guard<std::mutex> io(io_mu_);
     qs::Status s = store_->DataDelMany(freed);
     if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", freed.size(), n->inode.ino, s.ToString());
   }
@@ -302,6 +389,7 @@ int Filesystem::PunchHole(Node* n, uint64_t off, uint64_t len) {
         dirty_bytes_ -= d->second.size();
         n->dirty.erase(d);
       }
+      n->inflight.erase(idx);
       if (int err = ClearSlots(n, idx, idx + 1, &freed)) return err;
       continue;
     }
@@ -323,6 +411,7 @@ int Filesystem::PunchHole(Node* n, uint64_t off, uint64_t len) {
   dirty_nodes_.insert(n->inode.ino);
   if (int err = FlushNode(n)) return err;
   if (!freed.empty()) {
+    std::lock_guard<std::mutex> io(io_mu_);
     qs::Status s = store_->DataDelMany(freed);
     if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", freed.size(), n->inode.ino, s.ToString());
   }
@@ -330,7 +419,7 @@ int Filesystem::PunchHole(Node* n, uint64_t off, uint64_t len) {
 }
 
 bool Filesystem::BlockHasData(Node* n, uint64_t idx, int* err) {
-  if (n->dirty.count(idx)) return true;
+  if (n->dirty.count(idx) || n->inflight.count(idx)) return true;
   Chunk* c = nullptr;
   *err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c);
   if (*err != 0) return false;

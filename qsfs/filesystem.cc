@@ -207,9 +207,11 @@ void Filesystem::BackgroundLoop() {
   while (!stopping_) {
     wake_.wait_for(lock, period);
     if (stopping_) break;
-    FlushAll(true);
+    bool all = flush_requested_;  // the dirty cache is half full
+    flush_requested_ = false;
+    FlushAll(!all);
     if (metrics_ != nullptr) {
-      metrics_->SetDirty(dirty_bytes_);
+      metrics_->SetDirty(dirty_bytes_ + inflight_bytes_);
       metrics_->SetCachedInodes(nodes_.size());
     }
     if (std::chrono::steady_clock::now() >= next_lease) {
@@ -243,7 +245,9 @@ qs::Status Filesystem::Shutdown() {
     Node* n = nullptr;
     if (GetNode(ino, &n) == 0 && n->inode.nlink == 0 && !n->freed) FreeInode(n);
   }
+  std::unique_lock<std::mutex> io(io_mu_);
   qs::Status s = store_->Sync();
+  io.unlock();
   if (!s.ok() && result.ok()) result = s;
   s = store_->MetaDel(kLeaseKey);
   if (!s.ok() && result.ok()) result = s;
@@ -291,7 +295,7 @@ int Filesystem::GetNode(uint64_t ino, Node** out) {
 }
 
 void Filesystem::MaybeEvict(Node* n) {
-  if (n->inode.ino == kRootIno || n->nopen > 0) return;
+  if (n->inode.ino == kRootIno || n->nopen > 0 || n->pins > 0) return;
   if (n->inode.nlink == 0 && !n->freed) {
     FreeInode(n);  // space comes back as soon as the last name and open go
     return;
@@ -305,7 +309,7 @@ void Filesystem::SweepNodes() {
   if (nodes_.size() < kMaxUnreferencedNodes * 2) return;
   std::vector<uint64_t> idle;
   for (const auto& [ino, n] : nodes_) {
-    if (ino != kRootIno && n->nlookup == 0 && n->nopen == 0 && n->inode.nlink > 0) idle.push_back(ino);
+    if (ino != kRootIno && n->nlookup == 0 && n->nopen == 0 && n->pins == 0 && n->inode.nlink > 0) idle.push_back(ino);
   }
   for (uint64_t ino : idle) {
     Node* n = nodes_[ino].get();
@@ -370,11 +374,12 @@ int Filesystem::FreeInode(Node* n) {
     return ErrnoOf(s);
   }
   if (!ids.empty()) {
+    std::lock_guard<std::mutex> io(io_mu_);
     s = store_->DataDelMany(ids);
     if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", ids.size(), ino, s.ToString());
   }
   dirty_nodes_.erase(ino);
-  if (n->nlookup == 0) {
+  if (n->nlookup == 0 && n->pins == 0) {
     nodes_.erase(ino);
   } else {
     n->freed = true;
@@ -1007,14 +1012,16 @@ int Filesystem::Fsync(uint64_t ino) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = nodes_.find(ino);
   if (it != nodes_.end()) {
-    if (int err = FlushNode(it->second.get())) return err;
+    if (int err = FlushNode(it->second.get(), /*release_lock=*/true)) return err;
   }
+  std::lock_guard<std::mutex> io(io_mu_);
   qs::Status s = store_->Sync();
   return s.ok() ? 0 : ErrnoOf(s);
 }
 
 int Filesystem::FsyncDir() {
   std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> io(io_mu_);
   qs::Status s = store_->Sync();
   return s.ok() ? 0 : ErrnoOf(s);
 }
@@ -1037,10 +1044,11 @@ int Filesystem::StatFs(struct statvfs* out) {
   auto space = store_->Space();
   if (!space.ok()) return ErrnoOf(space.status());
   const uint64_t frsize = 4096;
-  uint64_t used = space->data_used + dirty_bytes_;
+  uint64_t pending = dirty_bytes_ + inflight_bytes_;
+  uint64_t used = space->data_used + pending;
   uint64_t total = space->data_limit > 0 ? space->data_limit : space->data_used + space->disk_free;
   uint64_t avail = space->data_limit > 0 ? (space->data_limit > used ? space->data_limit - used : 0)
-                                         : (space->disk_free > dirty_bytes_ ? space->disk_free - dirty_bytes_ : 0);
+                                         : (space->disk_free > pending ? space->disk_free - pending : 0);
   *out = {};
   out->f_bsize = sb_.block_size;
   out->f_frsize = frsize;

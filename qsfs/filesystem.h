@@ -120,9 +120,15 @@ class Filesystem {
     bool inode_dirty = false;                // inode newer in memory than in zdb
     bool freed = false;                      // no name, not open: gone from zdb
     std::map<uint64_t, std::string> dirty;   // block index -> block bytes
+    // Blocks an unlocked flush is writing to zdb: read like dirty ones. An
+    // operation that drops or rewrites such a block erases its entry, and
+    // the flush then discards what it wrote for it.
+    std::map<uint64_t, std::shared_ptr<const std::string>> inflight;
+    bool flushing = false;  // an unlocked flush of this node runs (one at a time)
+    uint32_t pins = 0;      // held by an unlocked flush: not evicted meanwhile
     std::map<uint32_t, Chunk> chunks;        // loaded block map chunks
     std::chrono::steady_clock::time_point dirty_since;
-    bool has_dirty() const { return inode_dirty || !dirty.empty(); }
+    bool has_dirty() const { return inode_dirty || !dirty.empty() || !inflight.empty(); }
   };
   // Pending changes to the buckets of one directory, applied to the cache
   // only once zdb has them.
@@ -200,7 +206,13 @@ class Filesystem {
   // which holds the bytes from off.
   void CopyBlockPart(uint64_t idx, const std::string& data, uint64_t off, uint64_t end, std::string* out) const;
   int WriteData(Node* n, uint64_t off, const char* buf, size_t size);
-  int FlushNode(Node* n);
+  // Writes n's dirty blocks, then its map chunks and inode. With
+  // release_lock the lock is released during the data I/O (after waiting
+  // for another unlocked flush of n): only for callers that hold nothing a
+  // concurrent operation could invalidate (FlushAll, Fsync).
+  int FlushNode(Node* n, bool release_lock = false);
+  // Flushes dirty nodes (all, or those older than writeback_delay), each
+  // with the lock released during its data I/O.
   int FlushAll(bool only_expired);
   int TruncateNode(Node* n, uint64_t new_size);
   int PunchHole(Node* n, uint64_t off, uint64_t len);
@@ -218,9 +230,17 @@ class Filesystem {
   Lease lease_;
 
   std::mutex mu_;
+  // Serialises use of the store's data-writing connection (DataWrite,
+  // DataDelMany, Sync); taken after mu_, and an unlocked flush takes it
+  // before releasing mu_, so writes to one block id reach zdb in the order
+  // their versions were made.
+  std::mutex io_mu_;
+  std::condition_variable_any flush_cv_;  // an unlocked flush finished
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
   std::set<uint64_t> orphans_;
-  uint64_t dirty_bytes_ = 0;
+  uint64_t dirty_bytes_ = 0;     // bytes in Node::dirty maps
+  uint64_t inflight_bytes_ = 0;  // bytes in Node::inflight maps
+  bool flush_requested_ = false;  // the dirty cache is half full: background flushes all
   std::set<uint64_t> dirty_nodes_;
 
   // Directory bucket cache: key -> entries, LRU order in lru_.
