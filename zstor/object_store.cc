@@ -10,10 +10,9 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
-#include <map>
-#include <random>
-#include <set>
 #include <thread>
+
+#include "zstor/placement.h"
 
 namespace zstor {
 
@@ -52,14 +51,6 @@ Status PwriteFull(int fd, std::string_view data, uint64_t offset) {
   return Status::OK();
 }
 
-bool LabelsMatch(const BackendConfig& b, const std::map<std::string, std::string>& want) {
-  for (const auto& [k, v] : want) {
-    auto it = b.labels.find(k);
-    if (it == b.labels.end() || it->second != v) return false;
-  }
-  return true;
-}
-
 constexpr size_t kPipelineDepth = 3;   // encoded chunks whose fragments are being written
 constexpr size_t kRetrieveWindow = 4;  // chunks being read or decoded ahead of the output
 // How long the data fragments of a chunk may take before parity is read too.
@@ -94,58 +85,13 @@ std::vector<Key> ObjectStore::Keys() const {
 }
 
 Result<std::vector<size_t>> ObjectStore::Place(const std::string& path, const std::vector<size_t>& exclude) {
-  const std::map<std::string, std::string>* labels = nullptr;
-  size_t best = 0;
-  for (const auto& p : cfg_.policies) {
-    if (path.rfind(p.path_prefix, 0) == 0 && p.path_prefix.size() >= best) {
-      labels = &p.labels;
-      best = p.path_prefix.size();
-    }
-  }
-  // Eligible backends per group, shuffled so load spreads.
-  std::map<int, std::deque<size_t>> by_group;
-  std::mt19937_64 rng(std::random_device{}());
-  std::vector<size_t> order(backends_->size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::shuffle(order.begin(), order.end(), rng);
-  for (size_t i : order) {
-    Backend& b = backends_->at(i);
-    if (!b.healthy() || std::find(exclude.begin(), exclude.end(), i) != exclude.end()) continue;
-    if (b.full(static_cast<int64_t>(cfg_.chunk_size))) continue;  // no room for even one fragment run
-    if (labels != nullptr && !LabelsMatch(b.config(), *labels)) continue;
-    by_group[b.config().group].push_back(i);
-  }
-  // Round robin over groups keeps the fragments of any group to a minimum.
-  size_t n = static_cast<size_t>(cfg_.expected_shards);
+  PlacementRequest request;
+  request.path = path;
+  request.parity = cfg_.parity_shards();
+  request.avoid = exclude;
+  request.count = static_cast<size_t>(cfg_.expected_shards);
   std::vector<size_t> chosen;
-  std::map<int, size_t> per_group;
-  while (chosen.size() < n) {
-    bool progress = false;
-    for (auto& [g, list] : by_group) {
-      if (chosen.size() == n) break;
-      if (list.empty()) continue;
-      chosen.push_back(list.front());
-      list.pop_front();
-      ++per_group[g];
-      progress = true;
-    }
-    if (!progress) break;
-  }
-  if (chosen.size() < n)
-    return Status::Unavailable("only " + std::to_string(chosen.size()) + " healthy backends" +
-                               (labels ? " matching the placement policy" : std::string()) + " for " +
-                               std::to_string(n) + " fragments");
-  // The r largest groups together may hold at most m fragments (minus what
-  // redundant_nodes already spends).
-  std::vector<size_t> counts;
-  for (auto& [g, c] : per_group) counts.push_back(c);
-  std::sort(counts.rbegin(), counts.rend());
-  size_t lost = 0;
-  for (int r = 0; r < cfg_.redundant_groups && r < static_cast<int>(counts.size()); ++r) lost += counts[static_cast<size_t>(r)];
-  if (lost + static_cast<size_t>(cfg_.redundant_nodes) > static_cast<size_t>(cfg_.parity_shards()))
-    return Status::Unavailable("placement cannot survive the loss of " + std::to_string(cfg_.redundant_groups) +
-                               " groups and " + std::to_string(cfg_.redundant_nodes) +
-                               " nodes with the healthy backends available");
+  QS_RETURN_IF_ERROR(ChoosePlacement(cfg_, *backends_, request, &chosen));
   return chosen;
 }
 
@@ -293,9 +239,13 @@ Status ObjectStore::Store(const std::string& local_path, const std::string& path
   return last;
 }
 
+int ObjectStore::PoolIndexFor(const ObjectMeta& m, uint16_t index) const {
+  if (index >= m.backends.size()) return -1;
+  return backends_->Find(m.backends[index].address, m.backends[index].ns);
+}
+
 Backend* ObjectStore::BackendFor(const ObjectMeta& m, uint16_t index) {
-  if (index >= m.backends.size()) return nullptr;
-  int i = backends_->Find(m.backends[index].address, m.backends[index].ns);
+  int i = PoolIndexFor(m, index);
   return i < 0 ? nullptr : &backends_->at(static_cast<size_t>(i));
 }
 
@@ -406,7 +356,8 @@ Result<size_t> ObjectStore::Rebuild(const std::string& path) {
   ObjectMeta meta = std::move(meta_r.value());
   auto coder = ErasureCoder::Create(meta.k, meta.m);
   if (!coder.ok()) return coder.status();
-  size_t rebuilt = 0;
+  size_t rebuilt = 0, left_missing = 0;
+  Status shortfall;  // why fragments were left missing (the first chunk that had to)
   std::vector<std::pair<uint16_t, std::string>> stale;  // fragments to free afterwards
   std::vector<std::string> shards;
   std::vector<bool> present;
@@ -415,54 +366,75 @@ Result<size_t> ObjectStore::Rebuild(const std::string& path) {
     size_t ok = static_cast<size_t>(std::count(present.begin(), present.end(), true));
     if (ok == present.size()) continue;
     QS_RETURN_IF_ERROR((*coder)->Reconstruct(&shards, present));
-    // Backends this chunk already uses (healthy fragments) stay off limits.
-    std::vector<size_t> used;
+    // New homes follow the rules of a store (zstor/placement.h), counting
+    // the chunk's healthy fragments where they are.
+    PlacementRequest request;
+    request.path = path;
+    request.parity = meta.m;
+    std::vector<size_t> missing;  // fragment indices, in order
     for (size_t j = 0; j < present.size(); ++j) {
-      Backend* b = BackendFor(meta, meta.chunks[i].fragments[j].backend);
-      if (b != nullptr && present[j]) used.push_back(static_cast<size_t>(backends_->Find(b->config().address.ToString(), b->config().address.ns)));
+      int b = PoolIndexFor(meta, meta.chunks[i].fragments[j].backend);
+      if (!present[j]) missing.push_back(j);
+      else if (b >= 0) request.holding.push_back(static_cast<size_t>(b));
     }
-    for (size_t j = 0; j < present.size(); ++j) {
-      if (present[j]) continue;
-      Status last = Status::Unavailable("no healthy spare backend");
-      bool placed = false;
-      for (size_t cand = 0; cand < backends_->size() && !placed; ++cand) {
+    size_t placed = 0;
+    Status why, write_error;
+    while (placed < missing.size()) {
+      request.count = missing.size() - placed;
+      std::vector<size_t> chosen;
+      why = ChoosePlacement(cfg_, *backends_, request, &chosen);
+      if (chosen.empty()) break;
+      for (size_t cand : chosen) {
+        const size_t j = missing[placed];
         Backend& b = backends_->at(cand);
-        if (!b.healthy() || std::find(used.begin(), used.end(), cand) != used.end()) continue;
         auto key = b.Set("", shards[j]);
         if (!key.ok()) {
-          last = key.status();
+          write_error = Status::Unavailable(b.name() + ": " + key.status().message());
+          request.avoid.push_back(cand);  // the next choice goes elsewhere
           continue;
         }
         // Record the backend in the object's table (add it if new).
-        const auto& a = b.config().address;
+        const BackendRef home{b.config().address.ToString(), b.config().address.ns};
         uint16_t ref = 0;
-        bool found = false;
-        for (; ref < meta.backends.size(); ++ref) {
-          if (meta.backends[ref].address == a.ToString() && meta.backends[ref].ns == a.ns) {
-            found = true;
-            break;
-          }
-        }
-        if (!found) meta.backends.push_back(BackendRef{a.ToString(), a.ns});
+        while (ref < meta.backends.size() &&
+               !(meta.backends[ref].address == home.address && meta.backends[ref].ns == home.ns))
+          ++ref;
+        if (ref == meta.backends.size()) meta.backends.push_back(home);
         auto& frag = meta.chunks[i].fragments[j];
         stale.emplace_back(frag.backend, frag.key);
         frag.backend = ref;
         frag.key = *key;
-        used.push_back(cand);
-        placed = true;
+        request.holding.push_back(cand);
+        ++placed;
         ++rebuilt;
       }
-      if (!placed) return Status::Unavailable("cannot place rebuilt fragment " + std::to_string(j) + " of chunk " +
-                                              std::to_string(i) + ": " + last.message());
+    }
+    if (placed < missing.size()) {
+      // Never placed against the rules: the fragment stays missing, the
+      // object stays degraded and the next repair round tries again.
+      left_missing += missing.size() - placed;
+      if (shortfall.ok()) {
+        std::string reason = why.message();
+        if (!write_error.ok()) reason += "; last write error: " + write_error.message();
+        shortfall = Status::Unavailable("chunk " + std::to_string(i) + ": " + std::to_string(missing.size() - placed) +
+                                        " of " + std::to_string(missing.size()) +
+                                        " missing fragments not placed: " + reason);
+      }
     }
   }
-  if (rebuilt == 0) return rebuilt;
-  QS_RETURN_IF_ERROR(meta_->Put(meta));
-  // Free the replaced fragments where still reachable (the backend table
-  // only grows, so their indices stay valid).
-  for (auto& [backend, key] : stale) {
-    Backend* b = BackendFor(meta, backend);
-    if (b != nullptr && b->healthy()) b->Del(key);
+  if (rebuilt > 0) {
+    QS_RETURN_IF_ERROR(meta_->Put(meta));
+    // Free the replaced fragments where still reachable (the backend table
+    // only grows, so their indices stay valid).
+    for (auto& [backend, key] : stale) {
+      Backend* b = BackendFor(meta, backend);
+      if (b != nullptr && b->healthy()) b->Del(key);
+    }
+  }
+  if (!shortfall.ok()) {
+    spdlog::warn("rebuild of {}: {} fragments rebuilt, {} left missing", path, rebuilt, left_missing);
+    return Status::Unavailable(path + ": " + std::to_string(left_missing) + " fragments left missing (" +
+                               std::to_string(rebuilt) + " rebuilt); " + shortfall.message());
   }
   return rebuilt;
 }

@@ -52,8 +52,10 @@ class ObjectStore {
   // Writes the object to out_path through a temporary file + rename.
   qs::Status Retrieve(const std::string& path, const std::string& out_path, const Progress& progress = nullptr);
   qs::Result<CheckReport> Check(const std::string& path);
-  // Re-creates missing or corrupt fragments on healthy backends and updates
-  // the metadata. Returns how many fragments were rebuilt.
+  // Re-creates missing or corrupt fragments on backends chosen by the rules
+  // of a store (zstor/placement.h) and updates the metadata. Returns how
+  // many fragments were rebuilt; Unavailable when some could not be placed
+  // within the rules (those stay missing; the ones placed are recorded).
   qs::Result<size_t> Rebuild(const std::string& path);
   qs::Status Delete(const std::string& path);
   qs::Result<std::vector<ObjectMeta>> List() { return meta_->List(); }
@@ -64,8 +66,8 @@ class ObjectStore {
 
  private:
   explicit ObjectStore(const Config& cfg);
-  // Chooses expected_shards distinct healthy backends for path, spread over
-  // groups so that redundant_groups whole groups may vanish.
+  // Chooses expected_shards backends for a new object at path (see
+  // zstor/placement.h), none of them in exclude.
   qs::Result<std::vector<size_t>> Place(const std::string& path, const std::vector<size_t>& exclude);
   qs::Status StoreAttempt(const std::string& local_path, const std::string& path, const std::vector<size_t>& placement,
                           const Progress& progress, ObjectMeta* meta, std::vector<size_t>* failed);
@@ -76,6 +78,8 @@ class ObjectStore {
   // Starts those reads; m must outlive the fetch's Wait.
   std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all);
   Backend* BackendFor(const ObjectMeta& m, uint16_t index);
+  // Pool index of backend `index` of m's table, or -1 when not configured.
+  int PoolIndexFor(const ObjectMeta& m, uint16_t index) const;
   std::vector<Key> Keys() const;  // the current key, then old_keys
   void DeleteFragments(const ObjectMeta& m);
 

@@ -10,12 +10,15 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <map>
+#include <set>
 #include <random>
 #include <thread>
 
 #include "common/zdb_client.h"
 #include "tests/common/daemon_process.h"
 #include "tests/common/http_get.h"
+#include "tests/common/run_command.h"
 #include "tests/zdb/test_util.h"
 #include "zstor/config.h"
 #include "zstor/object_store.h"
@@ -43,16 +46,7 @@ inline std::string TextData(size_t n) {
   return s;
 }
 
-// Runs a shell command; returns its exit status and combined output.
-inline std::pair<int, std::string> RunCommand(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WEXITSTATUS(st), out};
-}
+using qs_test::RunCommand;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -118,10 +112,48 @@ class ClusterTest : public ::testing::Test {
   }
 
   // The pool entry of zdb process i (the config lists backends group by group).
-  zstor::Backend& PoolBackend(int i) {
-    int idx = store_->backends().Find("unix:" + Sock(i), "default");
+  zstor::Backend& PoolBackend(int i) { return PoolBackend(*store_, i); }
+  zstor::Backend& PoolBackend(zstor::ObjectStore& store, int i) {
+    int idx = store.backends().Find("unix:" + Sock(i), "default");
     EXPECT_GE(idx, 0);
-    return store_->backends().at(static_cast<size_t>(idx));
+    return store.backends().at(static_cast<size_t>(idx));
+  }
+
+  // Group of zdb process i: WriteConfig lists i = g, g + 4, ... in group g.
+  static int GroupOf(int i) { return i % 4; }
+
+  // Fragments of chunk c per group; *procs (optional) collects their zdbs.
+  std::map<int, int> FragmentsPerGroup(const zstor::ObjectMeta& m, size_t c, std::set<int>* procs) {
+    std::map<int, int> per_group;
+    for (size_t j = 0; j < m.chunks[c].fragments.size(); ++j) {
+      int p = ProcessOf(m, c, j);
+      EXPECT_GE(p, 0);
+      if (procs != nullptr) procs->insert(p);
+      ++per_group[GroupOf(p)];
+    }
+    return per_group;
+  }
+
+  // A second ObjectStore on the same backends and keys, with `rules`
+  // (minimal_shards, expected_shards, redundant_groups, redundant_nodes)
+  // instead of WriteConfig's 16 + 4 without spread rules, and `tail`
+  // (e.g. [[policies]]) appended. Null when the config does not load.
+  std::unique_ptr<zstor::ObjectStore> OpenStore(const std::string& rules, const std::string& tail = "",
+                                                const std::function<std::string(int)>& labels = nullptr) {
+    static const std::string kDefaults =
+        "minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n";
+    std::string path = dir_.path() + "/rules.toml";
+    WriteConfig(path, key_hex_, meta_key_hex_, "", labels);
+    std::string text = zdb_test::ReadRaw(path);
+    EXPECT_EQ(text.rfind(kDefaults, 0), 0u);
+    text.replace(0, kDefaults.size(), rules);
+    zdb_test::WriteRaw(path, text + tail);
+    auto cfg = zstor::LoadConfig(path);
+    EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
+    if (!cfg.ok()) return nullptr;
+    auto store = zstor::ObjectStore::Create(*cfg);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store.value()) : nullptr;
   }
 
   long long Dbsize(int i) {

@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <map>
+#include <set>
+
 namespace {
 
 using namespace zstor_test;
@@ -232,6 +235,225 @@ TEST_F(ClusterTest, FullBackendsAreSkipped) {
   ASSERT_TRUE(store_->Store(WriteFile("full.in", RandomData(200000, 61)), "/full").ok());
   auto meta = store_->meta().Get("/full");
   for (size_t j = 0; j < 20; ++j) EXPECT_NE(ProcessOf(*meta, 0, j), 3);
+}
+
+// Repair placement follows the rules of a store (zstor/placement.h): the
+// group spread, the [[policies]] labels and free space.
+
+// 8 + 4 with redundant_groups = 1: a group may hold at most 4 fragments of a
+// chunk. Store puts 3 in each group; group 3 loses its three. The first
+// spares in config order are group 0's, which could take all three (6 in
+// one group: losing it would leave 6 < 8).
+TEST_F(ClusterTest, RebuildKeepsTheGroupSpread) {
+  auto store = OpenStore("minimal_shards = 8\nexpected_shards = 12\nredundant_groups = 1\nredundant_nodes = 0\n");
+  ASSERT_TRUE(store);
+  std::string data = RandomData(2 * (1 << 20) + 4321, 91);  // 3 chunks
+  ASSERT_TRUE(store->Store(WriteFile("spread.in", data), "/spread").ok());
+  auto meta = store->meta().Get("/spread");
+  ASSERT_TRUE(meta.ok());
+  ASSERT_EQ(meta->chunks.size(), 3u);
+  auto stored = FragmentsPerGroup(*meta, 0, nullptr);
+  for (int g = 0; g < 4; ++g) EXPECT_EQ(stored[g], 3) << "group " << g;
+  std::set<int> dead;
+  for (size_t j = 0; j < 12; ++j)
+    if (GroupOf(ProcessOf(*meta, 0, j)) == 3) dead.insert(ProcessOf(*meta, 0, j));
+  ASSERT_EQ(dead.size(), 3u);
+  for (int p : dead) {
+    KillBackend(p);
+    PoolBackend(*store, p).MarkDown(qs::Status::Unavailable("test"));
+  }
+  auto rebuilt = store->Rebuild("/spread");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(*rebuilt, 9u);
+  meta = store->meta().Get("/spread");
+  ASSERT_TRUE(meta.ok());
+  for (size_t c = 0; c < meta->chunks.size(); ++c) {
+    std::set<int> procs;
+    auto per_group = FragmentsPerGroup(*meta, c, &procs);
+    EXPECT_EQ(procs.size(), 12u) << "chunk " << c << ": fragments share a backend";
+    for (int p : procs) EXPECT_EQ(dead.count(p), 0u) << "chunk " << c << " still on dead zdb " << p;
+    for (auto [g, n] : per_group) {
+      EXPECT_LE(n, 4) << "chunk " << c << ": group " << g << " holds more than m";
+      EXPECT_GE(12 - n, 8) << "chunk " << c << ": losing group " << g << " loses the chunk";
+    }
+  }
+  auto report = store->Check("/spread");
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->complete());
+  // Now lose the whole group holding the most fragments of chunk 0.
+  auto per_group = FragmentsPerGroup(*meta, 0, nullptr);
+  int busiest = 0;
+  for (auto [g, n] : per_group)
+    if (n > per_group[busiest]) busiest = g;
+  for (int i = busiest; i < kData; i += 4) {
+    KillBackend(i);
+    PoolBackend(*store, i).MarkDown(qs::Status::Unavailable("test"));
+  }
+  std::string out = dir_.path() + "/spread.out";
+  auto s = store->Retrieve("/spread", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+}
+
+// Group 3 is lost whole and groups 1 and 2 have no spare left: the 3
+// missing fragments of each chunk fit only in group 0, which may take one
+// more (4 = m). The other 2 stay missing (degraded, retried later) instead
+// of 6 fragments in group 0.
+TEST_F(ClusterTest, RebuildLeavesFragmentsMissingRatherThanBreakTheSpread) {
+  auto store = OpenStore("minimal_shards = 8\nexpected_shards = 12\nredundant_groups = 1\nredundant_nodes = 0\n");
+  ASSERT_TRUE(store);
+  std::string data = RandomData((1 << 20) + 500000, 92);  // 2 chunks
+  ASSERT_TRUE(store->Store(WriteFile("tight.in", data), "/tight").ok());
+  auto meta = store->meta().Get("/tight");
+  ASSERT_TRUE(meta.ok());
+  std::set<int> holding, dead;
+  FragmentsPerGroup(*meta, 0, &holding);
+  for (int i = 0; i < kData; ++i) {
+    if (GroupOf(i) == 0 || (GroupOf(i) < 3 && holding.count(i) != 0)) continue;
+    dead.insert(i);
+    KillBackend(i);
+    PoolBackend(*store, i).MarkDown(qs::Status::Unavailable("test"));
+  }
+  ASSERT_EQ(dead.size(), 10u);  // group 3 (5), the spares of groups 1 (3) and 2 (2)
+  auto rebuilt = store->Rebuild("/tight");
+  ASSERT_FALSE(rebuilt.ok()) << *rebuilt << " fragments rebuilt";
+  EXPECT_EQ(rebuilt.status().code(), qs::Status::Code::kUnavailable);
+  EXPECT_NE(rebuilt.status().message().find("redundant_groups"), std::string::npos) << rebuilt.status().message();
+  meta = store->meta().Get("/tight");
+  ASSERT_TRUE(meta.ok());
+  for (size_t c = 0; c < meta->chunks.size(); ++c) {
+    std::map<int, int> live;
+    for (size_t j = 0; j < 12; ++j) {
+      int p = ProcessOf(*meta, c, j);
+      if (dead.count(p) == 0) ++live[GroupOf(p)];
+    }
+    EXPECT_EQ(live[0], 4) << "chunk " << c;  // what the rule allows, and no more
+    EXPECT_EQ(live[1], 3) << "chunk " << c;
+    EXPECT_EQ(live[2], 3) << "chunk " << c;
+    EXPECT_EQ(live[3], 0) << "chunk " << c;
+  }
+  auto report = store->Check("/tight");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->fragments_ok, 20u);
+  EXPECT_TRUE(report->readable());
+  EXPECT_FALSE(report->complete());
+  std::string out = dir_.path() + "/tight.out";
+  auto s = store->Retrieve("/tight", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  // The dead come back: the fragments that were not replaced are whole
+  // again, and still no group holds more than 4.
+  for (int p : dead) {
+    StartBackend(p);
+    PoolBackend(*store, p).MarkUp();
+  }
+  report = store->Check("/tight");
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->complete());
+  for (size_t c = 0; c < meta->chunks.size(); ++c)
+    for (auto [g, n] : FragmentsPerGroup(*meta, c, nullptr)) EXPECT_LE(n, 4) << "chunk " << c << " group " << g;
+  rebuilt = store->Rebuild("/tight");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(*rebuilt, 0u);
+}
+
+// /eu/ objects live on BE backends only; zdb 0 and 1 (US) come first in
+// config order and are never used by a repair, even when that leaves a
+// fragment missing.
+TEST_F(ClusterTest, RebuildKeepsThePlacementPolicy) {
+  auto store = OpenStore("minimal_shards = 16\nexpected_shards = 18\nredundant_groups = 0\nredundant_nodes = 0\n",
+                         "[[policies]]\npath_prefix = \"/eu/\"\n[policies.labels]\ncountry = \"BE\"\n",
+                         [](int i) { return i < 2 ? "US" : "BE"; });
+  ASSERT_TRUE(store);
+  std::string data = RandomData(300000, 93);
+  ASSERT_TRUE(store->Store(WriteFile("eu.in", data), "/eu/x").ok());
+  auto meta = store->meta().Get("/eu/x");
+  ASSERT_TRUE(meta.ok());
+  int victim = ProcessOf(*meta, 0, 0);
+  KillBackend(victim);
+  PoolBackend(*store, victim).MarkDown(qs::Status::Unavailable("test"));
+  auto rebuilt = store->Rebuild("/eu/x");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(*rebuilt, 1u);
+  meta = store->meta().Get("/eu/x");
+  std::set<int> procs;
+  FragmentsPerGroup(*meta, 0, &procs);
+  EXPECT_EQ(procs.size(), 18u);
+  for (int p : procs) {
+    EXPECT_GE(p, 2) << "a fragment left the EU";
+    EXPECT_NE(p, victim);
+  }
+  std::string out = dir_.path() + "/eu.out";
+  ASSERT_TRUE(store->Retrieve("/eu/x", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  // Two more losses, one BE spare left: one fragment is rebuilt, the other
+  // stays missing with a clear error.
+  int killed = 0;
+  for (size_t j = 0; j < 18 && killed < 2; ++j) {
+    int p = ProcessOf(*meta, 0, j);
+    KillBackend(p);
+    PoolBackend(*store, p).MarkDown(qs::Status::Unavailable("test"));
+    ++killed;
+  }
+  rebuilt = store->Rebuild("/eu/x");
+  ASSERT_FALSE(rebuilt.ok()) << *rebuilt << " fragments rebuilt";
+  EXPECT_NE(rebuilt.status().message().find("matching the placement policy"), std::string::npos)
+      << rebuilt.status().message();
+  meta = store->meta().Get("/eu/x");
+  for (size_t j = 0; j < 18; ++j) EXPECT_GE(ProcessOf(*meta, 0, j), 2) << "fragment " << j << " left the EU";
+  EXPECT_EQ(Dbsize(0) + Dbsize(1), 0);
+  auto report = store->Check("/eu/x");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->fragments_ok, 17u);
+  std::filesystem::remove(out);
+  ASSERT_TRUE(store->Retrieve("/eu/x", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+}
+
+// A spare with less free space than one chunk is full for placement (even
+// though this small fragment would fit): a repair skips it, and rather
+// leaves the fragment missing than use it.
+TEST_F(ClusterTest, RebuildSkipsFullBackends) {
+  std::string data = RandomData(200000, 94);
+  ASSERT_TRUE(store_->Store(WriteFile("rf.in", data), "/rf").ok());
+  auto meta = store_->meta().Get("/rf");
+  ASSERT_TRUE(meta.ok());
+  std::set<int> used;
+  for (size_t j = 0; j < 20; ++j) used.insert(ProcessOf(*meta, 0, j));
+  // The two spares in config order (group by group): the first is made full.
+  std::vector<int> spares;
+  for (int g = 0; g < 4; ++g)
+    for (int i = g; i < kData; i += 4)
+      if (used.count(i) == 0) spares.push_back(i);
+  ASSERT_EQ(spares.size(), 2u);
+  const int full = spares[0], room = spares[1];
+  KillBackend(full);
+  StartBackend(full, {"--maxsize", "900000"});
+  auto& fb = PoolBackend(full);
+  fb.MarkUp();
+  ASSERT_TRUE(fb.RefreshSpace());
+  ASSERT_TRUE(fb.full(static_cast<int64_t>(cfg_.chunk_size))) << fb.free_bytes();
+  int victim = ProcessOf(*meta, 0, 5);
+  KillBackend(victim);
+  PoolBackend(victim).MarkDown(qs::Status::Unavailable("test"));
+  auto rebuilt = store_->Rebuild("/rf");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(*rebuilt, 1u);
+  meta = store_->meta().Get("/rf");
+  EXPECT_EQ(ProcessOf(*meta, 0, 5), room);
+  // Another loss: only the full spare is left, and it stays empty.
+  int victim2 = ProcessOf(*meta, 0, 6);
+  KillBackend(victim2);
+  PoolBackend(victim2).MarkDown(qs::Status::Unavailable("test"));
+  rebuilt = store_->Rebuild("/rf");
+  ASSERT_FALSE(rebuilt.ok()) << *rebuilt << " fragments rebuilt";
+  EXPECT_EQ(rebuilt.status().code(), qs::Status::Code::kUnavailable);
+  meta = store_->meta().Get("/rf");
+  for (size_t j = 0; j < 20; ++j) EXPECT_NE(ProcessOf(*meta, 0, j), full);
+  EXPECT_EQ(Dbsize(full), 0);
+  std::string out = dir_.path() + "/rf.out";
+  ASSERT_TRUE(store_->Retrieve("/rf", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
 }
 
 // Key rotation: a new key encrypts new chunks and metadata; objects stored
