@@ -305,8 +305,12 @@ void Filesystem::MaybeEvict(Node* n) {
   nodes_.erase(n->inode.ino);
 }
 
+// Drops nodes the kernel no longer references. Amortised: after a sweep
+// the next waits until the table has grown by half again, so a table full
+// of referenced nodes (a directory of a million files the kernel holds) is
+// not scanned on every lookup and create.
 void Filesystem::SweepNodes() {
-  if (nodes_.size() < kMaxUnreferencedNodes * 2) return;
+  if (nodes_.size() < sweep_at_) return;
   std::vector<uint64_t> idle;
   for (const auto& [ino, n] : nodes_) {
     if (ino != kRootIno && n->nlookup == 0 && n->nopen == 0 && n->pins == 0 && n->inode.nlink > 0) idle.push_back(ino);
@@ -316,6 +320,7 @@ void Filesystem::SweepNodes() {
     if (n->has_dirty() && FlushNode(n) != 0) continue;
     nodes_.erase(ino);
   }
+  sweep_at_ = std::max(kMaxUnreferencedNodes * 2, nodes_.size() + nodes_.size() / 2);
 }
 
 Inode Filesystem::NewInode(const Caller& c, const Inode& parent, uint32_t mode) {

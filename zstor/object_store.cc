@@ -439,19 +439,24 @@ Result<size_t> ObjectStore::Rebuild(const std::string& path) {
   return rebuilt;
 }
 
-Status ObjectStore::Verify(const std::string& path, const std::string& object_id) {
+Status ObjectStore::Verify(const std::string& path, const std::string& object_id, size_t tolerate) {
   auto meta = meta_->Get(path);
   if (!meta.ok()) return meta.status();
   if (meta->object_id != object_id) return Status::Corruption("the record of " + path + " was replaced meanwhile");
-  std::vector<std::future<Status>> checks;
+  std::vector<std::vector<std::future<Status>>> checks(meta->chunks.size());
   for (size_t i = 0; i < meta->chunks.size(); ++i) {
     const ChunkMeta& c = meta->chunks[i];
     for (size_t j = 0; j < c.fragments.size(); ++j) {
       Backend* b = BackendFor(*meta, c.fragments[j].backend);
-      if (b == nullptr) return Status::Unavailable("fragment " + std::to_string(j) + " of " + path + ": backend not configured");
+      if (b == nullptr) {
+        checks[i].push_back(std::async(std::launch::deferred, [path, j] {
+          return Status::Unavailable("fragment " + std::to_string(j) + " of " + path + ": backend not configured");
+        }));
+        continue;
+      }
       std::string key = c.fragments[j].key;
       int64_t want = c.shard_size;
-      checks.push_back(pool_->Submit([b, key, want, i, j]() -> Status {
+      checks[i].push_back(pool_->Submit([b, key, want, i, j]() -> Status {
         auto r = b->Command({"LENGTH", key});
         if (!r.ok()) return r.status();
         if (!r->is_integer() || r->integer != want)
@@ -462,9 +467,14 @@ Status ObjectStore::Verify(const std::string& path, const std::string& object_id
     }
   }
   Status first;
-  for (auto& f : checks) {
-    Status s = f.get();
-    if (first.ok() && !s.ok()) first = s;
+  for (auto& chunk : checks) {
+    size_t bad = 0;
+    Status chunk_first;
+    for (auto& f : chunk) {
+      Status s = f.get();
+      if (!s.ok() && bad++ == 0) chunk_first = s;
+    }
+    if (bad > tolerate && first.ok()) first = chunk_first;
   }
   return first;
 }

@@ -46,9 +46,10 @@ class ObjectStore {
   qs::Status Store(const std::string& local_path, const std::string& path, const Progress& progress = nullptr,
                    ObjectMeta* stored = nullptr);
   // OK when the record at path is the one with object_id and every one of
-  // its fragments is on its backend at its recorded length (zdb LENGTH; no
-  // download). Corruption/Unavailable otherwise.
-  qs::Status Verify(const std::string& path, const std::string& object_id);
+  // its fragments, but at most `tolerate` per chunk, is on its backend at
+  // its recorded length (zdb LENGTH; no download). Corruption/Unavailable
+  // otherwise.
+  qs::Status Verify(const std::string& path, const std::string& object_id, size_t tolerate = 0);
   // Writes the object to out_path through a temporary file + rename.
   qs::Status Retrieve(const std::string& path, const std::string& out_path, const Progress& progress = nullptr);
   qs::Result<CheckReport> Check(const std::string& path);

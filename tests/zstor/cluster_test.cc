@@ -74,6 +74,23 @@ TEST_F(ClusterTest, SurvivesFourLossesNotFive) {
   EXPECT_EQ(zdb_test::ReadRaw(out), data);
 }
 
+// Verify checks every fragment's length on its backend; `tolerate` lets
+// that many per chunk be out of reach (eviction of staging segments).
+TEST_F(ClusterTest, VerifyToleratesAsManyLostFragmentsAsAsked) {
+  ASSERT_TRUE(store_->Store(WriteFile("v.in", RandomData(300000, 5)), "/v").ok());
+  auto meta = store_->meta().Get("/v");
+  ASSERT_TRUE(meta.ok());
+  EXPECT_TRUE(store_->Verify("/v", meta->object_id).ok());
+  EXPECT_FALSE(store_->Verify("/v", "another id").ok());
+  KillBackend(ProcessOf(*meta, 0, 0));
+  KillBackend(ProcessOf(*meta, 0, 7));
+  EXPECT_FALSE(store_->Verify("/v", meta->object_id).ok());
+  EXPECT_FALSE(store_->Verify("/v", meta->object_id, 1).ok());
+  EXPECT_TRUE(store_->Verify("/v", meta->object_id, 2).ok());
+  KillBackend(ProcessOf(*meta, 0, 19));
+  EXPECT_FALSE(store_->Verify("/v", meta->object_id, 2).ok());
+}
+
 TEST_F(ClusterTest, CorruptFragmentIsDetectedAndRebuilt) {
   std::string data = TextData(1 << 20);
   ASSERT_TRUE(store_->Store(WriteFile("c.in", data), "/c").ok());
