@@ -64,6 +64,15 @@ int main(int argc, char** argv) {
     report(false);
     return 1;
   }
+  // The mount is refused: the reason in the log and, when the log is a
+  // file, on stderr too; the waiting parent exits 1.
+  auto refuse = [&](const qs::Status& why) {
+    spdlog::error("cannot mount {}: {}", options->mountpoint, why.ToString());
+    if (!options->logfile.empty()) std::fprintf(stderr, "qsfs: %s\n", why.ToString().c_str());
+    report(false);
+    qs::ShutdownLogging();
+    return 1;
+  };
   // Metrics first: asked for and impossible (port taken) refuses the
   // mount before zdb is touched.
   std::unique_ptr<qsfs::FsMetrics> metrics;
@@ -71,24 +80,12 @@ int main(int argc, char** argv) {
   if (!options->metrics.empty()) {
     metrics = std::make_unique<qsfs::FsMetrics>(std::make_shared<prometheus::Registry>());
     auto ms = qs::MetricsServer::Start(options->metrics, metrics->registry());
-    if (!ms.ok()) {
-      spdlog::error("cannot mount {}: {}", options->mountpoint, ms.status().ToString());
-      if (!options->logfile.empty()) std::fprintf(stderr, "qsfs: %s\n", ms.status().ToString().c_str());
-      report(false);
-      qs::ShutdownLogging();
-      return 1;
-    }
+    if (!ms.ok()) return refuse(ms.status());
     metrics_server = std::move(ms.value());
     spdlog::info("metrics on http://{}/metrics", options->metrics);
   }
   auto fs = qsfs::Filesystem::Mount(*options);
-  if (!fs.ok()) {
-    spdlog::error("cannot mount {}: {}", options->mountpoint, fs.status().ToString());
-    if (!options->logfile.empty()) std::fprintf(stderr, "qsfs: %s\n", fs.status().ToString().c_str());
-    report(false);
-    qs::ShutdownLogging();
-    return 1;
-  }
+  if (!fs.ok()) return refuse(fs.status());
   if (metrics) (*fs)->SetMetrics(metrics.get());
   int rc = qsfs::ServeFuse(*options, fs->get(), metrics.get(), report);
   s = (*fs)->Shutdown();

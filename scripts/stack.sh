@@ -52,7 +52,8 @@ start_zdb() {  # start_zdb NAME PORT MODE
   local name=$1 port=$2 mode=$3 dir=$state/$1
   alive "$dir.pid" && return 0
   mkdir -p "$dir"
-  "$bin/zdb" --data "$dir/data" --index "$dir/index" --listen 127.0.0.1 --port "$port" --mode "$mode" \
+  # Backends stand in for remote storage nodes: they yield the CPU to the mount.
+  nice -n 10 "$bin/zdb" --data "$dir/data" --index "$dir/index" --listen 127.0.0.1 --port "$port" --mode "$mode" \
     --logfile "$dir.log" </dev/null >>"$dir.out" 2>&1 &
   echo $! >"$dir.pid"
   disown
@@ -76,7 +77,9 @@ start_staging() {
 
 start_zstor() {
   alive "$state/zstor.pid" && return 0
-  "$bin/zstor" -c "$state/zstor.toml" monitor </dev/null >>"$state/zstor.log" 2>&1 &
+  # Background work (uploads, repair, scrub): the mount comes first, as
+  # systemd/zstor.service does with Nice=10.
+  nice -n 10 "$bin/zstor" -c "$state/zstor.toml" monitor </dev/null >>"$state/zstor.log" 2>&1 &
   echo $! >"$state/zstor.pid"
   disown
   for _ in $(seq 200); do [ -S "$state/zstor.sock" ] && return 0; sleep 0.05; done
