@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -210,6 +211,13 @@ void Filesystem::BackgroundLoop() {
     bool all = flush_requested_;  // the dirty cache is half full
     flush_requested_ = false;
     FlushAll(!all);
+    // Nodes the kernel forgot are freed, but the allocator keeps their pages:
+    // hand them back once the table has shrunk well below its peak.
+    if (nodes_.size() + 8192 < nodes_peak_) {
+      malloc_trim(0);
+      nodes_peak_ = nodes_.size();
+    }
+    nodes_peak_ = std::max(nodes_peak_, nodes_.size());
     if (metrics_ != nullptr) {
       metrics_->SetDirty(dirty_bytes_ + inflight_bytes_);
       metrics_->SetCachedInodes(nodes_.size());

@@ -238,6 +238,7 @@ class Filesystem {
   std::condition_variable_any flush_cv_;  // an unlocked flush finished
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
   size_t sweep_at_ = 8192;  // SweepNodes scans when nodes_ reaches this size
+  size_t nodes_peak_ = 0;   // largest nodes_ since memory was last trimmed
   std::set<uint64_t> orphans_;
   uint64_t dirty_bytes_ = 0;     // bytes in Node::dirty maps
   uint64_t inflight_bytes_ = 0;  // bytes in Node::inflight maps
