@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <future>
+#include <vector>
 
 #include "zstor/chunk_codec.h"
 
@@ -85,8 +88,14 @@ void Monitor::HealthRound() {
     if (status_ != nullptr) status_->Add(labels).Set(up ? 1 : 0);
     if (free_ != nullptr) free_->Add(labels).Set(static_cast<double>(b.free_bytes()));
   };
-  for (size_t i = 0; i < store_->backends().size(); ++i) check(store_->backends().at(i), "data");
-  for (size_t i = 0; i < store_->meta().backends().size(); ++i) check(store_->meta().backends().at(i), "meta");
+  // All at once: an unreachable backend (packets dropped) costs its connect
+  // timeout, and a round must not cost that once per such backend.
+  std::vector<std::future<void>> probes;
+  for (size_t i = 0; i < store_->backends().size(); ++i)
+    probes.push_back(std::async(std::launch::async, check, std::ref(store_->backends().at(i)), "data"));
+  for (size_t i = 0; i < store_->meta().backends().size(); ++i)
+    probes.push_back(std::async(std::launch::async, check, std::ref(store_->meta().backends().at(i)), "meta"));
+  for (auto& p : probes) p.wait();
 }
 
 size_t Monitor::RepairRound() {

@@ -155,8 +155,13 @@ echo "mount operations took $((($(date +%s%N) - t0) / 1000000)) ms"
 # Packets to a down veth are dropped, so each health probe of group 0
 # waits out its connect timeout before the group is seen down.
 seen_down() {
-  for _ in $(seq 60); do
-    "$bin/zstor" -c "$cfg" status | grep -q '^5 of 24 backends down' && return 0
+  local t0 i
+  t0=$(date +%s)
+  for i in $(seq 60); do
+    if "$bin/zstor" -c "$cfg" status | grep -q '^5 of 24 backends down'; then
+      echo "group 0 seen down within $(($(date +%s) - t0 + 1)) s"
+      return 0
+    fi
     sleep 1
   done
   "$bin/zstor" -c "$cfg" status | tail -3
