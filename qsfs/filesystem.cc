@@ -782,13 +782,30 @@ int Filesystem::IsAncestor(uint64_t maybe_ancestor, uint64_t ino, bool* out) {
   return ELOOP;
 }
 
-int Filesystem::Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
-                       unsigned flags) {
+int Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view name, uint64_t new_parent,
+                       std::string_view new_name, unsigned flags) {
   constexpr unsigned kNoReplace = 1;  // RENAME_NOREPLACE
   constexpr unsigned kExchange = 2;   // RENAME_EXCHANGE
-  if ((flags & ~(kNoReplace | kExchange)) != 0 || flags == (kNoReplace | kExchange)) return EINVAL;
-  bool exchange = flags & kExchange;
+  constexpr unsigned kWhiteout = 4;   // RENAME_WHITEOUT (overlayfs)
+  if ((flags & ~(kNoReplace | kExchange | kWhiteout)) != 0 || (flags & kExchange && flags != kExchange)) return EINVAL;
   std::lock_guard<std::mutex> lock(mu_);
+  int err = RenameLocked(parent, name, new_parent, new_name, flags & ~kWhiteout);
+  if (err != 0 || !(flags & kWhiteout)) return err;
+  // A whiteout (character device 0:0) takes the old name, as overlayfs
+  // asks of its upper layer. Nobody looked it up: it holds no lookup.
+  Entry e;
+  if (int werr = MakeNode(c, parent, name, S_IFCHR, 0, {}, &e)) return werr;
+  Node* w = nodes_[e.ino].get();
+  w->nlookup = 0;
+  MaybeEvict(w);
+  return 0;
+}
+
+int Filesystem::RenameLocked(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
+                             unsigned flags) {
+  constexpr unsigned kNoReplace = 1;
+  constexpr unsigned kExchange = 2;
+  bool exchange = flags & kExchange;
   if (int err = CheckName(name)) return err;
   if (int err = CheckName(new_name)) return err;
   Node* op = nullptr;

@@ -83,7 +83,8 @@ class Filesystem {
   int Link(uint64_t ino, uint64_t parent, std::string_view name, Entry* out);
   int Unlink(uint64_t parent, std::string_view name);
   int RmDir(uint64_t parent, std::string_view name);
-  int Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
+  // flags: RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT.
+  int Rename(const Caller& c, uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
              unsigned flags);
 
   int Open(uint64_t ino, int flags);
@@ -175,6 +176,7 @@ class Filesystem {
   int MakeNode(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
                std::string_view symlink, Entry* out);
   int RemoveName(uint64_t parent, std::string_view name, bool dir);
+  int RenameLocked(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name, unsigned flags);
   int IsAncestor(uint64_t maybe_ancestor, uint64_t ino, bool* out);
   int PersistInode(Node* n);
   void TouchAtime(Node* n);  // relatime, after a read

@@ -158,7 +158,7 @@ void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
               unsigned int flags) {
   Timed t(req, FsOp::kRename);
-  fuse_reply_err(req, t.Done(FS(req)->Rename(parent, name, newparent, newname, flags)));
+  fuse_reply_err(req, t.Done(FS(req)->Rename(CallerOf(req), parent, name, newparent, newname, flags)));
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

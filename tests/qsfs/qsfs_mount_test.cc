@@ -872,4 +872,52 @@ TEST_F(QsfsTest, OverwritesAndTruncatesDuringWriteBackMatchAModel) {
   EXPECT_TRUE(ReadFile(P("model")) == model);
 }
 
+// RENAME_WHITEOUT leaves a character device 0:0 at the old name, and
+// overlayfs takes a qsfs directory as its upper layer (Docker on qsfs):
+// copy-up, whiteouts and opaque directories, kept across a remount.
+TEST_F(QsfsTest, WhiteoutsAndOverlayfsUpperLayer) {
+  WriteFile(P("w1"), "moved");
+  ASSERT_EQ(renameat2(AT_FDCWD, P("w1").c_str(), AT_FDCWD, P("w2").c_str(), RENAME_WHITEOUT), 0) << strerror(errno);
+  EXPECT_EQ(ReadFile(P("w2")), "moved");
+  struct stat st;
+  ASSERT_EQ(lstat(P("w1").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(0, 0));
+  EXPECT_EQ(QS_ERRNO(renameat2(AT_FDCWD, P("w2").c_str(), AT_FDCWD, P("w3").c_str(), RENAME_WHITEOUT | RENAME_EXCHANGE)),
+            EINVAL);
+
+  const std::string lower = dir_ + "/lower", merged = dir_ + "/merged";
+  ASSERT_EQ(mkdir(lower.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((lower + "/d").c_str(), 0755), 0);
+  WriteFile(lower + "/a", "lower a\n");
+  WriteFile(lower + "/gone", "lower gone\n");
+  WriteFile(lower + "/d/x", "lower x\n");
+  ASSERT_EQ(mkdir(merged.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(P("upper").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(P("work").c_str(), 0755), 0);
+  const std::string opts = "lowerdir=" + lower + ",upperdir=" + P("upper") + ",workdir=" + P("work");
+  auto overlay = [&] { return mount("overlay", merged.c_str(), "overlay", 0, opts.c_str()); };
+  ASSERT_EQ(overlay(), 0) << strerror(errno);
+  WriteFile(merged + "/a", "upper a\n", O_WRONLY | O_APPEND);       // copy-up
+  ASSERT_EQ(unlink((merged + "/gone").c_str()), 0);                 // whiteout
+  ASSERT_EQ(unlink((merged + "/d/x").c_str()), 0);
+  ASSERT_EQ(rmdir((merged + "/d").c_str()), 0);
+  ASSERT_EQ(mkdir((merged + "/d").c_str(), 0755), 0);               // opaque directory
+  WriteFile(merged + "/new", "new\n");
+  ASSERT_EQ(rename((merged + "/new").c_str(), (merged + "/renamed").c_str()), 0);
+  auto expect_view = [&] {
+    EXPECT_EQ(ReadFile(merged + "/a"), "lower a\nupper a\n");
+    EXPECT_EQ(QS_ERRNO(access((merged + "/gone").c_str(), F_OK)), ENOENT);
+    EXPECT_EQ(QS_ERRNO(access((merged + "/d/x").c_str(), F_OK)), ENOENT);
+    EXPECT_EQ(ReadFile(merged + "/renamed"), "new\n");
+    EXPECT_EQ(ReadFile(lower + "/gone"), "lower gone\n");  // the lower layer is untouched
+  };
+  expect_view();
+  ASSERT_EQ(umount2(merged.c_str(), 0), 0);
+  Remount();
+  ASSERT_EQ(overlay(), 0) << strerror(errno);
+  expect_view();
+  ASSERT_EQ(umount2(merged.c_str(), 0), 0);
+}
+
 }  // namespace
