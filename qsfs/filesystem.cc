@@ -297,6 +297,11 @@ int Filesystem::GetNode(uint64_t ino, Node** out) {
   }
   auto node = std::make_unique<Node>();
   node->inode = std::move(*inode);
+  auto parked = parked_.find(ino);
+  if (parked != parked_.end()) {
+    node->nlookup = parked->second;
+    parked_.erase(parked);
+  }
   *out = node.get();
   nodes_.emplace(ino, std::move(node));
   return 0;
@@ -328,7 +333,26 @@ void Filesystem::SweepNodes() {
     if (n->has_dirty() && FlushNode(n) != 0) continue;
     nodes_.erase(ino);
   }
+  // Beyond the inode cache, clean inodes the kernel holds keep only their
+  // lookup count, down to three quarters of the cache.
+  if (nodes_.size() > options_.inode_cache) {
+    size_t target = options_.inode_cache - options_.inode_cache / 4;
+    std::vector<uint64_t> park;
+    for (const auto& [ino, n] : nodes_) {
+      if (nodes_.size() - park.size() <= target) break;
+      bool chunks_dirty = std::any_of(n->chunks.begin(), n->chunks.end(), [](const auto& c) { return c.second.dirty; });
+      if (ino != kRootIno && n->nopen == 0 && n->pins == 0 && !n->freed && n->inode.nlink > 0 && !n->has_dirty() &&
+          !chunks_dirty)
+        park.push_back(ino);
+    }
+    for (uint64_t ino : park) {
+      uint64_t lookups = nodes_[ino]->nlookup;
+      nodes_.erase(ino);
+      if (lookups > 0) parked_[ino] = lookups;
+    }
+  }
   sweep_at_ = std::max(kMaxUnreferencedNodes * 2, nodes_.size() + nodes_.size() / 2);
+  if (nodes_.size() < options_.inode_cache) sweep_at_ = std::min<size_t>(sweep_at_, options_.inode_cache + 1);
 }
 
 Inode Filesystem::NewInode(const Caller& c, const Inode& parent, uint32_t mode) {
@@ -510,6 +534,7 @@ int Filesystem::Lookup(uint64_t parent, std::string_view name, Entry* out) {
 
 int Filesystem::LookupEntry(uint64_t ino, Entry* out) {
   std::lock_guard<std::mutex> lock(mu_);
+  SweepNodes();
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   n->nlookup++;
@@ -521,7 +546,11 @@ int Filesystem::LookupEntry(uint64_t ino, Entry* out) {
 void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = nodes_.find(ino);
-  if (it == nodes_.end() || ino == kRootIno) return;
+  if (it == nodes_.end() || ino == kRootIno) {
+    auto parked = parked_.find(ino);
+    if (parked != parked_.end() && (parked->second -= std::min(parked->second, nlookup)) == 0) parked_.erase(parked);
+    return;
+  }
   Node* n = it->second.get();
   n->nlookup -= std::min(n->nlookup, nlookup);
   MaybeEvict(n);

@@ -239,6 +239,9 @@ class Filesystem {
   std::mutex io_mu_;
   std::condition_variable_any flush_cv_;  // an unlocked flush finished
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
+  // Clean inodes dropped from nodes_ beyond options_.inode_cache while the
+  // kernel holds lookups on them: ino -> lookup count. Never in both maps.
+  std::unordered_map<uint64_t, uint64_t> parked_;
   size_t sweep_at_ = 8192;  // SweepNodes scans when nodes_ reaches this size
   size_t nodes_peak_ = 0;   // largest nodes_ since memory was last trimmed
   std::set<uint64_t> orphans_;

@@ -74,6 +74,8 @@ qs::Status ApplyOption(const std::string& key, const std::string& v, Options* o)
     o->dirty_cache_bytes = *s;
   } else if (key == "dir_cache") {
     QS_RETURN_IF_ERROR(ParseUint(key, v, 16, 1ull << 30, &o->dir_cache_buckets));
+  } else if (key == "inode_cache") {
+    QS_RETURN_IF_ERROR(ParseUint(key, v, 1024, 1ull << 32, &o->inode_cache));
   } else if (key == "writeback_delay") {
     QS_RETURN_IF_ERROR(ParseUint(key, v, 0, 3600, &n));
     o->writeback_delay_seconds = static_cast<double>(n);
@@ -135,6 +137,9 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
   auto dirc = r.GetIntOr("dir_cache", static_cast<int64_t>(o->dir_cache_buckets), 16, int64_t{1} << 30);
   if (!dirc.ok()) return dirc.status();
   o->dir_cache_buckets = static_cast<uint64_t>(*dirc);
+  auto inoc = r.GetIntOr("inode_cache", static_cast<int64_t>(o->inode_cache), 1024, int64_t{1} << 32);
+  if (!inoc.ok()) return inoc.status();
+  o->inode_cache = static_cast<uint64_t>(*inoc);
   auto delay = r.GetDoubleOr("writeback_delay", o->writeback_delay_seconds, 0, 3600);
   if (!delay.ok()) return delay.status();
   o->writeback_delay_seconds = *delay;
@@ -172,6 +177,7 @@ std::string Usage() {
          "     block_size=SIZE           data block size of a new filesystem (128K)\n"
          "     dirty_cache=SIZE          unwritten data kept in memory (64M)\n"
          "     dir_cache=N               directory buckets cached (4096)\n"
+         "     inode_cache=N             inodes kept in memory (65536)\n"
          "     writeback_delay=SECONDS   unwritten data reaches zdb within (5)\n"
          "     threads=N                 FUSE worker threads (8)\n"
          "     metrics=ADDR:PORT         serve Prometheus /metrics (off)\n"

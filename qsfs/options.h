@@ -27,6 +27,9 @@ struct Options {
   uint32_t block_size = 128 * 1024;  // used when formatting a new filesystem
   uint64_t dirty_cache_bytes = 64ull << 20;
   uint64_t dir_cache_buckets = 4096;
+  // Inodes kept in memory. Beyond it, clean inodes the kernel still holds
+  // are parked: only their lookup count stays (reloaded from zdb on use).
+  uint64_t inode_cache = 65536;
   double writeback_delay_seconds = 5.0;
   unsigned max_threads = 8;
 

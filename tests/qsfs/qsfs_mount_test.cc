@@ -920,4 +920,48 @@ TEST_F(QsfsTest, WhiteoutsAndOverlayfsUpperLayer) {
   ASSERT_EQ(umount2(merged.c_str(), 0), 0);
 }
 
+// With a small inode cache most inodes the kernel holds are parked (only
+// their lookup count in memory) and reloaded on use: every operation on
+// them still answers right, and so does the filesystem after a remount.
+TEST_F(QsfsTest, ParkedInodesBeyondTheInodeCacheStayCorrect) {
+  Unmount();
+  Mount("inode_cache=1024");
+  ASSERT_EQ(mkdir(P("many").c_str(), 0755), 0);
+  const int kFiles = 5000;
+  for (int i = 0; i < kFiles; ++i) WriteFile(P("many/f" + std::to_string(i)), "content " + std::to_string(i));
+  for (int i = 0; i < kFiles; i += 7) {  // stat and read parked ones
+    struct stat st;
+    ASSERT_EQ(stat(P("many/f" + std::to_string(i)).c_str(), &st), 0) << i;
+    EXPECT_EQ(st.st_size, static_cast<off_t>(("content " + std::to_string(i)).size()));
+    EXPECT_EQ(ReadFile(P("many/f" + std::to_string(i))), "content " + std::to_string(i));
+  }
+  for (int i = 0; i < kFiles; i += 3) ASSERT_EQ(unlink(P("many/f" + std::to_string(i)).c_str()), 0) << i;
+  for (int i = 1; i < kFiles; i += 3) {
+    ASSERT_EQ(link(P("many/f" + std::to_string(i)).c_str(), P("many/l" + std::to_string(i)).c_str()), 0) << i;
+    ASSERT_EQ(rename(P("many/f" + std::to_string(i)).c_str(), P("many/r" + std::to_string(i)).c_str()), 0) << i;
+  }
+  auto check = [&] {
+    int seen = 0;
+    for (int i = 0; i < kFiles; ++i) {
+      std::string want = "content " + std::to_string(i);
+      if (i % 3 == 0) {
+        EXPECT_EQ(QS_ERRNO(access(P("many/f" + std::to_string(i)).c_str(), F_OK)), ENOENT) << i;
+      } else if (i % 3 == 1) {
+        struct stat st;
+        ASSERT_EQ(stat(P("many/r" + std::to_string(i)).c_str(), &st), 0) << i;
+        EXPECT_EQ(st.st_nlink, 2u) << i;
+        EXPECT_EQ(ReadFile(P("many/l" + std::to_string(i))), want);
+        seen += 2;
+      } else {
+        EXPECT_EQ(ReadFile(P("many/f" + std::to_string(i))), want);
+        seen += 1;
+      }
+    }
+    EXPECT_EQ(static_cast<int>(List(P("many")).size()), seen);
+  };
+  check();
+  Remount();
+  check();
+}
+
 }  // namespace
