@@ -89,7 +89,7 @@ start_zstor() {
 mount_qsfs() {
   mkdir -p "$mnt"
   mountpoint -q "$mnt" && return 0
-  "$bin/qsfs" -o "unix=$state/staging.sock,logfile=$state/qsfs.log" "$mnt"
+  "$bin/qsfs" -o "unix=$state/staging.sock,logfile=$state/qsfs.log,metrics=127.0.0.1:$((base + 102))" "$mnt"
   pgrep -n -f "qsfs -o unix=$state/staging.sock" >"$state/qsfs.pid"
 }
 
@@ -260,7 +260,8 @@ up() {
   echo "Stack running under $state, filesystem mounted on $mnt."
   echo "  status: scripts/stack.sh status     stop: scripts/stack.sh down"
   echo "  zstor:  build/bin/zstor -c $state/zstor.toml status"
-  echo "  zdb:    redis-cli -p $base   (staging)    metrics: http://127.0.0.1:$((base + 100))/metrics (zstor)"
+  echo "  zdb:    redis-cli -p $base   (staging)"
+  echo "  metrics: http://127.0.0.1:$((base + 100))/metrics (zstor), :$((base + 101)) (staging zdb), :$((base + 102)) (qsfs)"
 }
 
 status() {
