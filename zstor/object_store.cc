@@ -443,20 +443,24 @@ Status ObjectStore::Verify(const std::string& path, const std::string& object_id
   auto meta = meta_->Get(path);
   if (!meta.ok()) return meta.status();
   if (meta->object_id != object_id) return Status::Corruption("the record of " + path + " was replaced meanwhile");
-  std::vector<std::vector<std::future<Status>>> checks(meta->chunks.size());
+  struct ChunkChecks {
+    std::vector<std::future<Status>> lengths;
+    Status unconfigured;  // a fragment on a backend no longer configured
+    size_t bad = 0;
+  };
+  std::vector<ChunkChecks> checks(meta->chunks.size());
   for (size_t i = 0; i < meta->chunks.size(); ++i) {
     const ChunkMeta& c = meta->chunks[i];
     for (size_t j = 0; j < c.fragments.size(); ++j) {
       Backend* b = BackendFor(*meta, c.fragments[j].backend);
       if (b == nullptr) {
-        checks[i].push_back(std::async(std::launch::deferred, [path, j] {
-          return Status::Unavailable("fragment " + std::to_string(j) + " of " + path + ": backend not configured");
-        }));
+        if (checks[i].bad++ == 0)
+          checks[i].unconfigured = Status::Unavailable("fragment " + std::to_string(j) + " of " + path + ": backend not configured");
         continue;
       }
       std::string key = c.fragments[j].key;
       int64_t want = c.shard_size;
-      checks[i].push_back(pool_->Submit([b, key, want, i, j]() -> Status {
+      checks[i].lengths.push_back(pool_->Submit([b, key, want, i, j]() -> Status {
         auto r = b->Command({"LENGTH", key});
         if (!r.ok()) return r.status();
         if (!r->is_integer() || r->integer != want)
@@ -468,13 +472,12 @@ Status ObjectStore::Verify(const std::string& path, const std::string& object_id
   }
   Status first;
   for (auto& chunk : checks) {
-    size_t bad = 0;
-    Status chunk_first;
-    for (auto& f : chunk) {
+    Status chunk_first = chunk.unconfigured;
+    for (auto& f : chunk.lengths) {
       Status s = f.get();
-      if (!s.ok() && bad++ == 0) chunk_first = s;
+      if (!s.ok() && chunk.bad++ == 0) chunk_first = s;
     }
-    if (bad > tolerate && first.ok()) first = chunk_first;
+    if (chunk.bad > tolerate && first.ok()) first = chunk_first;
   }
   return first;
 }

@@ -78,21 +78,11 @@ class StackTest : public zstor_test::DaemonTest {
   void Mount() {
     ASSERT_TRUE(qsfs_.Start(std::string(QS_BIN_DIR) + "/qsfs",
                             {"-f", "-o", "unix=" + StagingSock() + ",writeback_delay=1", mnt_}, dir_.path() + "/qsfs.log"));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!IsMounted(mnt_)) {
-      ASSERT_TRUE(qsfs_.Running()) << "qsfs exited: " << ReadFile(dir_.path() + "/qsfs.log");
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "qsfs did not mount";
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    qsfs_test::WaitMounted(qsfs_, mnt_, dir_.path() + "/qsfs.log", 60);
   }
 
   // Clean unmount: the daemon flushes everything and exits.
-  void Unmount() {
-    if (IsMounted(mnt_) && umount2(mnt_.c_str(), 0) != 0) umount2(mnt_.c_str(), MNT_DETACH);
-    for (int i = 0; i < 6000 && qsfs_.Running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    qsfs_.Kill();
-    if (IsMounted(mnt_)) umount2(mnt_.c_str(), MNT_DETACH);
-  }
+  void Unmount() { qsfs_test::UnmountAndWait(qsfs_, mnt_); }
 
   // After a kill -9 of qsfs: the kernel mount is gone with the connection.
   void RemountAfterCrash() {

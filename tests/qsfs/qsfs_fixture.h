@@ -46,6 +46,39 @@ inline bool IsMounted(const std::string& path) {
   return false;
 }
 
+// Waits until qsfs (started in the foreground) has mounted mnt; fails the
+// test with its log if it exits first or takes longer than `seconds`.
+inline void WaitMounted(qs_test::DaemonProcess& qsfs, const std::string& mnt, const std::string& log, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!IsMounted(mnt)) {
+    ASSERT_TRUE(qsfs.Running()) << "qsfs exited: " << ReadWholeFile(log);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "qsfs did not mount";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Waits for the daemon to exit by itself (it flushes after the kernel
+// unmount), then kills it if it does not. False when it had to be killed.
+inline bool WaitExit(qs_test::DaemonProcess& qsfs, int timeout_ms = 60000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (qsfs.Running()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      qsfs.Kill();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// Clean unmount: umount(2), the daemon flushes and exits; lazily detached
+// when the mount is busy or the daemon dead.
+inline void UnmountAndWait(qs_test::DaemonProcess& qsfs, const std::string& mnt) {
+  if (IsMounted(mnt) && umount2(mnt.c_str(), 0) != 0) umount2(mnt.c_str(), MNT_DETACH);
+  WaitExit(qsfs);
+  if (IsMounted(mnt)) umount2(mnt.c_str(), MNT_DETACH);
+}
+
 class QsfsFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,36 +119,12 @@ class QsfsFixture : public ::testing::Test {
 
   void Mount(const std::string& extra = "") {
     ASSERT_TRUE(qsfs_.Start(std::string(QS_BIN_DIR) + "/qsfs", QsfsArgs(mnt_, extra), dir_ + "/qsfs.log"));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!IsMounted(mnt_)) {
-      ASSERT_TRUE(qsfs_.Running()) << "qsfs exited: " << ReadWholeFile(dir_ + "/qsfs.log");
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "qsfs did not mount";
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    WaitMounted(qsfs_, mnt_, dir_ + "/qsfs.log", 30);
   }
 
-  // Waits for the daemon to exit by itself (it flushes after the kernel
-  // unmount), then kills it if it does not.
-  bool WaitExit(int timeout_ms = 60000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (qsfs_.Running()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        qsfs_.Kill();
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
+  bool WaitExit(int timeout_ms = 60000) { return qsfs_test::WaitExit(qsfs_, timeout_ms); }
 
-  // Clean unmount: umount(2), the daemon flushes and exits 0.
-  void Unmount() {
-    if (IsMounted(mnt_)) {
-      if (umount2(mnt_.c_str(), 0) != 0) umount2(mnt_.c_str(), MNT_DETACH);
-    }
-    WaitExit();
-    if (IsMounted(mnt_)) umount2(mnt_.c_str(), MNT_DETACH);
-  }
+  void Unmount() { UnmountAndWait(qsfs_, mnt_); }
 
   void Remount() {
     Unmount();
