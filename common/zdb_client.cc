@@ -4,15 +4,21 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <climits>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <thread>
 
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 namespace qs {
 
@@ -35,37 +41,64 @@ void EncodeCommand(const std::vector<std::string_view>& argv, std::string* out) 
   }
 }
 
-Reply ConvertReply(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; i++) out.elements.push_back(ConvertReply(r->element[i]));
-      break;
-    case REDIS_REPLY_NIL:
-    default:
-      out.type = Reply::Type::kNil;
-      break;
-  }
-  return out;
+// hiredis builds replies through these functions, straight into Reply, so
+// a bulk string is copied once out of the reader's buffer (not into a
+// redisReply first and then into a Reply). The root is heap-allocated and
+// owned by whoever takes it from redisGetReply (FreeReply); elements live
+// inside their parent's vector, sized once by CreateArray, so their
+// addresses stay valid while hiredis fills nested arrays.
+Reply* ReplySlot(const redisReadTask* task) {
+  if (task->parent == nullptr) return new (std::nothrow) Reply();
+  auto* parent = static_cast<Reply*>(task->parent->obj);
+  return &parent->elements[static_cast<size_t>(task->idx)];
 }
+
+void* CreateString(const redisReadTask* task, char* str, size_t len) {
+  Reply* r = ReplySlot(task);
+  if (r == nullptr) return nullptr;
+  switch (task->type) {
+    case REDIS_REPLY_STATUS: r->type = Reply::Type::kStatus; break;
+    case REDIS_REPLY_ERROR: r->type = Reply::Type::kError; break;
+    default: r->type = Reply::Type::kString; break;
+  }
+  r->str.assign(str, len);
+  return r;
+}
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  Reply* r = ReplySlot(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::kArray;
+  r->elements.resize(static_cast<size_t>(std::max(elements, 0)));
+  return r;
+}
+
+void* CreateInteger(const redisReadTask* task, long long value) {
+  Reply* r = ReplySlot(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::kInteger;
+  r->integer = value;
+  return r;
+}
+
+void* CreateNil(const redisReadTask* task) {
+  Reply* r = ReplySlot(task);
+  if (r != nullptr) r->type = Reply::Type::kNil;
+  return r;
+}
+
+void FreeReply(void* reply) { delete static_cast<Reply*>(reply); }
+
+redisReplyObjectFunctions kReplyFunctions = {CreateString, CreateArray, CreateInteger, CreateNil, FreeReply};
+
+// The reader keeps up to this much unused buffer between replies, so
+// fragment-sized replies reuse warm memory instead of growing a fresh
+// buffer each time (hiredis' default is 16 KiB).
+constexpr size_t kReaderKeep = size_t{4} << 20;
+
+// Commands at least this large skip hiredis' output buffer: their argument
+// bytes go from the caller's memory to the socket with one writev.
+constexpr size_t kDirectWrite = size_t{64} << 10;
 
 bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
@@ -296,6 +329,8 @@ Status ZdbClient::ConnectOnce(bool* retryable) {
     return TransportError("set timeout", errno);
   }
   if (address_.unix_path.empty()) redisEnableKeepAlive(ctx_);
+  ctx_->reader->fn = &kReplyFunctions;
+  ctx_->reader->maxbuf = kReaderKeep;
 
   if (admin_password_.has_value()) {
     std::string wire;
@@ -355,7 +390,7 @@ Status ZdbClient::EnsureConnected() { return Connect(); }
 
 Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t count) {
   SigpipeGuard guard;
-  if (redisAppendFormattedCommand(ctx_, wire.data(), wire.size()) != REDIS_OK) {
+  if (!wire.empty() && redisAppendFormattedCommand(ctx_, wire.data(), wire.size()) != REDIS_OK) {
     return TransportError("buffer command", errno);
   }
   std::vector<Reply> replies;
@@ -368,17 +403,65 @@ Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t 
       if (raw != nullptr) freeReplyObject(raw);
       return TransportError(i == 0 ? "send/receive" : "receive pipelined reply", err);
     }
-    replies.push_back(ConvertReply(static_cast<redisReply*>(raw)));
-    freeReplyObject(raw);
+    std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+    replies.push_back(std::move(*reply));
   }
   return replies;
+}
+
+Status ZdbClient::WriteDirect(const std::vector<std::string_view>& argv) {
+  // The same bytes EncodeCommand produces, gathered instead of copied.
+  std::vector<std::string> heads;
+  heads.reserve(argv.size() + 1);
+  auto head = [&heads](char tag, size_t n) {
+    std::string h(1, tag);
+    h.append(std::to_string(n)).append("\r\n");
+    heads.push_back(std::move(h));
+  };
+  head('*', argv.size());
+  for (std::string_view a : argv) head('$', a.size());
+  static const char kCrlf[] = "\r\n";
+  std::vector<iovec> iov;
+  iov.reserve(argv.size() * 3 + 1);
+  iov.push_back({heads[0].data(), heads[0].size()});
+  for (size_t i = 0; i < argv.size(); ++i) {
+    iov.push_back({heads[i + 1].data(), heads[i + 1].size()});
+    if (!argv[i].empty()) iov.push_back({const_cast<char*>(argv[i].data()), argv[i].size()});
+    iov.push_back({const_cast<char*>(kCrlf), 2});
+  }
+  size_t first = 0;
+  while (first < iov.size()) {
+    const int n = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+    ssize_t w = writev(ctx_->fd, &iov[first], n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ctx_->err = REDIS_ERR_IO;
+      std::snprintf(ctx_->errstr, sizeof(ctx_->errstr), "%s", std::strerror(err));
+      return TransportError("send", err);
+    }
+    size_t left = static_cast<size_t>(w);
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return Status::OK();
 }
 
 Result<Reply> ZdbClient::Command(const std::vector<std::string_view>& argv) {
   if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
   QS_RETURN_IF_ERROR(EnsureConnected());
+  size_t bytes = 0;
+  for (std::string_view a : argv) bytes += a.size();
   std::string wire;
-  EncodeCommand(argv, &wire);
+  if (bytes >= kDirectWrite && ctx_->obuf != nullptr && sdslen(ctx_->obuf) == 0) {
+    SigpipeGuard guard;
+    QS_RETURN_IF_ERROR(WriteDirect(argv));
+  } else {
+    EncodeCommand(argv, &wire);
+  }
   Result<std::vector<Reply>> r = RoundTrip(wire, 1);
   if (!r.ok()) return r.status();
   return std::move(r.value()[0]);

@@ -123,8 +123,12 @@ class ZdbClient {
   Status EnsureConnected();
   bool ConnectionLooksDead() const;
   Status TransportError(std::string_view what, int saved_errno);
-  // Sends `wire` (count encoded commands) and reads count replies.
+  // Sends `wire` (count encoded commands; empty: already sent) and reads
+  // count replies.
   Result<std::vector<Reply>> RoundTrip(const std::string& wire, size_t count);
+  // Writes one command straight from argv to the socket (large values: no
+  // copy into an encoded buffer); hiredis' output buffer must be empty.
+  Status WriteDirect(const std::vector<std::string_view>& argv);
 
   ZdbAddress address_;
   ZdbClientOptions options_;

@@ -69,19 +69,65 @@ Status ChunkCodec::Encode(const std::string& object_id, uint32_t index, std::str
 Status ChunkCodec::Decode(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
                           const std::vector<std::string>& shards, const std::vector<bool>& present,
                           std::string* plain) const {
-  std::string sealed;
-  QS_RETURN_IF_ERROR(coder_->Decode(shards, present, meta.sealed_size, &sealed));
-  std::string payload;
+  const size_t k = static_cast<size_t>(coder_->k());
+  bool all_data = present.size() >= k;
+  for (size_t i = 0; i < k && all_data; ++i) all_data = present[i];
+  std::string out(meta.plain_size, '\0');
+  Status s;
+  if (all_data) {
+    s = DecodeData(object_id, index, meta, shards, out.data());
+  } else {
+    std::vector<std::string> rebuilt = shards;
+    s = DecodeInto(object_id, index, meta, &rebuilt, present, out.data());
+  }
+  if (!s.ok()) {
+    plain->clear();
+    return s;
+  }
+  *plain = std::move(out);
+  return Status::OK();
+}
+
+Status ChunkCodec::DecodeInto(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
+                              std::vector<std::string>* shards, const std::vector<bool>& present, char* out) const {
+  QS_RETURN_IF_ERROR(coder_->Reconstruct(shards, present, /*data_only=*/true));
+  return DecodeData(object_id, index, meta, *shards, out);
+}
+
+Status ChunkCodec::DecodeData(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
+                              const std::vector<std::string>& shards, char* out) const {
+  const size_t k = static_cast<size_t>(coder_->k());
+  if (shards.size() < k) return Status::InvalidArgument("fewer shards than data fragments");
+  // The sealed payload is the first sealed_size bytes of the data shards.
+  std::vector<std::string_view> sealed;
+  size_t left = meta.sealed_size;
+  for (size_t i = 0; i < k && left > 0; ++i) {
+    std::string_view piece = std::string_view(shards[i]).substr(0, left);
+    sealed.push_back(piece);
+    left -= piece.size();
+  }
+  if (left > 0) return Status::Corruption("data fragments hold fewer bytes than the sealed chunk");
+  if (meta.sealed_size < kTagSize) return Status::Corruption("sealed chunk is shorter than its tag");
+  const size_t payload_size = meta.sealed_size - kTagSize;
+  const bool compressed = (meta.flags & kChunkCompressed) != 0;
+  if (!compressed && payload_size != meta.plain_size)
+    return Status::Corruption("chunk size does not match its metadata");
+  // A compressed payload is decrypted into a buffer kept per thread, then
+  // decompressed into out; a raw one straight into out.
+  thread_local std::string scratch;
+  char* dst = out;
+  if (compressed) {
+    if (scratch.size() < payload_size) scratch.resize(payload_size);
+    dst = scratch.data();
+  }
   const std::string aad = ChunkAad(object_id, index);
-  Status opened = Open(keys_[0], meta.nonce, aad, sealed, &payload);
   // Older keys (rotation) only when the current one does not authenticate.
-  for (size_t k = 1; !opened.ok() && opened.IsCorruption() && k < keys_.size(); ++k) {
-    if (Open(keys_[k], meta.nonce, aad, sealed, &payload).ok()) opened = Status::OK();
+  Status opened = OpenInto(keys_[0], meta.nonce, aad, sealed, dst);
+  for (size_t key = 1; !opened.ok() && opened.IsCorruption() && key < keys_.size(); ++key) {
+    if (OpenInto(keys_[key], meta.nonce, aad, sealed, dst).ok()) opened = Status::OK();
   }
   QS_RETURN_IF_ERROR(opened);
-  if (meta.flags & kChunkCompressed) return Decompress(payload, meta.plain_size, plain);
-  if (payload.size() != meta.plain_size) return Status::Corruption("chunk size does not match its metadata");
-  *plain = std::move(payload);
+  if (compressed) return DecompressInto(std::string_view(scratch.data(), payload_size), meta.plain_size, out);
   return Status::OK();
 }
 

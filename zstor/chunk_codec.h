@@ -28,11 +28,18 @@ class ChunkCodec {
   qs::Status Encode(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
                     std::vector<std::string>* shards) const;
 
-  // present[i]: shards[i] holds fragment i and matched its checksum. Needs
-  // k of them; Corruption when authentication or decompression fails.
+  // present[i]: shards[i] holds fragment i. Needs k of them; Corruption
+  // when authentication or decompression fails (a fragment that was not
+  // what was stored makes the chunk fail to authenticate).
   qs::Status Decode(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
                     const std::vector<std::string>& shards, const std::vector<bool>& present,
                     std::string* plain) const;
+  // Decode into out (room for meta.plain_size bytes), rebuilding missing
+  // data shards in *shards in place: no copy of the payload on the way.
+  // out's contents are unspecified (never unauthenticated plaintext) on
+  // failure.
+  qs::Status DecodeInto(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
+                        std::vector<std::string>* shards, const std::vector<bool>& present, char* out) const;
 
   // True when fragment bytes match the checksum recorded for fragment i.
   static bool FragmentValid(const ChunkMeta& meta, size_t i, std::string_view bytes);
@@ -49,6 +56,10 @@ class ChunkCodec {
   const ErasureCoder& coder() const { return *coder_; }
 
  private:
+  // Opens and decompresses the sealed payload held by the k data shards.
+  qs::Status DecodeData(const std::string& object_id, uint32_t index, const ChunkMeta& meta,
+                        const std::vector<std::string>& shards, char* out) const;
+
   const ErasureCoder* coder_;
   std::vector<Key> keys_;
   int level_;

@@ -66,7 +66,9 @@ bool Compress(std::string_view in, int level, std::string* out) {
 
 namespace {
 
-Status DecompressTo(std::string_view in, size_t expected_size, std::string* buf) {
+// The frame's header against the size the metadata expects, before any
+// output buffer is sized.
+Status CheckFrame(std::string_view in, size_t expected_size) {
   unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
   if (declared == ZSTD_CONTENTSIZE_ERROR) {
     return Status::Corruption("compressed chunk is not a valid zstd frame (" + std::to_string(in.size()) +
@@ -79,11 +81,16 @@ Status DecompressTo(std::string_view in, size_t expected_size, std::string* buf)
     return Status::Corruption("compressed chunk declares " + std::to_string(declared) + " bytes, expected " +
                               std::to_string(expected_size));
   }
+  return Status::OK();
+}
 
-  buf->assign(expected_size, '\0');
+}  // namespace
+
+Status DecompressInto(std::string_view in, size_t expected_size, char* out) {
+  QS_RETURN_IF_ERROR(CheckFrame(in, expected_size));
   ZSTD_DCtx* dctx = ThreadDCtx();
-  size_t n = dctx != nullptr ? ZSTD_decompressDCtx(dctx, buf->data(), buf->size(), in.data(), in.size())
-                             : ZSTD_decompress(buf->data(), buf->size(), in.data(), in.size());
+  size_t n = dctx != nullptr ? ZSTD_decompressDCtx(dctx, out, expected_size, in.data(), in.size())
+                             : ZSTD_decompress(out, expected_size, in.data(), in.size());
   if (ZSTD_isError(n)) {
     return Status::Corruption(std::string("zstd decompression failed: ") + ZSTD_getErrorName(n) + " (expected " +
                               std::to_string(expected_size) + " bytes)");
@@ -95,12 +102,14 @@ Status DecompressTo(std::string_view in, size_t expected_size, std::string* buf)
   return Status::OK();
 }
 
-}  // namespace
-
 Status Decompress(std::string_view in, size_t expected_size, std::string* out) {
   // Decompressed aside, so in may view *out and nothing partial is handed out.
+  Status s = CheckFrame(in, expected_size);
   std::string buf;
-  Status s = DecompressTo(in, expected_size, &buf);
+  if (s.ok()) {
+    buf.assign(expected_size, '\0');
+    s = DecompressInto(in, expected_size, buf.data());
+  }
   if (s.ok()) {
     *out = std::move(buf);
   } else {

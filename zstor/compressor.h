@@ -16,5 +16,8 @@ bool Compress(std::string_view in, int level, std::string* out);
 // Decompresses exactly expected_size bytes; Corruption on bad or mismatched
 // input (never returns a different size).
 qs::Status Decompress(std::string_view in, size_t expected_size, std::string* out);
+// The same into out, which has room for expected_size bytes (its contents
+// are unspecified on failure).
+qs::Status DecompressInto(std::string_view in, size_t expected_size, char* out);
 
 }  // namespace zstor

@@ -158,29 +158,39 @@ Status Seal(const Key& key, std::string_view nonce, std::string_view aad, std::s
   return Status::OK();
 }
 
-Status Open(const Key& key, std::string_view nonce, std::string_view aad, std::string_view sealed,
-            std::string* plaintext) {
+Status OpenInto(const Key& key, std::string_view nonce, std::string_view aad,
+                const std::vector<std::string_view>& sealed, char* out) {
   if (nonce.size() != kNonceSize) {
     return Status::InvalidArgument("nonce must be " + std::to_string(kNonceSize) + " bytes, got " +
                                    std::to_string(nonce.size()));
   }
-  if (sealed.size() < kTagSize) {
-    return Status::Corruption("sealed data is " + std::to_string(sealed.size()) + " bytes, shorter than the " +
+  size_t total = 0;
+  for (std::string_view p : sealed) total += p.size();
+  if (total < kTagSize) {
+    return Status::Corruption("sealed data is " + std::to_string(total) + " bytes, shorter than the " +
                               std::to_string(kTagSize) + "-byte tag");
   }
-  std::string_view ciphertext = sealed.substr(0, sealed.size() - kTagSize);
-  // OpenSSL wants a writable tag buffer.
-  unsigned char tag[kTagSize];
-  std::copy_n(U8(sealed) + ciphertext.size(), kTagSize, tag);
+  const size_t text_len = total - kTagSize;
 
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OpenSslError("EVP_CIPHER_CTX_new");
   QS_RETURN_IF_ERROR(Init(ctx.get(), /*encrypt=*/false, key, nonce, aad));
-
-  // Decrypted aside: nothing unauthenticated ever reaches *plaintext, and
-  // sealed may view *plaintext.
-  std::string out(ciphertext.size(), '\0');
-  QS_RETURN_IF_ERROR(Crypt(ctx.get(), /*encrypt=*/false, ciphertext, U8(out)));
+  // The ciphertext runs through the pieces; the tag (which OpenSSL wants in
+  // a writable buffer) is their last kTagSize bytes, wherever they fall.
+  unsigned char tag[kTagSize];
+  size_t pos = 0;
+  auto* dst = reinterpret_cast<unsigned char*>(out);
+  for (std::string_view p : sealed) {
+    if (pos < text_len) {
+      std::string_view text = p.substr(0, std::min(p.size(), text_len - pos));
+      QS_RETURN_IF_ERROR(Crypt(ctx.get(), /*encrypt=*/false, text, dst + pos));
+    }
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (pos + i >= text_len) tag[pos + i - text_len] = static_cast<unsigned char>(p[i]);
+      else i = text_len - pos - 1;  // skip to the tag
+    }
+    pos += p.size();
+  }
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagSize), tag) != 1) {
     return OpenSslError("set GCM tag");
   }
@@ -188,9 +198,21 @@ Status Open(const Key& key, std::string_view nonce, std::string_view aad, std::s
   unsigned char final_block[EVP_MAX_BLOCK_LENGTH];
   if (EVP_DecryptFinal_ex(ctx.get(), final_block, &outl) != 1) {
     ERR_clear_error();
-    OPENSSL_cleanse(out.data(), out.size());
-    plaintext->clear();
+    OPENSSL_cleanse(out, text_len);
     return Status::Corruption("authentication failed: wrong key or tampered data");
+  }
+  return Status::OK();
+}
+
+Status Open(const Key& key, std::string_view nonce, std::string_view aad, std::string_view sealed,
+            std::string* plaintext) {
+  // Decrypted aside: nothing unauthenticated ever reaches *plaintext, and
+  // sealed may view *plaintext.
+  std::string out(sealed.size() >= kTagSize ? sealed.size() - kTagSize : 0, '\0');
+  Status s = OpenInto(key, nonce, aad, {sealed}, out.data());
+  if (!s.ok()) {
+    plaintext->clear();
+    return s;
   }
   *plaintext = std::move(out);
   return Status::OK();

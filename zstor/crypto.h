@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -32,6 +33,12 @@ qs::Status Seal(const Key& key, std::string_view nonce, std::string_view aad, st
 // the key, nonce, aad or any byte of sealed is not what Seal used.
 qs::Status Open(const Key& key, std::string_view nonce, std::string_view aad, std::string_view sealed,
                 std::string* plaintext);
+// Open for a sealed stream held in pieces (their concatenation is what Seal
+// produced), decrypted straight into out, which has room for the total
+// size minus kTagSize. On failure out is wiped: its bytes are never
+// plaintext that did not authenticate.
+qs::Status OpenInto(const Key& key, std::string_view nonce, std::string_view aad,
+                    const std::vector<std::string_view>& sealed, char* out);
 
 std::string RandomBytes(size_t n);  // from OpenSSL's CSPRNG
 

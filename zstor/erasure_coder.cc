@@ -224,13 +224,14 @@ qs::Status ErasureCoder::Decode(const std::vector<std::string>& shards, const st
   return qs::Status::OK();
 }
 
-qs::Status ErasureCoder::Reconstruct(std::vector<std::string>* shards, const std::vector<bool>& present) const {
+qs::Status ErasureCoder::Reconstruct(std::vector<std::string>* shards, const std::vector<bool>& present,
+                                     bool data_only) const {
   size_t size = 0;
   int have = 0;
   QS_RETURN_IF_ERROR(CheckShards(k_, m_, *shards, present, &size, &have));
   if (have < k_) return NotEnough(k_, have);
   std::vector<int> wanted;
-  for (int i = 0; i < k_ + m_; ++i) {
+  for (int i = 0; i < (data_only ? k_ : k_ + m_); ++i) {
     if (!present[i]) wanted.push_back(i);
   }
   if (wanted.empty()) return qs::Status::OK();

@@ -38,8 +38,10 @@ class ErasureCoder {
   qs::Status Decode(const std::vector<std::string>& shards, const std::vector<bool>& present, size_t payload_len,
                     std::string* payload) const;
 
-  // Rebuilds every missing shard, data and parity, in place (for repair).
-  qs::Status Reconstruct(std::vector<std::string>* shards, const std::vector<bool>& present) const;
+  // Rebuilds every missing shard, data and parity, in place (for repair);
+  // with data_only, only the missing data shards (for a read).
+  qs::Status Reconstruct(std::vector<std::string>* shards, const std::vector<bool>& present,
+                         bool data_only = false) const;
 
  private:
   ErasureCoder(int k, int m);

@@ -1,6 +1,8 @@
 // Gathers the fragments of one chunk from their backends. Reads run on an
-// I/O TaskPool; each fragment is checked against its SHA-256 in the reading
-// task, so a fragment counts only once it arrived and verified. The data
+// I/O TaskPool. Verified fetches check each fragment against its recorded
+// checksum in the reading task, so a fragment counts only once it arrived
+// and verified; unverified ones (a retrieve's first try, which the chunk's
+// AES-GCM tag authenticates as a whole) check only the length. The data
 // fragments are asked for first (no decoding needed when they all verify);
 // parity is asked for as soon as one of them fails, or when they have not
 // all arrived within the hedge delay (a slow backend costs one delay, not a
@@ -28,11 +30,12 @@ class FragmentFetch : public std::enable_shared_from_this<FragmentFetch> {
   using BackendLookup = std::function<Backend*(uint16_t)>;
 
   // Starts the reads of chunk `chunk`: every fragment when all is true, else
-  // the k data fragments. meta must stay alive until Wait returns.
+  // the k data fragments. meta must stay alive until Wait returns. verify
+  // false skips the checksums (length still checked).
   static std::shared_ptr<FragmentFetch> Start(TaskPool* pool, const ChunkMeta& chunk, size_t k, bool all,
-                                              const BackendLookup& lookup);
+                                              const BackendLookup& lookup, bool verify = true);
 
-  // Blocks until k fragments verified (all requested ones when all was
+  // Blocks until k fragments arrived (and verified) (all requested ones when all was
   // true) or no read is left that could help; then moves the fragments out:
   // shards[i] holds fragment i where present[i]. Call once.
   void Wait(std::chrono::milliseconds hedge, std::vector<std::string>* shards, std::vector<bool>* present);
@@ -49,6 +52,7 @@ class FragmentFetch : public std::enable_shared_from_this<FragmentFetch> {
   size_t k_;
   BackendLookup lookup_;
   bool all_ = false;
+  bool verify_ = true;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> shards_;

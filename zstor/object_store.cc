@@ -12,6 +12,7 @@
 #include <deque>
 #include <thread>
 
+#include "zstor/output_file.h"
 #include "zstor/placement.h"
 
 namespace zstor {
@@ -35,19 +36,6 @@ Status ReadFull(int fd, size_t n, std::string* out) {
     got += static_cast<size_t>(r);
   }
   out->resize(got);
-  return Status::OK();
-}
-
-Status PwriteFull(int fd, std::string_view data, uint64_t offset) {
-  while (!data.empty()) {
-    ssize_t w = pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "write");
-    }
-    data.remove_prefix(static_cast<size_t>(w));
-    offset += static_cast<uint64_t>(w);
-  }
   return Status::OK();
 }
 
@@ -249,9 +237,9 @@ Backend* ObjectStore::BackendFor(const ObjectMeta& m, uint16_t index) {
   return i < 0 ? nullptr : &backends_->at(static_cast<size_t>(i));
 }
 
-std::shared_ptr<FragmentFetch> ObjectStore::StartFetch(const ObjectMeta& m, size_t i, bool all) {
-  return FragmentFetch::Start(pool_.get(), m.chunks[i], m.k, all,
-                              [this, &m](uint16_t backend) { return BackendFor(m, backend); });
+std::shared_ptr<FragmentFetch> ObjectStore::StartFetch(const ObjectMeta& m, size_t i, bool all, bool verify) {
+  return FragmentFetch::Start(
+      pool_.get(), m.chunks[i], m.k, all, [this, &m](uint16_t backend) { return BackendFor(m, backend); }, verify);
 }
 
 void ObjectStore::FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
@@ -266,29 +254,42 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   if (!coder.ok()) return coder.status();
   ChunkCodec codec(coder->get(), Keys(), meta->compression_level);
   std::string tmp = out_path + ".zstor-tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  OutputFile out;
+  QS_RETURN_IF_ERROR(out.Open(tmp, meta->chunk_size));
 
   // Reads of the next kRetrieveWindow chunks are in flight while the codec
-  // pool verifies, decodes, hashes and writes (pwrite at the chunk's offset)
-  // earlier ones; this thread only combines the chunk digests in order.
+  // pool decodes, hashes and writes (at the chunk's offset) earlier ones;
+  // this thread only combines the chunk digests in order. A chunk is first
+  // decoded from the first k fragments as they come, unverified: its
+  // AES-GCM tag authenticates the sealed bytes, so a fragment that rotted
+  // makes the open fail rather than return wrong bytes. Only then are all
+  // fragments fetched and checked one by one, and the good ones decoded.
   const ObjectMeta& m = *meta;
   auto decode = [&, this](size_t i, std::shared_ptr<FragmentFetch> fetch) {
-    return codec_pool_->Submit([&m, &codec, &path, fd, i, fetch = std::move(fetch)]() -> Result<Digest> {
+    return codec_pool_->Submit([this, &m, &codec, &path, &out, i, fetch = std::move(fetch)]() -> Result<Digest> {
       std::vector<std::string> shards;
       std::vector<bool> present;
       fetch->Wait(kHedgeDelay, &shards, &present);
-      std::string plain;
-      Status s = codec.Decode(m.object_id, static_cast<uint32_t>(i), m.chunks[i], shards, present, &plain);
+      const uint64_t offset = static_cast<uint64_t>(i) * m.chunk_size;
+      const ChunkMeta& c = m.chunks[i];
+      if (offset > m.size || c.plain_size != std::min<uint64_t>(m.chunk_size, m.size - offset))
+        return Status::Corruption("chunk " + std::to_string(i) + " of " + path + " has " +
+                                  std::to_string(c.plain_size) + " bytes, which does not fit the object's size");
+      // Decoded straight into the buffer the output file writes from.
+      char* plain = OutputFile::Scratch(c.plain_size);
+      if (plain == nullptr) return Status::IOError("out of memory for chunk " + std::to_string(i) + " of " + path);
+      Status s = codec.DecodeInto(m.object_id, static_cast<uint32_t>(i), c, &shards, present, plain);
+      if (s.IsCorruption()) {
+        spdlog::warn("chunk {} of {} does not authenticate from its first fragments ({}); reading and checking all",
+                     i, path, s.message());
+        FetchChunk(m, i, true, &shards, &present);
+        s = codec.DecodeInto(m.object_id, static_cast<uint32_t>(i), c, &shards, present, plain);
+      }
       if (s.code() == Status::Code::kUnavailable)
         return Status::Unavailable("chunk " + std::to_string(i) + " of " + path + " cannot be rebuilt: " + s.message());
       if (!s.ok()) return s;
-      const uint64_t offset = static_cast<uint64_t>(i) * m.chunk_size;
-      if (offset > m.size || plain.size() != std::min<uint64_t>(m.chunk_size, m.size - offset))
-        return Status::Corruption("chunk " + std::to_string(i) + " of " + path + " has " +
-                                  std::to_string(plain.size()) + " bytes, which does not fit the object's size");
-      QS_RETURN_IF_ERROR(PwriteFull(fd, plain, offset));
-      return Sha256(plain);
+      QS_RETURN_IF_ERROR(out.WriteScratch(c.plain_size, offset));
+      return Sha256(std::string_view(plain, c.plain_size));
     });
   };
   std::deque<std::future<Result<Digest>>> window;
@@ -298,7 +299,7 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   Status error;
   while (error.ok() && (next < m.chunks.size() || !window.empty())) {
     while (next < m.chunks.size() && window.size() < kRetrieveWindow) {
-      window.push_back(decode(next, StartFetch(m, next, false)));
+      window.push_back(decode(next, StartFetch(m, next, false, false)));
       ++next;
     }
     auto digest = window.front().get();
@@ -311,11 +312,11 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
     done = std::min<uint64_t>(m.size, (next - window.size()) * static_cast<uint64_t>(m.chunk_size));
     if (progress) progress(done, m.size);
   }
-  for (auto& f : window) f.wait();  // tasks reference m, codec and fd
+  for (auto& f : window) f.wait();  // tasks reference m, codec and out
   if (error.ok() && hasher.Finish() != m.checksum)
     error = Status::Corruption("object " + path + " does not match its checksum");
-  if (error.ok() && fsync(fd) != 0) error = Status::FromErrno(errno, "fsync " + tmp);
-  close(fd);
+  if (error.ok()) error = out.Finish(m.size);
+  out.Close();
   if (!error.ok()) {
     unlink(tmp.c_str());
     return error;

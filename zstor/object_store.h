@@ -76,8 +76,9 @@ class ObjectStore {
   // when data fragments are missing. all=true fetches every fragment.
   void FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
                   std::vector<bool>* present);
-  // Starts those reads; m must outlive the fetch's Wait.
-  std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all);
+  // Starts those reads; m must outlive the fetch's Wait. verify false:
+  // fragments are not checked against their checksums (see Retrieve).
+  std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all, bool verify = true);
   Backend* BackendFor(const ObjectMeta& m, uint16_t index);
   // Pool index of backend `index` of m's table, or -1 when not configured.
   int PoolIndexFor(const ObjectMeta& m, uint16_t index) const;

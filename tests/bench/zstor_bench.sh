@@ -8,7 +8,8 @@
 # with cmp), then runs zstor_codec_bench on the same size: the in-process
 # codec throughput, the limit end to end can approach (encode for store;
 # decode with every data fragment there for retrieve, as a healthy retrieve
-# runs; both with the fragment and plaintext hashing). Prints MB/s (1e6 B/s
+# runs: authenticated by AES-GCM, fragments not hashed one by one; both
+# with the plaintext hashing). Prints MB/s (1e6 B/s
 # of plaintext), the ratios end-to-end/limit (limit on 1 thread: zstor runs
 # the codec of one store or retrieve on one thread; on 2 threads: all cores
 # of this machine) and the ratio against the 100 MB/s the original 0-stor

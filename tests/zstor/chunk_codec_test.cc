@@ -189,4 +189,43 @@ TEST(ObjectMetaTest, RoundTripsAndRefusesUnknownChunkFlags) {
   EXPECT_NE(s.message().find("unknown chunk flags"), std::string::npos) << s.ToString();
 }
 
+// DecodeInto writes the chunk into the caller's buffer and rebuilds
+// missing data fragments in place; fragments it was handed unverified that
+// are not what was stored make it fail (Corruption), never return wrong
+// bytes, whether a data or a parity fragment went bad.
+TEST_F(ChunkCodecTest, DecodeIntoRebuildsInPlaceAndRefusesBadFragments) {
+  for (int level : {0, 1}) {
+    ChunkCodec codec = Codec(level);
+    std::string plain = RandomData(300001, 12);
+    if (level == 1) plain = std::string(150000, 'a') + plain.substr(0, 150001);
+    ChunkMeta meta;
+    std::vector<std::string> shards;
+    ASSERT_TRUE(codec.Encode(id_, 2, plain, &meta, &shards).ok());
+    std::string out(meta.plain_size, '\0');
+    std::vector<std::string> copy = shards;
+    ASSERT_TRUE(codec.DecodeInto(id_, 2, meta, &copy, std::vector<bool>(20, true), out.data()).ok());
+    EXPECT_EQ(out, plain) << level;
+    std::vector<bool> present(20, true);
+    for (int j : {0, 7, 15}) present[static_cast<size_t>(j)] = false;
+    copy = shards;
+    copy[7].clear();  // a missing fragment has no bytes at all
+    out.assign(out.size(), '\0');
+    ASSERT_TRUE(codec.DecodeInto(id_, 2, meta, &copy, present, out.data()).ok()) << level;
+    EXPECT_EQ(out, plain) << level;
+    EXPECT_EQ(copy[7], shards[7]);  // rebuilt in place
+    // A data fragment, then the parity fragment that stands in for a lost
+    // data one (the first k present are used).
+    for (size_t bad : {size_t{3}, size_t{16}}) {
+      copy = shards;
+      out.assign(out.size(), '\0');
+      copy[bad][100] ^= 0x04;
+      std::vector<bool> use(20, true);
+      if (bad >= 16) use[1] = false;
+      auto s = codec.DecodeInto(id_, 2, meta, &copy, use, out.data());
+      EXPECT_TRUE(s.IsCorruption()) << level << " " << bad << " " << s.ToString();
+      EXPECT_NE(out, plain);
+    }
+  }
+}
+
 }  // namespace

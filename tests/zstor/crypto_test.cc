@@ -333,5 +333,33 @@ TEST(RandomTest, BytesDifferBetweenCalls) {
   EXPECT_NE(Key::Random().bytes, Key::Random().bytes);
 }
 
+// OpenInto takes the sealed stream in pieces cut anywhere, the tag too,
+// and decrypts into the caller's buffer; a tampered stream leaves that
+// buffer wiped, never holding unauthenticated plaintext.
+TEST_F(CryptoTest, OpenIntoTakesPiecesCutAnywhere) {
+  std::string plain = PseudoRandom(1000, 5);
+  std::string sealed;
+  ASSERT_TRUE(Seal(key_, nonce_, aad_, plain, &sealed).ok());
+  for (size_t a : {size_t{0}, size_t{1}, size_t{500}, size_t{999}, size_t{1000}, size_t{1007}, sealed.size()}) {
+    for (size_t b : {a, a + 3, sealed.size()}) {
+      if (b > sealed.size()) continue;
+      std::string_view v(sealed);
+      std::vector<std::string_view> pieces = {v.substr(0, a), v.substr(a, b - a), v.substr(b)};
+      std::string out(plain.size(), 'x');
+      ASSERT_TRUE(OpenInto(key_, nonce_, aad_, pieces, out.data()).ok()) << a << " " << b;
+      EXPECT_EQ(out, plain) << a << " " << b;
+    }
+  }
+  std::string bad = sealed;
+  bad[sealed.size() - 3] ^= 0x10;  // in the tag
+  std::string_view v(bad);
+  std::string out(plain.size(), 'x');
+  Status s = OpenInto(key_, nonce_, aad_, {v.substr(0, 1010), v.substr(1010)}, out.data());
+  ExpectAuthFailure(s);
+  EXPECT_EQ(out, std::string(plain.size(), '\0'));
+  s = OpenInto(key_, nonce_, aad_, {v.substr(0, 5), v.substr(5, 5)}, out.data());
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);  // shorter than a tag
+}
+
 }  // namespace
 }  // namespace zstor
