@@ -409,26 +409,41 @@ Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t 
   return replies;
 }
 
-Status ZdbClient::WriteDirect(const std::vector<std::string_view>& argv) {
-  // The same bytes EncodeCommand produces, gathered instead of copied.
-  std::vector<std::string> heads;
-  heads.reserve(argv.size() + 1);
-  auto head = [&heads](char tag, size_t n) {
-    std::string h(1, tag);
-    h.append(std::to_string(n)).append("\r\n");
-    heads.push_back(std::move(h));
+Status ZdbClient::WriteGathered(const std::vector<std::vector<std::string_view>>& cmds) {
+  // The bytes EncodeCommand produces: headers, small arguments and CRLFs
+  // are encoded into one buffer; arguments of kGatherArg bytes or more are
+  // sent from the caller's memory. Segments hold offsets into the buffer
+  // (data == nullptr) until it stops growing.
+  constexpr size_t kGatherArg = size_t{16} << 10;
+  struct Segment {
+    const char* data;  // caller's bytes, or nullptr: enc[off, off + len)
+    size_t off, len;
   };
-  head('*', argv.size());
-  for (std::string_view a : argv) head('$', a.size());
-  static const char kCrlf[] = "\r\n";
-  std::vector<iovec> iov;
-  iov.reserve(argv.size() * 3 + 1);
-  iov.push_back({heads[0].data(), heads[0].size()});
-  for (size_t i = 0; i < argv.size(); ++i) {
-    iov.push_back({heads[i + 1].data(), heads[i + 1].size()});
-    if (!argv[i].empty()) iov.push_back({const_cast<char*>(argv[i].data()), argv[i].size()});
-    iov.push_back({const_cast<char*>(kCrlf), 2});
+  std::string enc;
+  std::vector<Segment> segs;
+  size_t open_from = 0;  // start of the encoded run not yet in segs
+  auto close_run = [&] {
+    if (enc.size() > open_from) segs.push_back({nullptr, open_from, enc.size() - open_from});
+    open_from = enc.size();
+  };
+  for (const auto& argv : cmds) {
+    enc.append("*").append(std::to_string(argv.size())).append("\r\n");
+    for (std::string_view a : argv) {
+      enc.append("$").append(std::to_string(a.size())).append("\r\n");
+      if (a.size() >= kGatherArg) {
+        close_run();
+        segs.push_back({a.data(), 0, a.size()});
+      } else {
+        enc.append(a.data(), a.size());
+      }
+      enc.append("\r\n");
+    }
   }
+  close_run();
+  std::vector<iovec> iov;
+  iov.reserve(segs.size());
+  for (const Segment& g : segs)
+    iov.push_back({const_cast<char*>(g.data != nullptr ? g.data : enc.data() + g.off), g.len});
   size_t first = 0;
   while (first < iov.size()) {
     const int n = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
@@ -450,6 +465,20 @@ Status ZdbClient::WriteDirect(const std::vector<std::string_view>& argv) {
   return Status::OK();
 }
 
+Result<std::vector<Reply>> ZdbClient::Pipeline(const std::vector<std::vector<std::string_view>>& cmds) {
+  for (const auto& argv : cmds)
+    if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
+  if (pending_count_ > 0) return Status::InvalidArgument("zdb: Pipeline with commands queued by Append");
+  if (cmds.empty()) return std::vector<Reply>{};
+  QS_RETURN_IF_ERROR(EnsureConnected());
+  if (ctx_->obuf == nullptr || sdslen(ctx_->obuf) != 0) return Status::IOError("zdb: output buffer not empty");
+  {
+    SigpipeGuard guard;
+    QS_RETURN_IF_ERROR(WriteGathered(cmds));
+  }
+  return RoundTrip(std::string(), cmds.size());
+}
+
 Result<Reply> ZdbClient::Command(const std::vector<std::string_view>& argv) {
   if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
   QS_RETURN_IF_ERROR(EnsureConnected());
@@ -458,7 +487,7 @@ Result<Reply> ZdbClient::Command(const std::vector<std::string_view>& argv) {
   std::string wire;
   if (bytes >= kDirectWrite && ctx_->obuf != nullptr && sdslen(ctx_->obuf) == 0) {
     SigpipeGuard guard;
-    QS_RETURN_IF_ERROR(WriteDirect(argv));
+    QS_RETURN_IF_ERROR(WriteGathered({argv}));
   } else {
     EncodeCommand(argv, &wire);
   }

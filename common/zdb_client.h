@@ -115,6 +115,10 @@ class ZdbClient {
   Status Append(const std::vector<std::string_view>& argv);
   Result<std::vector<Reply>> Flush();
   size_t pending() const { return pending_count_; }
+  // Pipelining without the copy: sends cmds at once, large arguments from
+  // the caller's memory, and reads one reply per command, in order. Same
+  // outcome rules as Flush; refused while Append has queued commands.
+  Result<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string_view>>& cmds);
 
  private:
   // Opens one connection and runs AUTH/SELECT. *retryable tells whether
@@ -126,9 +130,10 @@ class ZdbClient {
   // Sends `wire` (count encoded commands; empty: already sent) and reads
   // count replies.
   Result<std::vector<Reply>> RoundTrip(const std::string& wire, size_t count);
-  // Writes one command straight from argv to the socket (large values: no
-  // copy into an encoded buffer); hiredis' output buffer must be empty.
-  Status WriteDirect(const std::vector<std::string_view>& argv);
+  // Writes commands to the socket with large arguments sent straight from
+  // the caller's memory (no copy into an encoded buffer); hiredis' output
+  // buffer must be empty.
+  Status WriteGathered(const std::vector<std::vector<std::string_view>>& cmds);
 
   ZdbAddress address_;
   ZdbClientOptions options_;

@@ -187,10 +187,7 @@ auto Store::Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client)) {
 
 qs::Result<std::vector<qs::Reply>> Store::Pipeline(qs::ZdbClient& client,
                                                    const std::vector<std::vector<std::string_view>>& cmds) {
-  return Retry(client, [&](qs::ZdbClient& c) -> qs::Result<std::vector<qs::Reply>> {
-    for (const auto& cmd : cmds) QS_RETURN_IF_ERROR(c.Append(cmd));
-    return c.Flush();
-  });
+  return Retry(client, [&](qs::ZdbClient& c) { return c.Pipeline(cmds); });
 }
 
 qs::Result<std::optional<std::string>> Store::MetaGet(const std::string& key) {

@@ -354,6 +354,48 @@ TEST_F(ZdbClientTest, LargeValuesInterleaveWithSmallOnes) {
   }
 }
 
+// Pipeline sends large arguments from the caller's memory, small ones
+// encoded, in one go; replies line up with commands. It refuses to mix
+// with commands queued by Append (their order would be unclear).
+TEST_F(ZdbClientTest, PipelineWithoutCopies) {
+  ZdbClient c(Addr());
+  Result<std::vector<Reply>> none = c.Pipeline({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(c.Pipeline({{}}).status().code(), Status::Code::kInvalidArgument);
+  std::vector<std::string> values;
+  for (size_t n : {size_t{0}, size_t{5}, (size_t{16} << 10) - 1, size_t{16} << 10, size_t{1} << 20, size_t{7}}) {
+    std::string v(n, '\0');
+    for (size_t i = 0; i < n; i++) v[i] = static_cast<char>((i * 131 + n) % 255);
+    values.push_back(std::move(v));
+  }
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < values.size(); ++i) keys.push_back("pk" + std::to_string(i));
+  std::vector<std::vector<std::string_view>> cmds;
+  for (size_t i = 0; i < values.size(); ++i) {
+    cmds.push_back({"SET", keys[i], values[i]});
+    cmds.push_back({"STRLEN", keys[i]});
+  }
+  Result<std::vector<Reply>> r = c.Pipeline(cmds);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), cmds.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_TRUE((*r)[2 * i].is_status()) << i;
+    ASSERT_TRUE((*r)[2 * i + 1].is_integer()) << i;
+    EXPECT_EQ((*r)[2 * i + 1].integer, static_cast<long long>(values[i].size())) << i;
+  }
+  cmds.clear();
+  for (size_t i = 0; i < values.size(); ++i) cmds.push_back({"GET", keys[i]});
+  r = c.Pipeline(cmds);
+  ASSERT_TRUE(r.ok());
+  for (size_t i = 0; i < values.size(); ++i) EXPECT_TRUE((*r)[i].str == values[i]) << i;
+  ASSERT_TRUE(c.Append({"PING"}).ok());
+  EXPECT_EQ(c.Pipeline({{"PING"}}).status().code(), Status::Code::kInvalidArgument);
+  Result<std::vector<Reply>> flushed = c.Flush();
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(flushed->size(), 1u);
+}
+
 TEST_F(ZdbClientTest, NamespaceSelect) {
   ZdbClient db0(Addr());
   ZdbClient db1(Addr("1"));
