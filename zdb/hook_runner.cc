@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 extern char** environ;
 
@@ -79,6 +80,20 @@ void HookRunner::Poll() {
     if (done.done) done.done(done.rec.status);
   }
   while (!finished_.empty() && finished_.front().finished + 60 < now) finished_.pop_front();
+}
+
+void HookRunner::Drain(std::chrono::milliseconds max_wait) {
+  for (auto& r : running_) r.done = nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  for (;;) {
+    Poll();
+    if (running_.empty()) return;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      spdlog::warn("shutting down with {} hook(s) still running", running_.size());
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::vector<HookRecord> HookRunner::Records() {

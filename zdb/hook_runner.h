@@ -39,6 +39,10 @@ class HookRunner {
   int RunAndWait(const std::string& event, const std::vector<std::string>& args);
   // Reaps finished children and runs their callbacks. Call periodically.
   void Poll();
+  // For shutdown: waits until every running hook has exited, at most
+  // max_wait (then they are left running); their callbacks are dropped, not
+  // run. Hooks past the timeout are killed meanwhile, as Poll does.
+  void Drain(std::chrono::milliseconds max_wait);
   // Running hooks plus those finished in the last 60 s, for the HOOKS command.
   std::vector<HookRecord> Records();
 

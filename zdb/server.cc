@@ -200,6 +200,12 @@ void Server::Shutdown() {
     hooks_.Run("namespace-closing", {name, ns->IndexPath(ns->current_segment()), ns->DataPath(ns->current_segment()),
                                      JoinIds(ns->dirty_index_ids())});
   }
+  // The closing events must reach their handler (zstor queues the head
+  // segments) before this process is gone and someone acts on its exit.
+  if (hooks_.enabled()) {
+    auto wait = std::chrono::seconds(opts_.hook_timeout > 0 ? std::min<uint64_t>(opts_.hook_timeout, 60) : 60);
+    hooks_.Drain(wait);
+  }
   namespaces_.clear();  // closes files
   if (!opts_.socket.empty()) unlink(opts_.socket.c_str());
   spdlog::info("zdb stopped cleanly");

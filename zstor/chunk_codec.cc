@@ -37,30 +37,48 @@ bool ChunkCodec::FragmentValid(const ChunkMeta& meta, size_t i, std::string_view
 
 Status ChunkCodec::Encode(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
                           std::vector<std::string>* shards) const {
-  std::string compressed;
+  std::string buf;
+  QS_RETURN_IF_ERROR(EncodeInto(object_id, index, plain, meta, &buf));
+  shards->clear();
+  for (size_t i = 0; i < meta->fragments.size(); ++i) shards->emplace_back(Shard(buf, *meta, i));
+  return Status::OK();
+}
+
+Status ChunkCodec::EncodeInto(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
+                              std::string* buf) const {
+  // The compressed payload lives in a buffer kept per thread.
+  thread_local std::string compressed;
   std::string_view payload = plain;
   meta->flags = kChunkKeyedChecksums;
-  if (level_ > 0 && Compress(plain, level_, &compressed)) {
-    payload = compressed;
+  size_t csize = 0;
+  if (level_ > 0 && CompressInto(plain, level_, &compressed, &csize)) {
+    payload = std::string_view(compressed.data(), csize);
     meta->flags |= kChunkCompressed;
   }
   meta->plain_size = static_cast<uint32_t>(plain.size());
   meta->nonce = RandomBytes(kNonceSize);
-  std::string sealed;
-  QS_RETURN_IF_ERROR(Seal(keys_[0], meta->nonce, ChunkAad(object_id, index), payload, &sealed));
-  meta->sealed_size = static_cast<uint32_t>(sealed.size());
-  coder_->Encode(sealed, shards);
-  meta->shard_size = static_cast<uint32_t>((*shards)[0].size());
-  meta->fragments.assign(shards->size(), FragmentMeta{});
-  for (size_t i = 0; i < shards->size(); ++i)
-    meta->fragments[i].checksum = FragmentChecksum(FragmentNonce(*meta, i), (*shards)[i]);
+  const size_t k = static_cast<size_t>(coder_->k());
+  const size_t n = k + static_cast<size_t>(coder_->m());
+  const size_t sealed_size = payload.size() + kTagSize;
+  const size_t shard = coder_->ShardSize(sealed_size);
+  if (buf->size() < n * shard) buf->resize(n * shard);  // never shrunk: a kept buffer stays warm
+  // Sealed straight into the data shards, then their padding zeroed and
+  // the parity computed behind them.
+  QS_RETURN_IF_ERROR(SealInto(keys_[0], meta->nonce, ChunkAad(object_id, index), payload, buf->data()));
+  std::memset(buf->data() + sealed_size, 0, k * shard - sealed_size);
+  coder_->EncodeParity(buf->data(), shard);
+  meta->sealed_size = static_cast<uint32_t>(sealed_size);
+  meta->shard_size = static_cast<uint32_t>(shard);
+  meta->fragments.assign(n, FragmentMeta{});
+  for (size_t i = 0; i < n; ++i)
+    meta->fragments[i].checksum = FragmentChecksum(FragmentNonce(*meta, i), Shard(*buf, *meta, i));
   meta->challenges.clear();
   std::string pick = RandomBytes(static_cast<size_t>(challenges_));
   for (int c = 0; c < challenges_; ++c) {
     Challenge ch;
-    ch.fragment = static_cast<uint8_t>(static_cast<uint8_t>(pick[static_cast<size_t>(c)]) % shards->size());
+    ch.fragment = static_cast<uint8_t>(static_cast<uint8_t>(pick[static_cast<size_t>(c)]) % n);
     ch.nonce = RandomBytes(16);
-    ch.expected = Proof(ch.nonce, (*shards)[ch.fragment]);
+    ch.expected = Proof(ch.nonce, Shard(*buf, *meta, ch.fragment));
     meta->challenges.push_back(std::move(ch));
   }
   return Status::OK();

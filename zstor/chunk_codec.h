@@ -27,6 +27,19 @@ class ChunkCodec {
   // Fills meta (everything but fragment locations) and the k + m shards.
   qs::Status Encode(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
                     std::vector<std::string>* shards) const;
+  // The same into one buffer: *buf starts with the k + m shards one after
+  // the other (Shard() views them), sealed and parity-coded in place, with
+  // no copy of the payload. *buf grows when too small and is never shrunk,
+  // so a reused buffer is not zeroed again; MaxEncodedSize bounds it.
+  qs::Status EncodeInto(const std::string& object_id, uint32_t index, std::string_view plain, ChunkMeta* meta,
+                        std::string* buf) const;
+  size_t MaxEncodedSize(size_t plain_size) const {
+    return static_cast<size_t>(coder_->k() + coder_->m()) * coder_->ShardSize(plain_size + kTagSize);
+  }
+  // Fragment i of a buffer EncodeInto filled for meta.
+  static std::string_view Shard(const std::string& buf, const ChunkMeta& meta, size_t i) {
+    return std::string_view(buf).substr(i * meta.shard_size, meta.shard_size);
+  }
 
   // present[i]: shards[i] holds fragment i. Needs k of them; Corruption
   // when authentication or decompression fails (a fragment that was not

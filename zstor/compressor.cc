@@ -36,26 +36,31 @@ ZSTD_DCtx* ThreadDCtx() {
 
 }  // namespace
 
+bool CompressInto(std::string_view in, int level, std::string* buf, size_t* n) {
+  // Nothing is smaller than nothing (a zstd frame has a header of its own).
+  if (in.empty()) return false;
+  level = std::clamp(level, kMinLevel, kMaxLevel);
+  // Only a strictly smaller result is worth keeping, so the output room is
+  // in.size() - 1 bytes rather than ZSTD_compressBound(in.size()): zstd fails
+  // with dstSize_tooSmall as soon as the frame cannot fit, which is exactly
+  // the "would not be smaller" case.
+  const size_t room = in.size() - 1;
+  if (buf->size() < room) buf->resize(room);
+  ZSTD_CCtx* cctx = ThreadCCtx();
+  size_t r = cctx != nullptr ? ZSTD_compressCCtx(cctx, buf->data(), room, in.data(), in.size(), level)
+                             : ZSTD_compress(buf->data(), room, in.data(), in.size(), level);
+  // Any error (dstSize_tooSmall, or memory trouble) means: store raw.
+  if (ZSTD_isError(r) || r >= in.size()) return false;
+  *n = r;
+  return true;
+}
+
 // *out is only touched once in is no longer needed: callers may pass a view
 // of *out as in.
 bool Compress(std::string_view in, int level, std::string* out) {
-  // Nothing is smaller than nothing (a zstd frame has a header of its own).
-  if (in.empty()) {
-    out->clear();
-    return false;
-  }
-  level = std::clamp(level, kMinLevel, kMaxLevel);
-
-  // Only a strictly smaller result is worth keeping, so the output buffer is
-  // in.size() - 1 bytes rather than ZSTD_compressBound(in.size()): zstd fails
-  // with dstSize_tooSmall as soon as the frame cannot fit, which is exactly the
-  // "would not be smaller" case. Built aside so in may view *out.
-  std::string buf(in.size() - 1, '\0');
-  ZSTD_CCtx* cctx = ThreadCCtx();
-  size_t n = cctx != nullptr ? ZSTD_compressCCtx(cctx, buf.data(), buf.size(), in.data(), in.size(), level)
-                             : ZSTD_compress(buf.data(), buf.size(), in.data(), in.size(), level);
-  // Any error (dstSize_tooSmall, or memory trouble) means: store raw.
-  if (ZSTD_isError(n) || n >= in.size()) {
+  std::string buf;  // aside, so in may view *out
+  size_t n = 0;
+  if (!CompressInto(in, level, &buf, &n)) {
     out->clear();
     return false;
   }

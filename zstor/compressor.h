@@ -13,6 +13,10 @@ namespace zstor {
 // Compresses in at level (1..19) into *out and returns true, or returns
 // false and leaves *out empty when the result would not be smaller.
 bool Compress(std::string_view in, int level, std::string* out);
+// The same into *buf (grown as needed, never shrunk, so a buffer kept by
+// the caller is reused): true and *n = the compressed size when smaller.
+// buf must not be in.
+bool CompressInto(std::string_view in, int level, std::string* buf, size_t* n);
 // Decompresses exactly expected_size bytes; Corruption on bad or mismatched
 // input (never returns a different size).
 qs::Status Decompress(std::string_view in, size_t expected_size, std::string* out);

@@ -133,8 +133,8 @@ std::string Key::ToHex() const {
   return zstor::ToHex(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-Status Seal(const Key& key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
-            std::string* sealed) {
+Status SealInto(const Key& key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
+                char* out) {
   if (nonce.size() != kNonceSize) {
     return Status::InvalidArgument("nonce must be " + std::to_string(kNonceSize) + " bytes, got " +
                                    std::to_string(nonce.size()));
@@ -142,18 +142,23 @@ Status Seal(const Key& key, std::string_view nonce, std::string_view aad, std::s
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   if (!ctx) return OpenSslError("EVP_CIPHER_CTX_new");
   QS_RETURN_IF_ERROR(Init(ctx.get(), /*encrypt=*/true, key, nonce, aad));
-
-  // Built aside and moved in at the end, so plaintext may view *sealed.
-  std::string out(plaintext.size() + kTagSize, '\0');
-  QS_RETURN_IF_ERROR(Crypt(ctx.get(), /*encrypt=*/true, plaintext, U8(out)));
+  auto* dst = reinterpret_cast<unsigned char*>(out);
+  QS_RETURN_IF_ERROR(Crypt(ctx.get(), /*encrypt=*/true, plaintext, dst));
   int outl = 0;
-  if (EVP_EncryptFinal_ex(ctx.get(), U8(out) + plaintext.size(), &outl) != 1 || outl != 0) {
+  if (EVP_EncryptFinal_ex(ctx.get(), dst + plaintext.size(), &outl) != 1 || outl != 0) {
     return OpenSslError("encrypt final");
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagSize),
-                          U8(out) + plaintext.size()) != 1) {
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagSize), dst + plaintext.size()) != 1) {
     return OpenSslError("get GCM tag");
   }
+  return Status::OK();
+}
+
+Status Seal(const Key& key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
+            std::string* sealed) {
+  // Built aside and moved in at the end, so plaintext may view *sealed.
+  std::string out(plaintext.size() + kTagSize, '\0');
+  QS_RETURN_IF_ERROR(SealInto(key, nonce, aad, plaintext, out.data()));
   *sealed = std::move(out);
   return Status::OK();
 }

@@ -29,6 +29,10 @@ struct Key {
 // kNonceSize bytes and never reused with the same key.
 qs::Status Seal(const Key& key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
                 std::string* sealed);
+// Seal into out, which has room for plaintext.size() + kTagSize bytes
+// (ciphertext, then the tag). out must not overlap plaintext.
+qs::Status SealInto(const Key& key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
+                    char* out);
 // Decrypts and authenticates; Corruption("authentication failed ...") when
 // the key, nonce, aad or any byte of sealed is not what Seal used.
 qs::Status Open(const Key& key, std::string_view nonce, std::string_view aad, std::string_view sealed,

@@ -119,6 +119,15 @@ void ErasureCoder::Encode(std::string_view payload, std::vector<std::string>* sh
              std::vector<unsigned char*>(ptrs.begin() + k_, ptrs.end()));
 }
 
+void ErasureCoder::EncodeParity(char* base, size_t shard_size) const {
+  if (m_ == 0) return;
+  std::vector<unsigned char*> src(static_cast<size_t>(k_)), dst(static_cast<size_t>(m_));
+  auto* p = reinterpret_cast<unsigned char*>(base);
+  for (int i = 0; i < k_; ++i) src[static_cast<size_t>(i)] = p + static_cast<size_t>(i) * shard_size;
+  for (int j = 0; j < m_; ++j) dst[static_cast<size_t>(j)] = p + static_cast<size_t>(k_ + j) * shard_size;
+  EncodeRows(shard_size, k_, m_, encode_tables_, std::move(src), std::move(dst));
+}
+
 qs::Result<std::shared_ptr<const std::vector<uint8_t>>> ErasureCoder::DecodeTables(
     const std::vector<int>& sources, const std::vector<int>& wanted) const {
   // Key: source indices, a separator that is never an index (255), wanted indices.

@@ -32,6 +32,11 @@ class ErasureCoder {
   // shards; *shards gets k + m strings of ShardSize(payload.size()) bytes.
   void Encode(std::string_view payload, std::vector<std::string>* shards) const;
 
+  // The same on one buffer of k + m shards of shard_size bytes, one after
+  // the other: the k data shards (payload and zero padding, filled by the
+  // caller) are read, the m parity shards after them are computed.
+  void EncodeParity(char* base, size_t shard_size) const;
+
   // shards has k + m entries of equal size where present[i]; others are
   // ignored. Rebuilds the payload (its first payload_len bytes). Fails with
   // Unavailable when fewer than k shards are present.

@@ -12,6 +12,7 @@
 #include <deque>
 #include <thread>
 
+#include "zstor/buffer_pool.h"
 #include "zstor/output_file.h"
 #include "zstor/placement.h"
 
@@ -115,7 +116,7 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
   struct Encoded {
     Status status;
     ChunkMeta meta;
-    std::vector<std::string> shards;
+    std::shared_ptr<std::string> shards;  // ChunkCodec::EncodeInto's buffer, from BufferPool
     size_t plain_size = 0;
     Digest digest{};  // SHA-256 of the chunk's plaintext
   };
@@ -157,31 +158,36 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
     for (size_t j = 0; j < e.meta.fragments.size(); ++j) e.meta.fragments[j].backend = static_cast<uint16_t>(j);
     meta->chunks.push_back(std::move(e.meta));
     InFlight f{meta->chunks.size() - 1, e.plain_size, {}};
-    for (size_t j = 0; j < e.shards.size(); ++j) {
+    const ChunkMeta& cm = meta->chunks.back();
+    for (size_t j = 0; j < cm.fragments.size(); ++j) {
       Backend* b = &backends_->at(placement[j]);
-      f.writes.push_back(pool_->Submit([b, shard = std::move(e.shards[j])]() -> Result<std::string> {
-        if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
-        return b->Set("", shard);
-      }));
+      // Each write holds the chunk's buffer; the last one hands it back.
+      f.writes.push_back(pool_->Submit(
+          [b, buf = e.shards, shard = ChunkCodec::Shard(*e.shards, cm, j)]() -> Result<std::string> {
+            if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
+            return b->Set("", shard);
+          }));
     }
     inflight.push_back(std::move(f));
     while (inflight.size() >= kPipelineDepth) drain_one();
   };
   for (uint32_t index = 0; error.ok(); ++index) {
-    std::string plain;
-    Status s = ReadFull(fd, cfg_.chunk_size, &plain);
+    std::shared_ptr<std::string> plain = BufferPool::Get(cfg_.chunk_size);
+    Status s = ReadFull(fd, cfg_.chunk_size, plain.get());
     if (!s.ok()) {
       error = s;
       break;
     }
-    if (plain.empty() && index > 0) break;
-    read += plain.size();
-    const bool last = plain.size() < cfg_.chunk_size;
-    encoding.push_back(codec_pool_->Submit([this, id = meta->object_id, index, plain = std::move(plain)]() {
+    if (plain->empty() && index > 0) break;
+    read += plain->size();
+    const bool last = plain->size() < cfg_.chunk_size;
+    encoding.push_back(codec_pool_->Submit([this, id = meta->object_id, index, plain = std::move(plain)]() mutable {
       Encoded e;
-      e.plain_size = plain.size();
-      e.digest = Sha256(plain);
-      e.status = codec_->Encode(id, index, plain, &e.meta, &e.shards);
+      e.plain_size = plain->size();
+      e.digest = Sha256(*plain);
+      e.shards = BufferPool::Get(codec_->MaxEncodedSize(plain->size()));
+      e.status = codec_->EncodeInto(id, index, *plain, &e.meta, e.shards.get());
+      plain.reset();  // back to the pool before the writes start
       return e;
     }));
     while (encoding.size() >= codec_depth) write_one();

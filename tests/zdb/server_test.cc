@@ -724,6 +724,30 @@ TEST_F(ZdbServerTest, StalledMissingDataHookIsKilledAfterTimeout) {
   EXPECT_NE(zdb_test::ReadRaw(dir_.path() + "/zdb.log").find("still running after 1 s: killed"), std::string::npos);
 }
 
+// Once a stopped zdb has exited, its shutdown hooks have run to their end
+// (a staging zdb's head segments are queued by zstor before anyone acts on
+// the exit); a hook that outlives --hook-timeout does not hold the exit.
+TEST_F(ZdbServerTest, ShutdownWaitsForItsHooks) {
+  std::string hook = dir_.path() + "/hook.sh";
+  std::string events = dir_.path() + "/events.log";
+  zdb_test::WriteRaw(hook, "#!/bin/sh\nsleep 1\necho \"$1 $3\" >> " + events + "\n");
+  chmod(hook.c_str(), 0755);
+  StartZdb({"--hook", hook});
+  auto c = Connect();
+  c->Cmd({"SET", "k", "v"});
+  EXPECT_EQ(zdb_.Stop(), 0);
+  std::string log = zdb_test::ReadRaw(events);
+  EXPECT_NE(log.find("close \n"), std::string::npos) << log;
+  EXPECT_NE(log.find("namespace-closing default\n"), std::string::npos) << log;
+
+  zdb_test::WriteRaw(hook, "#!/bin/sh\n[ \"$1\" = close ] && exec sleep 3600\nexit 0\n");
+  StartZdb({"--hook", hook, "--hook-timeout", "1"});
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(zdb_.Stop(), 0);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30);
+  EXPECT_NE(zdb_test::ReadRaw(dir_.path() + "/zdb.log").find("still running after 1 s: killed"), std::string::npos);
+}
+
 TEST_F(ZdbServerTest, MissingDataWithoutHookIsAnError) {
   StartZdb();
   auto c = Connect();

@@ -1,0 +1,25 @@
+// Recycles the large byte buffers of a store (chunk plaintext, encoded
+// chunks): a buffer handed back keeps its pages, so the next chunk writes
+// into warm memory instead of having fresh pages faulted in and zeroed.
+// Process-wide and thread-safe; keeps at most kKeep idle buffers and frees
+// the rest.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace zstor {
+
+class BufferPool {
+ public:
+  static constexpr size_t kKeep = 16;
+
+  // A buffer of exactly `size` bytes (contents unspecified), returned to
+  // the pool when the last reference goes.
+  static std::shared_ptr<std::string> Get(size_t size);
+  // Buffers idle in the pool now.
+  static size_t Idle();
+};
+
+}  // namespace zstor
