@@ -169,6 +169,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   fi->keep_cache = 1;  // every change goes through this mount
+  // A read-only descriptor has nothing to write back at close, and locks
+  // are the kernel's: its close needs no FLUSH round trip.
+  if ((fi->flags & O_ACCMODE) == O_RDONLY) fi->noflush = 1;
   if (fuse_reply_open(req, fi) == -ENOENT) FS(req)->Release(ino);  // interrupted
 }
 

@@ -10,8 +10,11 @@
 #   rand write  4 KiB, time based, same file, fsync at the end (included)
 # then metadata in one python3 process: create N empty files in one
 # directory, stat them all, remove them all (page cache dropped before each
-# pass), as files/s. Both sequential files hold the same bytes (same fio
-# seed), so one `cmp` of the two after the reads checks qsfs's data.
+# pass), as files/s; for qsfs also where the time per file goes: qsfs's own
+# /metrics give the FUSE requests it answered and the time it spent in them,
+# the rest is the kernel and the round trips through /dev/fuse. Both
+# sequential files hold the same bytes (same fio seed), so one `cmp` of the
+# two after the reads checks qsfs's data.
 # Prints one table: qsfs, local, qsfs/local and the goal. Figures only: exits
 # non-zero only if something fails to run or the data check fails.
 #   tests/bench/qsfs_bench.sh [MIB]              (default 2048)
@@ -69,7 +72,8 @@ trap 'exit 130' INT TERM
 zpid=$!
 for _ in $(seq 200); do [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ] && break; sleep 0.05; done
 [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ] || { echo "zdb did not start:"; cat "$work/zdb.out" "$work/zdb.log"; exit 1; }
-if ! "$bin/qsfs" -o "unix=$sock,logfile=$work/qsfs.log" "$mnt"; then
+metrics_port=$((19600 + $$ % 300))
+if ! "$bin/qsfs" -o "unix=$sock,logfile=$work/qsfs.log,metrics=127.0.0.1:$metrics_port" "$mnt"; then
   echo "qsfs did not mount:"; cat "$work/qsfs.log" 2>/dev/null; exit 1
 fi
 mountpoint -q "$mnt" || { echo "qsfs did not mount"; cat "$work/qsfs.log"; exit 1; }
@@ -146,8 +150,21 @@ done
 
 # Metadata: N empty files in one directory, one process, each pass timed alone.
 cat >"$work/meta.py" <<'EOF'
-import os, subprocess, sys, time
+import os, re, subprocess, sys, time, urllib.request
 d, n = sys.argv[1], int(sys.argv[2])
+metrics = sys.argv[3] if len(sys.argv) > 3 else None  # qsfs /metrics URL
+def inside():
+    """(FUSE requests qsfs answered, seconds it spent in them) so far."""
+    if not metrics:
+        return (0, 0.0)
+    page = urllib.request.urlopen(metrics).read().decode()
+    count = sum(float(v) for v in re.findall(r'^qsfs_operation_duration_seconds_count\{[^}]*\} (\S+)$', page, re.M))
+    secs = sum(float(v) for v in re.findall(r'^qsfs_operation_duration_seconds_sum\{[^}]*\} (\S+)$', page, re.M))
+    return (count, secs)
+spent = []  # per pass: (requests, seconds inside qsfs)
+def mark(before):
+    after = inside()
+    spent.append((after[0] - before[0], after[1] - before[1]))
 os.mkdir(d)
 names = ["f%07d" % i for i in range(n)]
 def drop():
@@ -155,36 +172,48 @@ def drop():
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
 dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+b = inside()
 t0 = time.perf_counter()
 for s in names:
     os.close(os.open(s, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd))
 t1 = time.perf_counter()
+mark(b)
 drop()
+b = inside()
 t2 = time.perf_counter()
 for s in names:
     os.stat(s, dir_fd=dfd)
 t3 = time.perf_counter()
+mark(b)
 if len(os.listdir(d)) != n:
     sys.exit("listing shows %d files, expected %d" % (len(os.listdir(d)), n))
 drop()
+b = inside()
 t4 = time.perf_counter()
 for s in names:
     os.unlink(s, dir_fd=dfd)
 t5 = time.perf_counter()
+mark(b)
 os.close(dfd)
 if os.listdir(d):
     sys.exit("%d files left after unlink" % len(os.listdir(d)))
 os.rmdir(d)
 print("%.0f %.0f %.0f" % (n / (t1 - t0), n / (t3 - t2), n / (t5 - t4)))
+if metrics:
+    for what, (reqs, secs), wall in zip(("create", "stat", "unlink"), spent, (t1 - t0, t3 - t2, t5 - t4)):
+        print("  %-6s %5.1f us per file in all, of which %5.1f us inside qsfs (%.1f FUSE requests per file)"
+              % (what, wall / n * 1e6, secs / n * 1e6, reqs / n))
 EOF
 for t in "${targets[@]}"; do
   drop_caches
-  if ! out=$("$py" "$work/meta.py" "$(dir_of "$t")/meta" "$files"); then
+  url=; [ "$t" = qsfs ] && url=http://127.0.0.1:$metrics_port/metrics
+  if ! out=$("$py" "$work/meta.py" "$(dir_of "$t")/meta" "$files" $url); then
     echo "metadata test on $t failed"; exit 1
   fi
-  read -r c s u <<<"$out"
+  read -r c s u <<<"$(head -1 <<<"$out")"
   fig[create-$t]=$c fig[stat-$t]=$s fig[unlink-$t]=$u
   echo "metadata   $t: create $c, stat $s, unlink $u files/s"
+  tail -n +2 <<<"$out"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }

@@ -763,6 +763,20 @@ TEST_F(QsfsTest, MetricsCountOperationsBytesAndRoundTrips) {
   EXPECT_GE(MetricValue(page, "qsfs_dir_cache_lookups_total{result=\"hit\"}"), 1);
   EXPECT_EQ(MetricValue(page, "qsfs_dirty_bytes"), 0);  // closed: written back
   EXPECT_GE(MetricValue(page, "qsfs_cached_inodes"), 1);
+  // A read-only open's close costs no FLUSH; a writable one's does.
+  const double flushes = MetricValue(page, "qsfs_operations_total{op=\"flush\"}");
+  for (int i = 0; i < 5; ++i) {
+    int fd = open(P("m").c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(close(fd), 0);
+  }
+  page = qs_test::HttpGet(port, "/metrics");
+  EXPECT_EQ(MetricValue(page, "qsfs_operations_total{op=\"flush\"}"), flushes);
+  int wfd = open(P("m").c_str(), O_WRONLY);
+  ASSERT_GE(wfd, 0);
+  ASSERT_EQ(close(wfd), 0);
+  page = qs_test::HttpGet(port, "/metrics");
+  EXPECT_EQ(MetricValue(page, "qsfs_operations_total{op=\"flush\"}"), flushes + 1);
 
   // A second mount asking for the same port is refused with the reason.
   std::string other = dir_ + "/mnt2";
