@@ -284,19 +284,28 @@ int Filesystem::GetNode(uint64_t ino, Node** out) {
     *out = it->second.get();
     return 0;
   }
-  auto got = store_->MetaGet(InodeKey(ino));
-  if (!got.ok()) {
-    spdlog::error("reading inode {}: {}", ino, got.status().ToString());
-    return ErrnoOf(got.status());
-  }
-  if (!got->has_value()) return ENOENT;
-  auto inode = DecodeInode(ino, **got);
-  if (!inode.ok()) {
-    spdlog::error("{}", inode.status().ToString());
-    return EIO;
-  }
   auto node = std::make_unique<Node>();
-  node->inode = std::move(*inode);
+  auto remembered = forgotten_.find(ino);
+  if (remembered != forgotten_.end()) {
+    node->inode = std::move(*remembered->second);
+    forgotten_lru_.erase(remembered->second);
+    forgotten_.erase(remembered);
+    if (metrics_ != nullptr) metrics_->InodeCache(true);
+  } else {
+    auto got = store_->MetaGet(InodeKey(ino));
+    if (!got.ok()) {
+      spdlog::error("reading inode {}: {}", ino, got.status().ToString());
+      return ErrnoOf(got.status());
+    }
+    if (!got->has_value()) return ENOENT;
+    auto inode = DecodeInode(ino, **got);
+    if (!inode.ok()) {
+      spdlog::error("{}", inode.status().ToString());
+      return EIO;
+    }
+    node->inode = std::move(*inode);
+    if (metrics_ != nullptr) metrics_->InodeCache(false);
+  }
   auto parked = parked_.find(ino);
   if (parked != parked_.end()) {
     node->nlookup = parked->second;
@@ -315,7 +324,24 @@ void Filesystem::MaybeEvict(Node* n) {
   }
   if (n->nlookup > 0) return;
   if (n->has_dirty() && !n->freed) return;  // the write-back evicts nothing; Sweep does later
+  Remember(n);
   nodes_.erase(n->inode.ino);
+}
+
+void Filesystem::Remember(const Node* n) {
+  bool chunks_dirty = std::any_of(n->chunks.begin(), n->chunks.end(), [](const auto& c) { return c.second.dirty; });
+  if (n->freed || n->inode.nlink == 0 || n->has_dirty() || chunks_dirty || n->inode.ino == kRootIno) return;
+  auto old = forgotten_.find(n->inode.ino);
+  if (old != forgotten_.end()) {
+    forgotten_lru_.erase(old->second);
+    forgotten_.erase(old);
+  }
+  forgotten_lru_.push_front(n->inode);
+  forgotten_[n->inode.ino] = forgotten_lru_.begin();
+  while (!forgotten_lru_.empty() && nodes_.size() + forgotten_.size() > options_.inode_cache) {
+    forgotten_.erase(forgotten_lru_.back().ino);
+    forgotten_lru_.pop_back();
+  }
 }
 
 // Drops nodes the kernel no longer references. Amortised: after a sweep
@@ -331,6 +357,7 @@ void Filesystem::SweepNodes() {
   for (uint64_t ino : idle) {
     Node* n = nodes_[ino].get();
     if (n->has_dirty() && FlushNode(n) != 0) continue;
+    Remember(n);
     nodes_.erase(ino);
   }
   // Beyond the inode cache, clean inodes the kernel holds keep only their

@@ -157,6 +157,9 @@ class Filesystem {
   int GetNode(uint64_t ino, Node** out);
   void MaybeEvict(Node* n);
   void SweepNodes();
+  // Keeps a copy of n's inode in forgotten_ when n is clean and about to
+  // leave nodes_.
+  void Remember(const Node* n);
   Inode NewInode(const Caller& c, const Inode& parent, uint32_t mode);
   int CheckName(std::string_view name) const;
   void Stat(const Node* n, struct stat* st) const;
@@ -242,6 +245,13 @@ class Filesystem {
   // Clean inodes dropped from nodes_ beyond options_.inode_cache while the
   // kernel holds lookups on them: ino -> lookup count. Never in both maps.
   std::unordered_map<uint64_t, uint64_t> parked_;
+  // Clean inodes that left nodes_ (the kernel forgot them), most recent
+  // first, so a lookup after the kernel dropped its caches needs no zdb
+  // round trip. Every change of an inode goes through its Node, and
+  // GetNode takes the copy out of here when it makes one, so a copy here is
+  // what zdb holds. nodes_ and forgotten_ together stay within inode_cache.
+  std::list<Inode> forgotten_lru_;
+  std::unordered_map<uint64_t, std::list<Inode>::iterator> forgotten_;
   size_t sweep_at_ = 8192;  // SweepNodes scans when nodes_ reaches this size
   size_t nodes_peak_ = 0;   // largest nodes_ since memory was last trimmed
   std::set<uint64_t> orphans_;

@@ -38,6 +38,12 @@ FsMetrics::FsMetrics(std::shared_ptr<prometheus::Registry> registry) : registry_
                     .Register(*registry_);
   dir_hits_ = &cache.Add({{"result", "hit"}});
   dir_misses_ = &cache.Add({{"result", "miss"}});
+  auto& inodes = prometheus::BuildCounter()
+                     .Name("qsfs_inode_cache_lookups_total")
+                     .Help("Inodes loaded that no one held, by result (hit: a forgotten copy in memory, miss: read from zdb)")
+                     .Register(*registry_);
+  inode_hits_ = &inodes.Add({{"result", "hit"}});
+  inode_misses_ = &inodes.Add({{"result", "miss"}});
   auto& trips = prometheus::BuildCounter()
                     .Name("qsfs_zdb_round_trips_total")
                     .Help("Requests (pipelines count once) sent to zdb, by namespace role")

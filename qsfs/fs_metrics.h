@@ -1,5 +1,5 @@
 // Prometheus metrics of one qsfs mount: FUSE operations (count, errors,
-// latency), bytes through read and write, directory cache hits, dirty
+// latency), bytes through read and write, directory and inode cache hits, dirty
 // bytes, cached inodes and zdb round trips. Every method is thread-safe
 // (prometheus-cpp's metrics are atomic). Holders take an FsMetrics* that
 // is null when metrics are off.
@@ -32,6 +32,8 @@ class FsMetrics {
   void BytesRead(uint64_t n) { read_bytes_->Increment(static_cast<double>(n)); }
   void BytesWritten(uint64_t n) { written_bytes_->Increment(static_cast<double>(n)); }
   void DirCache(bool hit) { (hit ? dir_hits_ : dir_misses_)->Increment(); }
+  // An inode not in use was needed: hit when a forgotten copy served it.
+  void InodeCache(bool hit) { (hit ? inode_hits_ : inode_misses_)->Increment(); }
   void ZdbRoundTrip(bool data_ns) { (data_ns ? zdb_data_ : zdb_meta_)->Increment(); }
   void SetDirty(uint64_t bytes) { dirty_->Set(static_cast<double>(bytes)); }
   void SetCachedInodes(size_t n) { inodes_->Set(static_cast<double>(n)); }
@@ -45,6 +47,8 @@ class FsMetrics {
   prometheus::Counter* written_bytes_;
   prometheus::Counter* dir_hits_;
   prometheus::Counter* dir_misses_;
+  prometheus::Counter* inode_hits_;
+  prometheus::Counter* inode_misses_;
   prometheus::Counter* zdb_meta_;
   prometheus::Counter* zdb_data_;
   prometheus::Gauge* dirty_;

@@ -937,6 +937,68 @@ TEST_F(QsfsTest, WhiteoutsAndOverlayfsUpperLayer) {
 // With a small inode cache most inodes the kernel holds are parked (only
 // their lookup count in memory) and reloaded on use: every operation on
 // them still answers right, and so does the filesystem after a remount.
+// After the kernel drops its dentries and inodes (FORGET), qsfs still has
+// clean copies of them: stat needs no zdb round trip, and every copy shows
+// the inode's last change (mode, owner, size, link count, a moved
+// directory's parent), within the inode cache and beyond it.
+TEST_F(QsfsTest, ForgottenInodesServeLookupsWithoutZdb) {
+  Unmount();
+  int port = 27000 + static_cast<int>(getpid() % 1000);
+  Mount("inode_cache=1024,metrics=127.0.0.1:" + std::to_string(port));
+  ASSERT_EQ(mkdir(P("d").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(P("d/sub").c_str(), 0700), 0);
+  const int kFiles = 600;
+  for (int i = 0; i < kFiles; ++i) WriteFile(P("d/f" + std::to_string(i)), std::string(static_cast<size_t>(i), 'x'));
+  ASSERT_EQ(chmod(P("d/f1").c_str(), 0600), 0);
+  ASSERT_EQ(chown(P("d/f2").c_str(), 1234, 5678), 0);
+  ASSERT_EQ(truncate(P("d/f3").c_str(), 100000), 0);
+  ASSERT_EQ(link(P("d/f4").c_str(), P("d/f4-link").c_str()), 0);
+  ASSERT_EQ(mkdir(P("other").c_str(), 0755), 0);
+  ASSERT_EQ(rename(P("d/sub").c_str(), P("other/sub").c_str()), 0);
+  auto drop = [] {
+    sync();
+    std::ofstream("/proc/sys/vm/drop_caches") << "2\n";  // dentries and inodes: FORGETs
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  auto expect_all = [&] {
+    struct stat st;
+    for (int i = 5; i < kFiles; ++i) {
+      ASSERT_EQ(stat(P("d/f" + std::to_string(i)).c_str(), &st), 0) << i;
+      EXPECT_EQ(st.st_size, i) << i;
+    }
+    ASSERT_EQ(stat(P("d/f1").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    ASSERT_EQ(stat(P("d/f2").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 1234u);
+    EXPECT_EQ(st.st_gid, 5678u);
+    ASSERT_EQ(stat(P("d/f3").c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 100000);
+    ASSERT_EQ(stat(P("d/f4").c_str(), &st), 0);
+    EXPECT_EQ(st.st_nlink, 2u);
+    ASSERT_EQ(stat(P("other/sub/..").c_str(), &st), 0);  // the moved directory's parent
+    struct stat other;
+    ASSERT_EQ(stat(P("other").c_str(), &other), 0);
+    EXPECT_EQ(st.st_ino, other.st_ino);
+  };
+  drop();
+  std::string page = qs_test::HttpGet(port, "/metrics");
+  const double trips = MetricValue(page, "qsfs_zdb_round_trips_total{namespace=\"meta\"}");
+  const double hits = MetricValue(page, "qsfs_inode_cache_lookups_total{result=\"hit\"}");
+  expect_all();
+  page = qs_test::HttpGet(port, "/metrics");
+  EXPECT_EQ(MetricValue(page, "qsfs_zdb_round_trips_total{namespace=\"meta\"}"), trips);
+  EXPECT_GE(MetricValue(page, "qsfs_inode_cache_lookups_total{result=\"hit\"}"), hits + kFiles - 5);
+  // Beyond the cache: the oldest copies go, those inodes come from zdb.
+  for (int i = kFiles; i < 2500; ++i) WriteFile(P("d/f" + std::to_string(i)), std::string(static_cast<size_t>(i % 100), 'y'));
+  drop();
+  expect_all();
+  page = qs_test::HttpGet(port, "/metrics");
+  EXPECT_GT(MetricValue(page, "qsfs_inode_cache_lookups_total{result=\"miss\"}"), 0);
+  Unmount();
+  Mount();
+  expect_all();
+}
+
 TEST_F(QsfsTest, ParkedInodesBeyondTheInodeCacheStayCorrect) {
   Unmount();
   Mount("inode_cache=1024");
