@@ -7,18 +7,14 @@
 #include <random>
 
 #include "zstor/metadata.h"
+#include "tests/common/random_data.h"
 
 namespace {
 
 using zstor::ChunkCodec;
 using zstor::ChunkMeta;
 
-std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using qs_test::RandomData;
 
 class ChunkCodecTest : public ::testing::Test {
  protected:

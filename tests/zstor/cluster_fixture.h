@@ -18,6 +18,7 @@
 #include "common/zdb_client.h"
 #include "tests/common/daemon_process.h"
 #include "tests/common/http_get.h"
+#include "tests/common/random_data.h"
 #include "tests/common/run_command.h"
 #include "tests/zdb/test_util.h"
 #include "zstor/config.h"
@@ -30,12 +31,7 @@ using qs_test::DaemonProcess;
 constexpr int kData = 22;
 constexpr int kMeta = 4;
 
-inline std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using qs_test::RandomData;
 
 inline std::string TextData(size_t n) {
   static const char* words[] = {"storage ", "fragment ", "zstor ", "erasure ", "parity ", "backend ", "chunk\n"};

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/random_data.h"
+
 namespace zstor {
 namespace {
 
@@ -32,12 +34,7 @@ std::string TextLike(size_t n) {
   return s;
 }
 
-std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using qs_test::RandomData;
 
 // A valid zstd frame that does not declare its content size (as a streaming
 // writer without a pledged size produces).

@@ -14,17 +14,13 @@
 #include <vector>
 
 #include "tests/zdb/test_util.h"
+#include "tests/common/random_data.h"
 
 namespace {
 
 using zstor::OutputFile;
 
-std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using qs_test::RandomData;
 
 // Writes data in chunks of `stride` from two threads (chunk i by thread
 // i % 2, last chunk first, as a retrieve's pool may), alternating the two
