@@ -29,13 +29,14 @@ std::shared_ptr<std::string> BufferPool::Get(size_t size) {
   std::string* s = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mu);
-    // The smallest idle buffer that fits without growing, else the largest.
+    // The smallest idle buffer already that long (a shrink writes nothing,
+    // a growth zero-fills), else the longest.
     const size_t none = idle->size();
     size_t fit = none, largest = none;
     for (size_t i = 0; i < idle->size(); ++i) {
-      const size_t cap = (*idle)[i]->capacity();
-      if (cap >= size && (fit == none || cap < (*idle)[fit]->capacity())) fit = i;
-      if (largest == none || cap > (*idle)[largest]->capacity()) largest = i;
+      const size_t len = (*idle)[i]->size();
+      if (len >= size && (fit == none || len < (*idle)[fit]->size())) fit = i;
+      if (largest == none || len > (*idle)[largest]->size()) largest = i;
     }
     const size_t pick = fit != none ? fit : largest;
     if (pick != none) {

@@ -13,7 +13,7 @@ namespace zstor {
 
 class BufferPool {
  public:
-  static constexpr size_t kKeep = 16;
+  static constexpr size_t kKeep = 8;  // a store has about this many chunk buffers in flight
 
   // A buffer of exactly `size` bytes (contents unspecified), returned to
   // the pool when the last reference goes.

@@ -23,20 +23,18 @@ using qs::Status;
 
 namespace {
 
-// Reads up to n bytes (fewer only at end of file).
-Status ReadFull(int fd, size_t n, std::string* out) {
-  out->resize(n);
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read(fd, out->data() + got, n - got);
+// Reads up to n bytes into p (fewer only at end of file); *got the count.
+Status ReadFull(int fd, char* p, size_t n, size_t* got) {
+  *got = 0;
+  while (*got < n) {
+    ssize_t r = read(fd, p + *got, n - *got);
     if (r < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno(errno, "read");
     }
     if (r == 0) break;
-    got += static_cast<size_t>(r);
+    *got += static_cast<size_t>(r);
   }
-  out->resize(got);
   return Status::OK();
 }
 
@@ -172,22 +170,26 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
     while (inflight.size() >= kPipelineDepth) drain_one();
   };
   for (uint32_t index = 0; error.ok(); ++index) {
-    std::shared_ptr<std::string> plain = BufferPool::Get(cfg_.chunk_size);
-    Status s = ReadFull(fd, cfg_.chunk_size, plain.get());
+    // Pooled buffers keep their full size (a short last chunk only uses a
+    // prefix), so no chunk pays for zero-filling a buffer grown again.
+    std::shared_ptr<std::string> buf = BufferPool::Get(cfg_.chunk_size);
+    size_t got = 0;
+    Status s = ReadFull(fd, buf->data(), cfg_.chunk_size, &got);
     if (!s.ok()) {
       error = s;
       break;
     }
-    if (plain->empty() && index > 0) break;
-    read += plain->size();
-    const bool last = plain->size() < cfg_.chunk_size;
-    encoding.push_back(codec_pool_->Submit([this, id = meta->object_id, index, plain = std::move(plain)]() mutable {
+    if (got == 0 && index > 0) break;
+    read += got;
+    const bool last = got < cfg_.chunk_size;
+    encoding.push_back(codec_pool_->Submit([this, id = meta->object_id, index, buf = std::move(buf), got]() mutable {
       Encoded e;
-      e.plain_size = plain->size();
-      e.digest = Sha256(*plain);
-      e.shards = BufferPool::Get(codec_->MaxEncodedSize(plain->size()));
-      e.status = codec_->EncodeInto(id, index, *plain, &e.meta, e.shards.get());
-      plain.reset();  // back to the pool before the writes start
+      const std::string_view plain(buf->data(), got);
+      e.plain_size = got;
+      e.digest = Sha256(plain);
+      e.shards = BufferPool::Get(codec_->MaxEncodedSize(cfg_.chunk_size));
+      e.status = codec_->EncodeInto(id, index, plain, &e.meta, e.shards.get());
+      buf.reset();  // back to the pool before the writes start
       return e;
     }));
     while (encoding.size() >= codec_depth) write_one();
