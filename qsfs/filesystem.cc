@@ -31,7 +31,6 @@
 namespace qsfs {
 
 namespace {
-constexpr uint64_t kRootIno = 1;
 constexpr uint32_t kMaxLink = 65000;
 constexpr uint64_t kInoReserve = 1024;  // inode numbers reserved per superblock write
 constexpr size_t kMaxUnreferencedNodes = 4096;
@@ -64,6 +63,18 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
   if (!s.ok()) {
     fs->store_->MetaDel(kLeaseKey);
     return s;
+  }
+  if (fs->took_stale_lease_ || options.fsck) {
+    spdlog::info("checking the filesystem ({})", fs->took_stale_lease_ ? "the previous mount did not end cleanly"
+                                                                      : "fsck option");
+    FsckReport r;
+    s = fs->Fsck(&r);
+    // What it repaired stays repaired; what it could not do is logged and
+    // the mount goes on (nothing it skips makes the filesystem worse).
+    if (!s.ok()) spdlog::error("filesystem check stopped: {}", s.ToString());
+    spdlog::info("filesystem check: {} inodes, {} data blocks read in {:.1f} s; freed {} inodes no name reached and {} "
+                 "unreferenced blocks; fixed {} link counts",
+                 r.inodes, r.blocks, r.seconds, r.inodes_freed, r.blocks_freed, r.link_counts_fixed);
   }
   return fs;
 }
@@ -102,6 +113,7 @@ qs::Status Filesystem::AcquireLease() {
     } else {
       spdlog::warn("replacing an unreadable mount lease: {}", held.status().ToString());
     }
+    took_stale_lease_ = true;
   }
   QS_RETURN_IF_ERROR(store_->MetaSet(kLeaseKey, EncodeLease(lease_)));
   // Two mounts starting together: the one whose lease is not the last

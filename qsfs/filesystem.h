@@ -55,6 +55,16 @@ struct DirHandle {
   bool started = false;           // a readdir at offset 0 after this retakes it
 };
 
+// What the mount-time consistency check found and repaired (fsck.cc).
+struct FsckReport {
+  uint64_t inodes = 0;             // inode records read
+  uint64_t blocks = 0;             // data blocks in qsfs-data
+  uint64_t inodes_freed = 0;       // no name reached them
+  uint64_t link_counts_fixed = 0;  // set to what the names say
+  uint64_t blocks_freed = 0;       // no live block map referenced them
+  double seconds = 0;
+};
+
 class Filesystem {
  public:
   // Opens the store, takes the mount lease, loads or formats the
@@ -150,6 +160,11 @@ class Filesystem {
   void RefreshLease();
   qs::Status LoadOrFormat();
   qs::Status CleanOrphans();
+  // After a crash (or with the fsck option), before serving: frees inodes
+  // no name reaches and blocks no map references, sets link counts to what
+  // the names say (docs/qsfs-format.md, "Crash consistency"). Needs mu_
+  // held and nothing else using the namespaces.
+  qs::Status Fsck(FsckReport* report);
   void BackgroundLoop();
   int AllocIno(uint64_t* ino);
 
@@ -233,6 +248,7 @@ class Filesystem {
   uint64_t next_ino_ = 0;
   uint64_t reserved_until_ = 0;
   Lease lease_;
+  bool took_stale_lease_ = false;  // the previous mount did not unmount cleanly
 
   std::mutex mu_;
   // Serialises use of the store's data-writing connection (DataWrite,

@@ -51,6 +51,7 @@ struct Inode {
 };
 
 inline constexpr uint8_t kInodeVersion = 1;
+inline constexpr uint64_t kRootIno = 1;  // the root directory, also FUSE_ROOT_ID
 inline constexpr size_t kMaxXattrBytes = 256 * 1024;
 
 std::string EncodeInode(const Inode& inode);

@@ -63,6 +63,8 @@ qs::Status ApplyOption(const std::string& key, const std::string& v, Options* o)
     bool b = false;
     QS_RETURN_IF_ERROR(ParseBool(key, v, &b));
     o->create_namespaces = !b;
+  } else if (key == "fsck") {
+    QS_RETURN_IF_ERROR(ParseBool(key, v, &o->fsck));
   } else if (key == "block_size") {
     auto s = qs::ParseSize(v);
     if (!s.ok()) return Bad("option block_size: " + s.status().message());
@@ -155,6 +157,7 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
   QS_RETURN_IF_ERROR(b("foreground", &o->foreground));
   QS_RETURN_IF_ERROR(b("verbose", &o->verbose));
   QS_RETURN_IF_ERROR(b("allow_other", &o->allow_other));
+  QS_RETURN_IF_ERROR(b("fsck", &o->fsck));
   bool dp = true;
   QS_RETURN_IF_ERROR(b("default_permissions", &dp));
   return r.CheckNoUnknownKeys();
@@ -174,6 +177,7 @@ std::string Usage() {
          "     meta_ns=NAME data_ns=NAME namespaces (qsfs-meta, qsfs-data)\n"
          "     meta_password=P data_password=P admin_password=P\n"
          "     nocreate                  fail when a namespace is missing\n"
+         "     fsck                      check the filesystem at mount (always after a crash)\n"
          "     block_size=SIZE           data block size of a new filesystem (128K)\n"
          "     dirty_cache=SIZE          unwritten data kept in memory (64M)\n"
          "     dir_cache=N               directory buckets cached (4096)\n"

@@ -22,6 +22,9 @@ struct Options {
   std::string data_password;
   std::string admin_password;  // for NSNEW/NSSET when zdb runs with --admin
   bool create_namespaces = true;
+  // Run the consistency check (fsck.cc) at mount even after a clean unmount
+  // (it always runs after a crash).
+  bool fsck = false;
 
   // filesystem
   uint32_t block_size = 128 * 1024;  // used when formatting a new filesystem

@@ -348,6 +348,37 @@ qs::Status Store::DataDelMany(const std::vector<uint64_t>& ids) {
   return qs::Status::OK();
 }
 
+qs::Status Store::Scan(qs::ZdbClient& client, const std::function<void(const std::string& key)>& fn) {
+  std::string cursor;
+  for (;;) {
+    std::vector<std::string_view> cmd = {"SCAN"};
+    if (!cursor.empty()) cmd.push_back(cursor);
+    auto r = Retry(client, [&](qs::ZdbClient& c) { return c.Command(cmd); });
+    if (!r.ok()) return r.status();
+    if (r->is_error()) {
+      if (Contains(r->str, "No more data")) return qs::Status::OK();
+      return qs::StatusFromServerError(r->str);
+    }
+    if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string() || !r->elements[1].is_array())
+      return qs::Status::Corruption("zdb SCAN: unexpected reply " + r->DebugString().substr(0, 200));
+    for (const qs::Reply& e : r->elements[1].elements) {
+      if (!e.is_array() || e.elements.empty() || !e.elements[0].is_string())
+        return qs::Status::Corruption("zdb SCAN: unexpected entry " + e.DebugString().substr(0, 200));
+      fn(e.elements[0].str);
+    }
+    if (r->elements[0].str == cursor) return qs::Status::Corruption("zdb SCAN: the cursor did not move");
+    cursor = r->elements[0].str;
+  }
+}
+
+qs::Status Store::MetaScan(const std::function<void(const std::string& key)>& fn) { return Scan(meta_, fn); }
+
+qs::Status Store::DataScan(const std::function<void(uint64_t id)>& fn) {
+  return Scan(data_, [&](const std::string& key) {
+    if (key.size() == 8) fn(qs::DecodeFixed64(key.data()));
+  });
+}
+
 qs::Status Store::Sync() {
   for (qs::ZdbClient* c : {&data_, &meta_}) {
     auto r = Retry(*c, [](qs::ZdbClient& cl) { return cl.Command({"FSYNC"}); });

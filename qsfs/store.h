@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +80,11 @@ class Store {
   qs::Result<std::vector<std::optional<std::string>>> DataGetMany(const std::vector<uint64_t>& ids);
   qs::Status DataDelMany(const std::vector<uint64_t>& ids);  // missing ids are ignored
 
+  // Every live key of the namespace, in zdb's order, by SCAN (100 a round
+  // trip): fn(key) for each. For fsck, with nothing else writing.
+  qs::Status MetaScan(const std::function<void(const std::string& key)>& fn);
+  qs::Status DataScan(const std::function<void(uint64_t id)>& fn);
+
   // Metrics to count round trips in (null: off). Not owned.
   void SetMetrics(FsMetrics* metrics) { metrics_ = metrics; }
 
@@ -94,6 +100,7 @@ class Store {
   qs::Result<std::vector<qs::Reply>> Pipeline(qs::ZdbClient& client,
                                               const std::vector<std::vector<std::string_view>>& cmds);
   qs::Result<std::string> NsInfo(const std::string& ns);
+  qs::Status Scan(qs::ZdbClient& client, const std::function<void(const std::string& key)>& fn);
 
   // A read connection on the data namespace, from the pool or new.
   std::unique_ptr<qs::ZdbClient> TakeReader();
