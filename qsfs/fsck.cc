@@ -42,12 +42,22 @@ qs::Status ForEachValue(Store* store, const std::vector<std::string>& keys, Fn f
 qs::Status Filesystem::Fsck(FsckReport* report) {
   auto t0 = std::chrono::steady_clock::now();
   *report = FsckReport{};
+  // A big filesystem takes a while: where the check is, every 5 s.
+  auto last_note = t0;
+  auto progress = [&](const char* stage, size_t done) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_note < std::chrono::seconds(5)) return;
+    last_note = now;
+    spdlog::info("filesystem check: {} ({} so far, {:.0f} s)", stage, done,
+                 std::chrono::duration<double>(now - t0).count());
+  };
   // Every metadata key, sorted by kind.
   std::vector<std::string> inode_keys, bucket_keys, map_keys;
   QS_RETURN_IF_ERROR(store_->MetaScan([&](const std::string& key) {
     if (key.size() == 9 && key[0] == 'I') inode_keys.push_back(key);
     else if (key.size() == 13 && key[0] == 'D') bucket_keys.push_back(key);
     else if (key.size() == 13 && key[0] == 'M') map_keys.push_back(key);
+    progress("listing metadata keys", inode_keys.size() + bucket_keys.size() + map_keys.size());
   }));
 
   // Names: how many entries point at each inode, and each directory's
@@ -61,6 +71,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
       return qs::Status::OK();
     }
     const uint64_t dir = KeyIno(key);
+    progress("reading directories (entries)", names.size());
     if (!entries->empty()) dirs_with_entries.insert(dir);
     for (const DirEntry& e : *entries) {
       names[e.ino]++;
@@ -83,6 +94,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
       return qs::Status::OK();
     }
     report->inodes++;
+    progress("reading inodes", report->inodes);
     auto n = names.find(ino);
     const uint32_t refs = n == names.end() ? 0 : n->second;
     if (ino != kRootIno && refs == 0 && orphans_.count(ino) == 0) {
@@ -149,6 +161,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
   std::vector<uint64_t> unreferenced;
   QS_RETURN_IF_ERROR(store_->DataScan([&](uint64_t id) {
     report->blocks++;
+    progress("listing data blocks", report->blocks);
     if (!referenced.count(id)) unreferenced.push_back(id);
   }));
   QS_RETURN_IF_ERROR(store_->DataDelMany(unreferenced));

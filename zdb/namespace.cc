@@ -732,25 +732,38 @@ Status Namespace::Scan(std::string_view cursor, bool reverse, size_t max_items, 
   for (uint32_t id : order) {
     if (!env_->Exists(IndexPath(id))) continue;
     QS_RETURN_IF_ERROR(ReadIndexFile(id, &index));
-    std::vector<uint32_t> offsets;
-    for (size_t p = kFileHeaderSize; p < index.size();) {
+    // Entries are variable-sized and chained forward: a forward walk starts
+    // at the cursor's own entry (O(reply), not O(segment) per call); a
+    // reverse one lists the entries before it first.
+    const bool same_seg = !from_start && id == seg_id;
+    // Adds the live entry at off (past the cursor); true once the reply is full.
+    auto visit = [&](uint32_t off) {
+      if (same_seg && (reverse ? off >= pos : off <= pos)) return false;
       IndexEntry e;
-      if (!DecodeIndexEntry(std::string_view(index).substr(p), &e).ok()) break;
-      offsets.push_back(static_cast<uint32_t>(p));
-      p += IndexEntrySize(e.key.size());
-    }
-    if (reverse) std::reverse(offsets.begin(), offsets.end());
-    for (uint32_t off : offsets) {
-      bool same_seg = !from_start && id == seg_id;
-      if (same_seg && (reverse ? off >= pos : off <= pos)) continue;
-      IndexEntry e;
-      DecodeIndexEntry(std::string_view(index).substr(off), &e);
-      if (e.flags & kFlagDeleted) continue;
+      if (!DecodeIndexEntry(std::string_view(index).substr(off), &e).ok()) return false;
+      if (e.flags & kFlagDeleted) return false;
       Location loc;
-      if (!index_->Find(e.key, &loc) || loc.segment != id || loc.offset != e.data_offset) continue;
+      if (!index_->Find(e.key, &loc) || loc.segment != id || loc.offset != e.data_offset) return false;
       items->push_back(ScanItem{std::string(e.key), static_cast<uint32_t>(ValueSize(loc, e.key.size())), e.timestamp});
       *next = EncodeCursor(id, off);
-      if (items->size() >= max_items) return Status::OK();
+      return items->size() >= max_items;
+    };
+    size_t first = kFileHeaderSize;
+    if (!reverse && same_seg && pos >= kFileHeaderSize && pos < index.size()) {
+      IndexEntry at;
+      if (DecodeIndexEntry(std::string_view(index).substr(pos), &at).ok()) first = pos;
+    }
+    std::vector<uint32_t> offsets;  // reverse only
+    for (size_t p = first; p < index.size();) {
+      IndexEntry e;
+      if (!DecodeIndexEntry(std::string_view(index).substr(p), &e).ok()) break;
+      const auto off = static_cast<uint32_t>(p);
+      p += IndexEntrySize(e.key.size());
+      if (reverse) offsets.push_back(off);
+      else if (visit(off)) return Status::OK();
+    }
+    for (auto it = offsets.rbegin(); it != offsets.rend(); ++it) {
+      if (visit(*it)) return Status::OK();
     }
   }
   if (items->empty()) return Status::NotFound("No more data");
