@@ -400,7 +400,7 @@ Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t 
     errno = 0;
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
       int err = errno;
-      if (raw != nullptr) freeReplyObject(raw);
+      delete static_cast<Reply*>(raw);  // built by kReplyFunctions (nullptr: nothing)
       return TransportError(i == 0 ? "send/receive" : "receive pipelined reply", err);
     }
     std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));

@@ -8,15 +8,17 @@ namespace zstor {
 namespace {
 
 std::mutex pool_mu;
-// Idle buffers. Never destroyed: a buffer may come
+// Idle buffers and when each came back. Never destroyed: a buffer may come
 // back from a worker thread while the process exits.
 std::vector<std::string*>* idle = new std::vector<std::string*>();
+std::vector<std::chrono::steady_clock::time_point>* idle_since = new std::vector<std::chrono::steady_clock::time_point>();
 
 void GiveBack(std::string* s) {
   {
     std::lock_guard<std::mutex> lock(pool_mu);
     if (idle->size() < BufferPool::kKeep) {
       idle->push_back(s);
+      idle_since->push_back(std::chrono::steady_clock::now());
       return;
     }
   }
@@ -42,12 +44,32 @@ std::shared_ptr<std::string> BufferPool::Get(size_t size) {
     if (pick != none) {
       s = (*idle)[pick];
       idle->erase(idle->begin() + static_cast<std::ptrdiff_t>(pick));
+      idle_since->erase(idle_since->begin() + static_cast<std::ptrdiff_t>(pick));
     }
   }
   if (s == nullptr) s = new std::string();
   // Shrinking or keeping the size writes nothing; only growth is filled.
   s->resize(size);
   return std::shared_ptr<std::string>(s, GiveBack);
+}
+
+size_t BufferPool::Trim(std::chrono::steady_clock::duration idle_for) {
+  std::vector<std::string*> gone;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < idle->size();) {
+      if (now - (*idle_since)[i] >= idle_for) {
+        gone.push_back((*idle)[i]);
+        idle->erase(idle->begin() + static_cast<std::ptrdiff_t>(i));
+        idle_since->erase(idle_since->begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (std::string* s : gone) delete s;  // outside the lock
+  return gone.size();
 }
 
 size_t BufferPool::Idle() {

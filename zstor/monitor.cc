@@ -8,6 +8,7 @@
 #include <future>
 #include <vector>
 
+#include "zstor/buffer_pool.h"
 #include "zstor/chunk_codec.h"
 
 namespace zstor {
@@ -229,6 +230,8 @@ void Monitor::Run() {
     now = clock::now();
     if (now >= next_health) {
       HealthRound();
+      // Chunk buffers of stores that ended a while ago go back to the system.
+      BufferPool::Trim(std::chrono::seconds(30));
       next_health = now + std::chrono::seconds(cfg_.health_interval);
     }
     if (now >= next_repair) {

@@ -56,6 +56,13 @@ TEST(BufferPoolTest, KeepsAtMostKKeepIdleAcrossThreads) {
   EXPECT_EQ(BufferPool::Idle(), BufferPool::kKeep);
   auto b = BufferPool::Get(100);
   EXPECT_EQ(BufferPool::Idle(), BufferPool::kKeep - 1);
+  // Trim frees what has been idle long enough, nothing younger.
+  EXPECT_EQ(BufferPool::Trim(std::chrono::hours(1)), 0u);
+  EXPECT_EQ(BufferPool::Idle(), BufferPool::kKeep - 1);
+  EXPECT_EQ(BufferPool::Trim(std::chrono::seconds(0)), BufferPool::kKeep - 1);
+  EXPECT_EQ(BufferPool::Idle(), 0u);
+  b.reset();
+  EXPECT_EQ(BufferPool::Idle(), 1u);  // the pool still takes buffers back
 }
 
 }  // namespace
