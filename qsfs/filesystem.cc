@@ -41,7 +41,10 @@ uint8_t TypeOf(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 1
 }  // namespace
 
 Filesystem::Filesystem(const Options& options, std::unique_ptr<Store> store)
-    : options_(options), store_(std::move(store)) {}
+    : options_(options), store_(std::move(store)) {
+  // A small inode cache is held from the first sweep on, not from 8192.
+  sweep_at_ = std::min<size_t>(sweep_at_, options_.inode_cache + 1);
+}
 
 Filesystem::~Filesystem() {
   {
@@ -230,15 +233,49 @@ void Filesystem::BackgroundLoop() {
       nodes_peak_ = nodes_.size();
     }
     nodes_peak_ = std::max(nodes_peak_, nodes_.size());
+    ShedParked(&lock);
     if (metrics_ != nullptr) {
       metrics_->SetDirty(dirty_bytes_ + inflight_bytes_);
       metrics_->SetCachedInodes(nodes_.size());
+      metrics_->SetParkedInodes(parked_.size());
     }
     if (std::chrono::steady_clock::now() >= next_lease) {
       RefreshLease();
       next_lease = std::chrono::steady_clock::now() + std::chrono::seconds(kLeaseRefreshSeconds);
     }
   }
+}
+
+void Filesystem::SetEntryInvalidator(EntryInvalidator fn) {
+  std::lock_guard<std::mutex> lock(inval_mu_);
+  invalidator_ = std::move(fn);
+}
+
+void Filesystem::ShedParked(std::unique_lock<std::mutex>* lock) {
+  if (parked_.size() <= options_.inode_cache) return;
+  // Names of parked inodes, from the directory buckets in memory (the
+  // kernel can only be told to drop an entry by its parent and name).
+  constexpr size_t kPerRound = 4096;
+  std::vector<std::pair<uint64_t, std::string>> drop;
+  const size_t want = std::min(kPerRound, parked_.size() - options_.inode_cache / 2);
+  for (const auto& [key, cached] : cache_) {
+    if (key.size() != 13) continue;
+    const uint64_t dir = qs::DecodeFixed64(key.data() + 1);
+    for (const DirEntry& e : cached.entries) {
+      if (parked_.count(e.ino) != 0) drop.emplace_back(dir, e.name);
+      if (drop.size() >= want) break;
+    }
+    if (drop.size() >= want) break;
+  }
+  if (drop.empty()) return;
+  lock->unlock();  // the kernel takes the directory's lock: no qsfs lock held
+  {
+    std::lock_guard<std::mutex> inval(inval_mu_);
+    if (invalidator_) {
+      for (const auto& [dir, name] : drop) invalidator_(dir, name);
+    }
+  }
+  lock->lock();
 }
 
 qs::Status Filesystem::Shutdown() {

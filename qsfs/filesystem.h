@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -74,6 +75,14 @@ class Filesystem {
 
   // Metrics to feed (null: off); call before Start. Not owned.
   void SetMetrics(FsMetrics* metrics);
+  // How to make the kernel drop a directory entry (FUSE's
+  // notify_inval_entry); null: never. Beyond inode_cache parked inodes,
+  // the background thread asks the kernel to drop entries of parked inodes
+  // found in the directory cache, so that it forgets them and the parked
+  // table stays bounded. Set before Start; clear (null) before the session
+  // it uses goes away: it waits for a notification in progress.
+  using EntryInvalidator = std::function<void(uint64_t parent, const std::string& name)>;
+  void SetEntryInvalidator(EntryInvalidator fn);
   // Starts the write-back and lease thread.
   void Start();
   // Flushes everything, frees unlinked inodes, releases the lease.
@@ -283,6 +292,13 @@ class Filesystem {
     std::list<std::string>::iterator pos;
   };
   std::unordered_map<std::string, Cached> cache_;
+
+  // Asks the kernel to drop entries of parked inodes while there are more
+  // than inode_cache of them; called by the background thread with mu_
+  // held (released around the notifications).
+  void ShedParked(std::unique_lock<std::mutex>* lock);
+  std::mutex inval_mu_;  // held while invalidator_ runs; never taken with mu_ held
+  EntryInvalidator invalidator_;  // guarded by inval_mu_
 
   std::thread background_;
   std::condition_variable wake_;

@@ -56,6 +56,11 @@ FsMetrics::FsMetrics(std::shared_ptr<prometheus::Registry> registry) : registry_
                 .Register(*registry_)
                 .Add({});
   inodes_ = &prometheus::BuildGauge().Name("qsfs_cached_inodes").Help("Inodes held in memory").Register(*registry_).Add({});
+  parked_ = &prometheus::BuildGauge()
+                 .Name("qsfs_parked_inodes")
+                 .Help("Inodes the kernel holds of which qsfs keeps only the lookup count")
+                 .Register(*registry_)
+                 .Add({});
 }
 
 void FsMetrics::Done(FsOp op, int err, std::chrono::steady_clock::duration took) {

@@ -37,6 +37,7 @@ class FsMetrics {
   void ZdbRoundTrip(bool data_ns) { (data_ns ? zdb_data_ : zdb_meta_)->Increment(); }
   void SetDirty(uint64_t bytes) { dirty_->Set(static_cast<double>(bytes)); }
   void SetCachedInodes(size_t n) { inodes_->Set(static_cast<double>(n)); }
+  void SetParkedInodes(size_t n) { parked_->Set(static_cast<double>(n)); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -53,6 +54,7 @@ class FsMetrics {
   prometheus::Counter* zdb_data_;
   prometheus::Gauge* dirty_;
   prometheus::Gauge* inodes_;
+  prometheus::Gauge* parked_;
 };
 
 const char* FsOpName(FsOp op);

@@ -439,11 +439,16 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
   }
   spdlog::info("mounted on {}", options.mountpoint);
   mounted(true);
+  fs->SetEntryInvalidator([se](uint64_t parent, const std::string& name) {
+    // -ENOENT (already gone) and -ENOTCONN (unmounting) are fine.
+    fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size());
+  });
   fs->Start();
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options.max_threads);
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   int rc = fuse_session_loop_mt(se, cfg);
+  fs->SetEntryInvalidator(nullptr);  // before the session goes
   fuse_loop_cfg_destroy(cfg);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);

@@ -1087,6 +1087,39 @@ TEST_F(QsfsTest, ForgottenInodesServeLookupsWithoutZdb) {
   expect_all();
 }
 
+// Beyond inode_cache parked inodes, qsfs has the kernel drop their entries
+// (notify_inval_entry), so it forgets them and the parked table, the only
+// per-file memory left, stays bounded; the files are all still there.
+TEST_F(QsfsTest, ParkedInodesStayBoundedByTheCache) {
+  Unmount();
+  int port = 28000 + static_cast<int>(getpid() % 1000);
+  Mount("inode_cache=1024,metrics=127.0.0.1:" + std::to_string(port));
+  ASSERT_EQ(mkdir(P("many").c_str(), 0755), 0);
+  const int kFiles = 6000;
+  std::vector<int> fds;
+  for (int i = 0; i < kFiles; ++i) {
+    int fd = open(P("many/f" + std::to_string(i)).c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0) << i;
+    ASSERT_EQ(write(fd, "x", 1), 1);
+    if (i % 1000 == 0) fds.push_back(fd);  // a few stay open: their inodes stay
+    else ASSERT_EQ(close(fd), 0);
+  }
+  double parked = 0;
+  for (int t = 0; t < 100; ++t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    parked = MetricValue(qs_test::HttpGet(port, "/metrics"), "qsfs_parked_inodes");
+    if (parked <= 1024) break;
+  }
+  EXPECT_LE(parked, 1024);
+  for (int fd : fds) {
+    EXPECT_EQ(write(fd, "y", 1), 1);
+    EXPECT_EQ(close(fd), 0);
+  }
+  for (int i = 0; i < kFiles; ++i) {
+    EXPECT_EQ(ReadFile(P("many/f" + std::to_string(i))), i % 1000 == 0 ? "xy" : "x") << i;
+  }
+}
+
 TEST_F(QsfsTest, ParkedInodesBeyondTheInodeCacheStayCorrect) {
   Unmount();
   Mount("inode_cache=1024");
