@@ -128,14 +128,19 @@ int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
     uint64_t bstart = idx * bs;
     uint64_t from = std::max(off, bstart) - bstart;
     uint64_t to = std::min(end, bstart + bs) - bstart;
+    const char* src = buf + (bstart + from - off);
     auto d = n->dirty.find(idx);
     if (d == n->dirty.end()) {
       std::string content;
-      // A block overwritten from its start to past the file's end needs no read.
+      // A block overwritten from its start to past the file's end needs no
+      // read, and takes the bytes as they are (no zero fill first).
       bool covers = from == 0 && (to == bs || bstart + to >= n->inode.size);
-      if (!covers) {
-        if (int err = BlockContent(n, idx, &content)) return err;
+      if (covers) {
+        n->dirty.emplace(idx, std::string(src, to));
+        dirty_bytes_ += to;
+        continue;
       }
+      if (int err = BlockContent(n, idx, &content)) return err;
       d = n->dirty.emplace(idx, std::move(content)).first;
       dirty_bytes_ += d->second.size();
     }
@@ -144,7 +149,7 @@ int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
       dirty_bytes_ += to - data.size();
       data.resize(to, '\0');
     }
-    std::memcpy(data.data() + from, buf + (bstart + from - off), to - from);
+    std::memcpy(data.data() + from, src, to - from);
   }
   n->inode.size = std::max(n->inode.size, end);
   n->inode.mtime = n->inode.ctime = Now();
