@@ -18,7 +18,6 @@
 #include <thread>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/sds.h>
 
 namespace qs {
 
@@ -96,9 +95,6 @@ redisReplyObjectFunctions kReplyFunctions = {CreateString, CreateArray, CreateIn
 // buffer each time (hiredis' default is 16 KiB).
 constexpr size_t kReaderKeep = size_t{4} << 20;
 
-// Commands at least this large skip hiredis' output buffer: their argument
-// bytes go from the caller's memory to the socket with one writev.
-constexpr size_t kDirectWrite = size_t{64} << 10;
 
 bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
@@ -389,10 +385,7 @@ Status ZdbClient::Connect() {
 Status ZdbClient::EnsureConnected() { return Connect(); }
 
 Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t count) {
-  SigpipeGuard guard;
-  if (!wire.empty() && redisAppendFormattedCommand(ctx_, wire.data(), wire.size()) != REDIS_OK) {
-    return TransportError("buffer command", errno);
-  }
+  if (!wire.empty()) QS_RETURN_IF_ERROR(WriteAll({iovec{const_cast<char*>(wire.data()), wire.size()}}));
   std::vector<Reply> replies;
   replies.reserve(count);
   for (size_t i = 0; i < count; i++) {
@@ -444,6 +437,11 @@ Status ZdbClient::WriteGathered(const std::vector<std::vector<std::string_view>>
   iov.reserve(segs.size());
   for (const Segment& g : segs)
     iov.push_back({const_cast<char*>(g.data != nullptr ? g.data : enc.data() + g.off), g.len});
+  return WriteAll(std::move(iov));
+}
+
+Status ZdbClient::WriteAll(std::vector<iovec> iov) {
+  SigpipeGuard guard;
   size_t first = 0;
   while (first < iov.size()) {
     const int n = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
@@ -471,27 +469,15 @@ Result<std::vector<Reply>> ZdbClient::Pipeline(const std::vector<std::vector<std
   if (pending_count_ > 0) return Status::InvalidArgument("zdb: Pipeline with commands queued by Append");
   if (cmds.empty()) return std::vector<Reply>{};
   QS_RETURN_IF_ERROR(EnsureConnected());
-  if (ctx_->obuf == nullptr || sdslen(ctx_->obuf) != 0) return Status::IOError("zdb: output buffer not empty");
-  {
-    SigpipeGuard guard;
-    QS_RETURN_IF_ERROR(WriteGathered(cmds));
-  }
+  QS_RETURN_IF_ERROR(WriteGathered(cmds));
   return RoundTrip(std::string(), cmds.size());
 }
 
 Result<Reply> ZdbClient::Command(const std::vector<std::string_view>& argv) {
   if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
   QS_RETURN_IF_ERROR(EnsureConnected());
-  size_t bytes = 0;
-  for (std::string_view a : argv) bytes += a.size();
-  std::string wire;
-  if (bytes >= kDirectWrite && ctx_->obuf != nullptr && sdslen(ctx_->obuf) == 0) {
-    SigpipeGuard guard;
-    QS_RETURN_IF_ERROR(WriteGathered({argv}));
-  } else {
-    EncodeCommand(argv, &wire);
-  }
-  Result<std::vector<Reply>> r = RoundTrip(wire, 1);
+  QS_RETURN_IF_ERROR(WriteGathered({argv}));
+  Result<std::vector<Reply>> r = RoundTrip(std::string(), 1);
   if (!r.ok()) return r.status();
   return std::move(r.value()[0]);
 }

@@ -6,6 +6,8 @@
 // the typed helpers (see StatusFromServerError).
 #pragma once
 
+#include <sys/uio.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -128,12 +130,14 @@ class ZdbClient {
   bool ConnectionLooksDead() const;
   Status TransportError(std::string_view what, int saved_errno);
   // Sends `wire` (count encoded commands; empty: already sent) and reads
-  // count replies.
+  // count replies through hiredis' reader.
   Result<std::vector<Reply>> RoundTrip(const std::string& wire, size_t count);
   // Writes commands to the socket with large arguments sent straight from
-  // the caller's memory (no copy into an encoded buffer); hiredis' output
-  // buffer must be empty.
+  // the caller's memory (no copy into an encoded buffer).
   Status WriteGathered(const std::vector<std::vector<std::string_view>>& cmds);
+  // Every byte of iov to the socket (the only way anything is sent: hiredis'
+  // output buffer stays unused); the command timeout holds.
+  Status WriteAll(std::vector<iovec> iov);
 
   ZdbAddress address_;
   ZdbClientOptions options_;
