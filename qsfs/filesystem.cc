@@ -378,8 +378,7 @@ void Filesystem::MaybeEvict(Node* n) {
 }
 
 void Filesystem::Remember(const Node* n) {
-  bool chunks_dirty = std::any_of(n->chunks.begin(), n->chunks.end(), [](const auto& c) { return c.second.dirty; });
-  if (n->freed || n->inode.nlink == 0 || n->has_dirty() || chunks_dirty || n->inode.ino == kRootIno) return;
+  if (n->freed || n->inode.nlink == 0 || n->has_dirty() || n->chunks_dirty() || n->inode.ino == kRootIno) return;
   auto old = forgotten_.find(n->inode.ino);
   if (old != forgotten_.end()) {
     forgotten_lru_.erase(old->second);
@@ -416,9 +415,8 @@ void Filesystem::SweepNodes() {
     std::vector<uint64_t> park;
     for (const auto& [ino, n] : nodes_) {
       if (nodes_.size() - park.size() <= target) break;
-      bool chunks_dirty = std::any_of(n->chunks.begin(), n->chunks.end(), [](const auto& c) { return c.second.dirty; });
       if (ino != kRootIno && n->nopen == 0 && n->pins == 0 && !n->freed && n->inode.nlink > 0 && !n->has_dirty() &&
-          !chunks_dirty)
+          !n->chunks_dirty())
         park.push_back(ino);
     }
     for (uint64_t ino : park) {

@@ -149,6 +149,11 @@ class Filesystem {
     std::map<uint32_t, Chunk> chunks;        // loaded block map chunks
     std::chrono::steady_clock::time_point dirty_since;
     bool has_dirty() const { return inode_dirty || !dirty.empty() || !inflight.empty(); }
+    bool chunks_dirty() const {
+      for (const auto& [c, chunk] : chunks)
+        if (chunk.dirty) return true;
+      return false;
+    }
   };
   // Pending changes to the buckets of one directory, applied to the cache
   // only once zdb has them.

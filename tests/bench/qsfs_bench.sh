@@ -179,46 +179,38 @@ def inside():
     count = sum(float(v) for v in re.findall(r'^qsfs_operation_duration_seconds_count\{[^}]*\} (\S+)$', page, re.M))
     secs = sum(float(v) for v in re.findall(r'^qsfs_operation_duration_seconds_sum\{[^}]*\} (\S+)$', page, re.M))
     return (count, secs)
-spent = []  # per pass: (requests, seconds inside qsfs)
-def mark(before):
-    after = inside()
-    spent.append((after[0] - before[0], after[1] - before[1]))
 os.mkdir(d)
 names = ["f%07d" % i for i in range(n)]
+spent = []  # per pass: (requests, seconds inside qsfs)
+walls = []  # per pass: seconds
+def timed(op):
+    """Runs op on every name; records the pass's wall time and qsfs's share."""
+    before = inside()
+    t = time.perf_counter()
+    for s in names:
+        op(s)
+    walls.append(time.perf_counter() - t)
+    after = inside()
+    spent.append((after[0] - before[0], after[1] - before[1]))
 def drop():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
 dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-b = inside()
-t0 = time.perf_counter()
-for s in names:
-    os.close(os.open(s, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd))
-t1 = time.perf_counter()
-mark(b)
+timed(lambda s: os.close(os.open(s, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd)))
 drop()
-b = inside()
-t2 = time.perf_counter()
-for s in names:
-    os.stat(s, dir_fd=dfd)
-t3 = time.perf_counter()
-mark(b)
+timed(lambda s: os.stat(s, dir_fd=dfd))
 if len(os.listdir(d)) != n:
     sys.exit("listing shows %d files, expected %d" % (len(os.listdir(d)), n))
 drop()
-b = inside()
-t4 = time.perf_counter()
-for s in names:
-    os.unlink(s, dir_fd=dfd)
-t5 = time.perf_counter()
-mark(b)
+timed(lambda s: os.unlink(s, dir_fd=dfd))
 os.close(dfd)
 if os.listdir(d):
     sys.exit("%d files left after unlink" % len(os.listdir(d)))
 os.rmdir(d)
-print("%.0f %.0f %.0f" % (n / (t1 - t0), n / (t3 - t2), n / (t5 - t4)))
+print("%.0f %.0f %.0f" % tuple(n / w for w in walls))
 if metrics:
-    for what, (reqs, secs), wall in zip(("create", "stat", "unlink"), spent, (t1 - t0, t3 - t2, t5 - t4)):
+    for what, (reqs, secs), wall in zip(("create", "stat", "unlink"), spent, walls):
         print("  %-6s %5.1f us per file in all, of which %5.1f us inside qsfs (%.1f FUSE requests per file)"
               % (what, wall / n * 1e6, secs / n * 1e6, reqs / n))
 EOF
