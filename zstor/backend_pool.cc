@@ -110,7 +110,8 @@ bool Backend::RefreshSpace() {
   if (!r.ok() || !r->is_string()) return false;
   // "key: value" lines; a namespace limit wins over the disk's free space.
   auto field = [&](std::string_view key) -> int64_t {
-    std::string needle = "\n" + std::string(key) + ": ";
+    std::string needle(1, '\n');
+    needle.append(key).append(": ");
     size_t p = r->str.find(needle);
     if (p == std::string::npos) return -1;
     return std::strtoll(r->str.c_str() + p + needle.size(), nullptr, 10);
