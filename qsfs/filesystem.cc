@@ -223,6 +223,15 @@ void Filesystem::BackgroundLoop() {
   while (!stopping_) {
     wake_.wait_for(lock, period);
     if (stopping_) break;
+    // Writes the kernel caches (writeback_cache) come to qsfs first, then
+    // go to zdb with the rest. Only while a file is open for writing: the
+    // kernel writes a file's pages back when it is closed.
+    if (options_.writeback_cache && open_writers_ > 0 && kernel_sync_) {
+      lock.unlock();
+      kernel_sync_();
+      lock.lock();
+      if (stopping_) break;
+    }
     bool all = flush_requested_;  // the dirty cache is half full
     flush_requested_ = false;
     FlushAll(!all);
@@ -763,6 +772,7 @@ int Filesystem::Create(const Caller& c, uint64_t parent, std::string_view name, 
   std::lock_guard<std::mutex> lock(mu_);
   if (int err = MakeNode(c, parent, name, S_IFREG | (mode & 07777), 0, {}, out)) return err;
   nodes_[out->ino]->nopen++;
+  if ((flags & O_ACCMODE) != O_RDONLY) open_writers_++;
   return 0;
 }
 
@@ -1053,6 +1063,7 @@ int Filesystem::Open(uint64_t ino, int flags) {
     if (int err = TruncateNode(n, 0)) return err;
   }
   n->nopen++;
+  if ((flags & O_ACCMODE) != O_RDONLY) open_writers_++;
   return 0;
 }
 
@@ -1130,8 +1141,9 @@ int Filesystem::Flush(uint64_t ino) {
   return FlushNode(it->second.get());
 }
 
-int Filesystem::Release(uint64_t ino) {
+int Filesystem::Release(uint64_t ino, int flags) {
   std::lock_guard<std::mutex> lock(mu_);
+  if ((flags & O_ACCMODE) != O_RDONLY && open_writers_ > 0) open_writers_--;
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return 0;
   Node* n = it->second.get();

@@ -83,6 +83,13 @@ class Filesystem {
   // it uses goes away: it waits for a notification in progress.
   using EntryInvalidator = std::function<void(uint64_t parent, const std::string& name)>;
   void SetEntryInvalidator(EntryInvalidator fn);
+  // How to make the kernel write back the dirty pages it holds for this
+  // mount (a syncfs of the mountpoint); null: never. With writeback_cache
+  // the background thread calls it every round while a file is open for
+  // writing, so that no write stays in the kernel beyond the round. It is
+  // called with no qsfs lock held and must not use the FUSE session (it
+  // may run after the session loop ended). Set before Start.
+  void SetKernelSync(std::function<void()> fn) { kernel_sync_ = std::move(fn); }
   // Starts the write-back and lease thread.
   void Start();
   // Flushes everything, frees unlinked inodes, releases the lease.
@@ -111,7 +118,8 @@ class Filesystem {
   int Read(uint64_t ino, size_t size, uint64_t off, std::string* out);
   int Write(uint64_t ino, const char* buf, size_t size, uint64_t off, bool append, size_t* written);
   int Flush(uint64_t ino);
-  int Release(uint64_t ino);
+  // flags: those of the open being released (write access is counted).
+  int Release(uint64_t ino, int flags);
   int Fsync(uint64_t ino);
   int FsyncDir();
   int Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
@@ -258,6 +266,8 @@ class Filesystem {
   Options options_;
   std::unique_ptr<Store> store_;
   FsMetrics* metrics_ = nullptr;
+  std::function<void()> kernel_sync_;
+  uint64_t open_writers_ = 0;  // opens with write access, all files (under mu_)
   Superblock sb_;
   uint64_t next_ino_ = 0;
   uint64_t reserved_until_ = 0;

@@ -7,12 +7,21 @@
 
 #include <fuse_lowlevel.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -25,9 +34,21 @@ constexpr double kCacheSeconds = 1.0;  // entry and attribute timeouts
 
 // What every request reaches through fuse_req_userdata.
 struct Session {
-  Filesystem* fs;
-  FsMetrics* metrics;  // null: metrics off
+  Filesystem* fs = nullptr;
+  FsMetrics* metrics = nullptr;  // null: metrics off
+  bool writeback_cache = false;
+  // Open directory handles: those whose RELEASEDIR never comes (the loop
+  // ended first, e.g. on a signal) are freed with the session.
+  std::mutex dirs_mu;
+  std::unordered_set<DirHandle*> dirs;
+  ~Session() {
+    for (DirHandle* h : dirs) delete h;
+  }
 };
+
+Session* SessionOf(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+
+bool WritebackCache(fuse_req_t req) { return SessionOf(req)->writeback_cache; }
 
 Filesystem* FS(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req))->fs; }
 
@@ -68,11 +89,21 @@ void ReplyEntry(fuse_req_t req, int err, const Entry& e) {
 }
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
+  auto* session = static_cast<Session*>(userdata);
   conn->max_write = 1u << 20;
   conn->max_readahead = 1u << 20;
-  // Data goes through qsfs on every write: no kernel write-back cache, and
-  // the kernel clears setuid/setgid on write itself.
+  // Without writeback_cache every write goes through qsfs; with it the
+  // kernel caches them (and answers SEEK_DATA/SEEK_HOLE itself, see
+  // OpLseek). Either way the kernel clears setuid/setgid on write.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  if (session->writeback_cache) {
+    if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) {
+      conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+    } else {
+      spdlog::warn("the kernel offers no write-back cache: writeback_cache is ignored");
+      session->writeback_cache = false;
+    }
+  }
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 }
 
@@ -172,7 +203,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // A read-only descriptor has nothing to write back at close, and locks
   // are the kernel's: its close needs no FLUSH round trip.
   if ((fi->flags & O_ACCMODE) == O_RDONLY) fi->noflush = 1;
-  if (fuse_reply_open(req, fi) == -ENOENT) FS(req)->Release(ino);  // interrupted
+  if (fuse_reply_open(req, fi) == -ENOENT) FS(req)->Release(ino, fi->flags);  // interrupted
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
@@ -189,7 +220,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   p.attr_timeout = kCacheSeconds;
   p.entry_timeout = kCacheSeconds;
   fi->keep_cache = 1;
-  fuse_reply_create(req, &p, fi);
+  if (fuse_reply_create(req, &p, fi) == -ENOENT) FS(req)->Release(e.ino, fi->flags);  // interrupted
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
@@ -207,7 +238,10 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   Timed t(req, FsOp::kWrite);
   size_t written = 0;
-  int err = t.Done(FS(req)->Write(ino, buf, size, static_cast<uint64_t>(off), (fi->flags & O_APPEND) != 0, &written));
+  // With the write-back cache the kernel has placed O_APPEND writes itself
+  // (and writes back pages through any open of the file).
+  const bool append = (fi->flags & O_APPEND) != 0 && !WritebackCache(req);
+  int err = t.Done(FS(req)->Write(ino, buf, size, static_cast<uint64_t>(off), append, &written));
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -221,14 +255,22 @@ void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   fuse_reply_err(req, t.Done(FS(req)->Flush(ino)));
 }
 
-void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed t(req, FsOp::kRelease);
-  fuse_reply_err(req, t.Done(FS(req)->Release(ino)));
+  fuse_reply_err(req, t.Done(FS(req)->Release(ino, fi->flags)));
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   Timed t(req, FsOp::kFsync);
   fuse_reply_err(req, t.Done(FS(req)->Fsync(ino)));
+}
+
+void ForgetDirHandle(Session* session, DirHandle* h) {
+  {
+    std::lock_guard<std::mutex> lock(session->dirs_mu);
+    session->dirs.erase(h);
+  }
+  delete h;
 }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -239,8 +281,14 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, err);
     return;
   }
-  fi->fh = reinterpret_cast<uint64_t>(h.release());
-  if (fuse_reply_open(req, fi) == -ENOENT) delete reinterpret_cast<DirHandle*>(fi->fh);
+  Session* session = SessionOf(req);
+  DirHandle* raw = h.release();
+  {
+    std::lock_guard<std::mutex> lock(session->dirs_mu);
+    session->dirs.insert(raw);
+  }
+  fi->fh = reinterpret_cast<uint64_t>(raw);
+  if (fuse_reply_open(req, fi) == -ENOENT) ForgetDirHandle(session, raw);
 }
 
 void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
@@ -302,7 +350,7 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
 }
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+  ForgetDirHandle(SessionOf(req), reinterpret_cast<DirHandle*>(fi->fh));
   fuse_reply_err(req, 0);
 }
 
@@ -361,6 +409,13 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
 
 void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
   Timed t(req, FsOp::kLseek);
+  if (WritebackCache(req)) {
+    // Pages still in the kernel are not in qsfs yet: a hole here may be
+    // data there. ENOSYS has the kernel answer from now on, as POSIX
+    // allows: data up to the end of the file, the hole at its end.
+    fuse_reply_err(req, t.Done(ENOSYS));
+    return;
+  }
   if (off < 0) {
     fuse_reply_err(req, ENXIO);
     return;
@@ -409,11 +464,65 @@ fuse_lowlevel_ops MakeOps() {
   return ops;
 }
 
+// Stopping on a signal (SIGTERM, SIGINT, SIGHUP): the handler only wakes
+// the stopper thread, which has the kernel write back what it caches (with
+// writeback_cache) while the loop still serves, then ends the loop. A
+// second signal ends the loop at once.
+int g_stop_pipe[2] = {-1, -1};
+fuse_session* g_session = nullptr;
+std::atomic<int> g_stop_signals{0};
+
+void OnStopSignal(int) {
+  const int saved = errno;
+  if (g_stop_signals.fetch_add(1) > 0 && g_session != nullptr) fuse_session_exit(g_session);
+  const char c = 1;
+  if (write(g_stop_pipe[1], &c, 1) < 0) {
+  }
+  errno = saved;
+}
+
+bool SetStopHandlers(void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a worker blocked reading /dev/fuse sees EINTR
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    if (sigaction(sig, &sa, nullptr) != 0) return false;
+  }
+  return true;
+}
+
+// syncfs of the mount, in a child process (`sync -f`): the kernel writes
+// back the pages it holds, as WRITE requests to this process, so the loop
+// must be serving (or the connection gone). Never from a thread of this
+// process: one waiting on its own mount cannot die, so a kill -9 would
+// leave the process half dead, /dev/fuse open and the mount hung. The
+// child holds no /dev/fuse descriptor (close-on-exec) and returns once the
+// connection ends.
+void SyncMount(const std::string& path) {
+  const char* argv[] = {"sync", "-f", path.c_str(), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "sync", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+  if (rc != 0) {
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true)) spdlog::error("cannot run sync -f {}: {}; written pages wait in the kernel", path, strerror(rc));
+    return;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) spdlog::warn("sync -f {} failed (status {})", path, status);
+}
+
 }  // namespace
 
 int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const std::function<void(bool)>& mounted) {
   static const fuse_lowlevel_ops ops = MakeOps();
-  Session session{fs, metrics};  // outlives the session: destroyed below
+  Session session;  // outlives the FUSE session: destroyed below
+  session.fs = fs;
+  session.metrics = metrics;
+  session.writeback_cache = options.writeback_cache;
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
   fuse_opt_add_arg(&args, "qsfs");
   if (options.debug) fuse_opt_add_arg(&args, "-d");
@@ -421,6 +530,12 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
   if (options.allow_other) mount_opts += ",allow_other";
   fuse_opt_add_arg(&args, "-o");
   fuse_opt_add_arg(&args, mount_opts.c_str());
+  // The absolute path, resolved before the mount hides what is beneath.
+  std::string mount_path = options.mountpoint;
+  if (char* real = realpath(options.mountpoint.c_str(), nullptr)) {
+    mount_path = real;
+    free(real);
+  }
   fuse_session* se = fuse_session_new(&args, &ops, sizeof(ops), &session);
   if (se == nullptr) {
     fuse_opt_free_args(&args);
@@ -428,34 +543,66 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
     mounted(false);
     return 1;
   }
-  if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
+  g_session = se;
+  signal(SIGPIPE, SIG_IGN);
+  if (pipe2(g_stop_pipe, O_CLOEXEC) != 0 || !SetStopHandlers(OnStopSignal) ||
+      fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
     spdlog::error("cannot mount on {} (is /dev/fuse there, the directory present and not in use?)",
                   options.mountpoint);
-    fuse_remove_signal_handlers(se);
+    SetStopHandlers(SIG_DFL);
+    g_session = nullptr;
+    for (int& fd : g_stop_pipe) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
     fuse_session_destroy(se);
     fuse_opt_free_args(&args);
     mounted(false);
     return 1;
   }
-  spdlog::info("mounted on {}", options.mountpoint);
+  // No child (sync -f, hooks) may keep the FUSE device open: the
+  // connection must end when this process does.
+  fcntl(fuse_session_fd(se), F_SETFD, FD_CLOEXEC);
+  spdlog::info("mounted on {}{}", options.mountpoint, options.writeback_cache ? " (kernel write-back cache)" : "");
   mounted(true);
   fs->SetEntryInvalidator([se](uint64_t parent, const std::string& name) {
     // -ENOENT (already gone) and -ENOTCONN (unmounting) are fine.
     fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size());
   });
+  if (options.writeback_cache) fs->SetKernelSync([mount_path] { SyncMount(mount_path); });
   fs->Start();
+  // The stopper: a byte 1 is a signal, a byte 0 the loop's end (unmount).
+  std::thread stopper([se, &session, mount_path] {
+    char c = 0;
+    while (read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    if (c == 0) return;
+    spdlog::info("signal received: stopping");
+    if (session.writeback_cache) SyncMount(mount_path);
+    fuse_session_exit(se);
+    // A request wakes a worker blocked on /dev/fuse: it answers, sees the
+    // session ended and ends the loop (statfs is never cached).
+    struct statfs sf {};
+    statfs(mount_path.c_str(), &sf);
+  });
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options.max_threads);
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   int rc = fuse_session_loop_mt(se, cfg);
   fs->SetEntryInvalidator(nullptr);  // before the session goes
   fuse_loop_cfg_destroy(cfg);
-  fuse_session_unmount(se);
-  fuse_remove_signal_handlers(se);
   // The final flush must not be cut short by a second SIGTERM.
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  fuse_session_unmount(se);  // a stopper still in syncfs gets ENOTCONN
+  const char end = 0;
+  if (write(g_stop_pipe[1], &end, 1) < 0) {
+  }
+  stopper.join();
+  close(g_stop_pipe[0]);
+  close(g_stop_pipe[1]);
+  g_session = nullptr;
   fuse_session_destroy(se);
   fuse_opt_free_args(&args);
   spdlog::info("unmounted {} ({})", options.mountpoint, rc == 0 ? "clean" : "loop error");

@@ -65,6 +65,8 @@ qs::Status ApplyOption(const std::string& key, const std::string& v, Options* o)
     o->create_namespaces = !b;
   } else if (key == "fsck") {
     QS_RETURN_IF_ERROR(ParseBool(key, v, &o->fsck));
+  } else if (key == "writeback_cache") {
+    QS_RETURN_IF_ERROR(ParseBool(key, v, &o->writeback_cache));
   } else if (key == "block_size") {
     auto s = qs::ParseSize(v);
     if (!s.ok()) return Bad("option block_size: " + s.status().message());
@@ -158,6 +160,7 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
   QS_RETURN_IF_ERROR(b("verbose", &o->verbose));
   QS_RETURN_IF_ERROR(b("allow_other", &o->allow_other));
   QS_RETURN_IF_ERROR(b("fsck", &o->fsck));
+  QS_RETURN_IF_ERROR(b("writeback_cache", &o->writeback_cache));
   bool dp = true;
   QS_RETURN_IF_ERROR(b("default_permissions", &dp));
   return r.CheckNoUnknownKeys();
@@ -183,6 +186,7 @@ std::string Usage() {
          "     dir_cache=N               directory buckets cached (4096)\n"
          "     inode_cache=N             inodes kept in memory (65536)\n"
          "     writeback_delay=SECONDS   unwritten data reaches zdb within (5)\n"
+         "     writeback_cache           let the kernel cache writes (off; see README)\n"
          "     threads=N                 FUSE worker threads (8)\n"
          "     metrics=ADDR:PORT         serve Prometheus /metrics (off)\n"
          "     logfile=PATH verbose allow_other foreground\n";

@@ -34,6 +34,12 @@ struct Options {
   // are parked: only their lookup count stays (reloaded from zdb on use).
   uint64_t inode_cache = 65536;
   double writeback_delay_seconds = 5.0;
+  // The kernel's write-back cache (FUSE_CAP_WRITEBACK_CACHE): writes land in
+  // the page cache and reach qsfs when the kernel writes them back (close,
+  // fsync, memory pressure, and every writeback_delay/2 at most: qsfs syncs
+  // its own mount while a file is open for writing). Off by default:
+  // SEEK_DATA/SEEK_HOLE then report every file as data (the kernel answers).
+  bool writeback_cache = false;
   unsigned max_threads = 8;
 
   // process

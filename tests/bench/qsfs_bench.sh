@@ -26,6 +26,7 @@
 #   QSFS_BENCH_RAND_MIB=M     file of the random tests (default 1024)
 #   QSFS_BENCH_TMPDIR=DIR     where the temporary directories go (default
 #                             build/, on the same file system as the repo)
+#   QSFS_BENCH_OPTIONS=OPTS   more qsfs -o options (e.g. writeback_cache)
 # Runs as root (drop_caches, FUSE mount); uses the binaries already built in
 # build/bin (it does not build).
 set -euo pipefail
@@ -75,7 +76,7 @@ zpid=$!
 for _ in $(seq 200); do [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ] && break; sleep 0.05; done
 [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ] || { echo "zdb did not start:"; cat "$work/zdb.out" "$work/zdb.log"; exit 1; }
 metrics_port=$((19600 + $$ % 300))
-if ! "$bin/qsfs" -o "unix=$sock,logfile=$work/qsfs.log,metrics=127.0.0.1:$metrics_port" "$mnt"; then
+if ! "$bin/qsfs" -o "unix=$sock,logfile=$work/qsfs.log,metrics=127.0.0.1:$metrics_port${QSFS_BENCH_OPTIONS:+,$QSFS_BENCH_OPTIONS}" "$mnt"; then
   echo "qsfs did not mount:"; cat "$work/qsfs.log" 2>/dev/null; exit 1
 fi
 mountpoint -q "$mnt" || { echo "qsfs did not mount"; cat "$work/qsfs.log"; exit 1; }
@@ -108,7 +109,7 @@ declare -A fig
 targets=(qsfs local)
 dir_of() { if [ "$1" = qsfs ]; then echo "$mnt"; else echo "$local_dir"; fi; }
 
-echo "qsfs bench: $mib MiB sequential, 4 KiB random ${runtime} s each on $rand_mib MiB, $files files"
+echo "qsfs bench: $mib MiB sequential, 4 KiB random ${runtime} s each on $rand_mib MiB, $files files${QSFS_BENCH_OPTIONS:+; qsfs -o $QSFS_BENCH_OPTIONS}"
 echo "qsfs on zdb ($work/zdb, fsync everysec) vs local directory $local_dir ($(df --output=source,fstype "$local_dir" | tail -1 | tr -s ' '))"
 
 for t in "${targets[@]}"; do

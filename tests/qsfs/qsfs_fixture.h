@@ -111,8 +111,16 @@ class QsfsFixture : public ::testing::Test {
     ASSERT_TRUE(zdb_.WaitUnix(sock_));
   }
 
+  static bool WritebackCache() {
+    const char* more = std::getenv("QSFS_TEST_OPTIONS");
+    return more != nullptr && std::string(more).find("writeback_cache") != std::string::npos;
+  }
+
+  // QSFS_TEST_OPTIONS (e.g. writeback_cache) is added to every mount: CTest
+  // runs the mount tests once without and once with the write-back cache.
   std::vector<std::string> QsfsArgs(const std::string& mnt, const std::string& extra = "") {
     std::string o = "unix=" + sock_ + ",writeback_delay=1,allow_other";
+    if (const char* more = std::getenv("QSFS_TEST_OPTIONS"); more != nullptr && *more != '\0') o += std::string(",") + more;
     if (!extra.empty()) o += "," + extra;
     return {"-f", "-o", o, mnt};
   }

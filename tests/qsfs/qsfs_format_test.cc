@@ -191,7 +191,7 @@ TEST(Keys, Layout) {
 
 TEST(Options, CommandLine) {
   auto o = ParseOptions({"qsfs", "-f", "-o", "host=10.0.0.1,port=9901,meta_ns=m,data_ns=d", "-o",
-                         "meta_password=p,block_size=256K,dirty_cache=16M,writeback_delay=2,nocreate", "/mnt/x"});
+                         "meta_password=p,block_size=256K,dirty_cache=16M,writeback_delay=2,nocreate,writeback_cache", "/mnt/x"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->host, "10.0.0.1");
   EXPECT_EQ(o->port, 9901);
@@ -202,8 +202,10 @@ TEST(Options, CommandLine) {
   EXPECT_EQ(o->dirty_cache_bytes, 16u << 20);
   EXPECT_EQ(o->writeback_delay_seconds, 2.0);
   EXPECT_FALSE(o->create_namespaces);
+  EXPECT_TRUE(o->writeback_cache);
   EXPECT_TRUE(o->foreground);
   EXPECT_EQ(o->mountpoint, "/mnt/x");
+  EXPECT_FALSE(ParseOptions({"qsfs", "-o", "host=h", "/m"})->writeback_cache);  // off by default
 
   EXPECT_FALSE(ParseOptions({"qsfs", "-o", "bogus=1", "/m"}).ok());
   EXPECT_FALSE(ParseOptions({"qsfs", "-o", "port=0", "/m"}).ok());
@@ -217,7 +219,7 @@ TEST(Options, ConfigFileAndOverride) {
   char path[] = "/tmp/qsfs_opts_XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  std::string text = "unix = \"/run/zdb.sock\"\nmeta_ns = \"fm\"\ndirty_cache = \"8M\"\nwriteback_delay = 3\n";
+  std::string text = "unix = \"/run/zdb.sock\"\nmeta_ns = \"fm\"\ndirty_cache = \"8M\"\nwriteback_delay = 3\nwriteback_cache = true\n";
   ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   close(fd);
   auto o = ParseOptions({"qsfs", "--config", path, "-o", "meta_ns=cli", "/m"});
@@ -226,6 +228,7 @@ TEST(Options, ConfigFileAndOverride) {
   EXPECT_EQ(o->meta_ns, "cli");
   EXPECT_EQ(o->dirty_cache_bytes, 8u << 20);
   EXPECT_EQ(o->writeback_delay_seconds, 3.0);
+  EXPECT_TRUE(o->writeback_cache);
   std::string bad = "metans = \"typo\"\n";
   fd = open(path, O_WRONLY | O_TRUNC);
   ASSERT_EQ(write(fd, bad.data(), bad.size()), static_cast<ssize_t>(bad.size()));
