@@ -90,22 +90,40 @@ t1=$(now)
 rm -f "$work/dd.out"
 file_limit=$(mbs "$t0" "$t1")
 echo "new-file write limit (dd bs=1M conv=fsync, $mib MiB): $file_limit MB/s"
-declare -A e2e
+# Where the CPU goes end to end: seconds (user + system) of the zstor
+# process (bash's time) and of the 24 zdbs (/proc/PID/stat), against the
+# wall time: cores busy = their sum / wall, out of $(nproc).
+hz=$(getconf CLK_TCK)
+zdb_ticks() {
+  local p t=0
+  for p in "${pids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+# run_timed KEY CMD...: runs CMD, records wall, zstor and zdb CPU under KEY.
+declare -A e2e wall zcpu dcpu
+run_timed() {
+  local key=$1; shift
+  local d0 t0 t1
+  d0=$(zdb_ticks)
+  t0=$(now)
+  if ! { TIMEFORMAT='%U %S'; time "$@" >/dev/null 2>"$work/err"; } 2>"$work/time"; then
+    cat "$work/err"; return 1
+  fi
+  t1=$(now)
+  e2e[$key]=$(mbs "$t0" "$t1")
+  wall[$key]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  zcpu[$key]=$(awk '{ printf "%.2f", $1 + $2 }' "$work/time")
+  dcpu[$key]=$(awk -v a="$d0" -v b="$(zdb_ticks)" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+}
 status=0
 for data in random text; do
   in=$work/$data.in out=$work/$data.out
-  t0=$(now)
-  if ! build/bin/zstor -c "$cfg" store -f "$in" >/dev/null; then
+  if ! run_timed "$data-store" build/bin/zstor -c "$cfg" store -f "$in"; then
     echo "$data: store failed"; status=1; e2e[$data-store]=0; e2e[$data-retrieve]=0; continue
   fi
-  t1=$(now)
-  e2e[$data-store]=$(mbs "$t0" "$t1")
-  t0=$(now)
-  if ! build/bin/zstor -c "$cfg" retrieve -f "$in" -o "$out" >/dev/null; then
+  if ! run_timed "$data-retrieve" build/bin/zstor -c "$cfg" retrieve -f "$in" -o "$out"; then
     echo "$data: retrieve failed"; status=1; e2e[$data-retrieve]=0; continue
   fi
-  t1=$(now)
-  e2e[$data-retrieve]=$(mbs "$t0" "$t1")
   rt=identical
   if ! cmp -s "$in" "$out"; then rt="DIFFERS from the stored file"; status=1; fi
   rm -f "$out"
@@ -134,4 +152,15 @@ for data in random text; do
   done
 done
 echo "e2e/file: against the new-file write limit; e2e/100: against the 100 MB/s the original 0-stor cites"
+echo
+echo "CPU end to end (seconds of user + system; cores busy = (zstor + zdbs) / wall, of $(nproc))"
+printf '%-7s %-9s %7s %8s %8s %12s\n' data op wall zstor zdbs "cores busy"
+for data in random text; do
+  for op in store retrieve; do
+    k=$data-$op
+    [ -n "${wall[$k]:-}" ] || continue
+    printf '%-7s %-9s %7s %8s %8s %12s\n' "$data" "$op" "${wall[$k]}" "${zcpu[$k]}" "${dcpu[$k]}" \
+      "$(awk -v a="${zcpu[$k]}" -v b="${dcpu[$k]}" -v w="${wall[$k]}" 'BEGIN { printf "%.2f", (a + b) / w }')"
+  done
+done
 exit $status
