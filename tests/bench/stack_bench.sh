@@ -95,6 +95,34 @@ stack_start() {
 zs() { "$bin/zstor" -c "$state/zstor.toml" "$@"; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# CPU ticks (user + system, with waited-for children: the staging zdb's
+# zstor-hook runs) of the processes in the given pid files.
+ticks_of() {
+  local f p t=0
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f")
+    t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# One line: busy ticks of all CPUs (/proc/stat, all but idle and iowait),
+# then qsfs, the staging zdb (+ hooks), zstor, the backends (data, spare, meta).
+cpu_snapshot() {
+  echo "$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat) $(ticks_of "$state/qsfs.pid")" \
+    "$(ticks_of "$state/staging.pid") $(ticks_of "$state/zstor.pid")" \
+    "$(ticks_of "$state"/data*.pid "$state"/spare*.pid "$state"/meta*.pid)"
+}
+# cpu_report BEFORE AFTER WALL_SECONDS: where the CPU went meanwhile.
+cpu_report() {
+  awk -v hz="$(getconf CLK_TCK)" -v w="$3" -v n="$(nproc)" -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= 5; i++) d[i] = (y[i] - x[i]) / hz
+    rest = d[1] - d[2] - d[3] - d[4] - d[5]
+    printf "  CPU s: all %.1f (%.2f of %d cores busy); qsfs %.1f, staging zdb + hooks %.1f, zstor %.1f, backends %.1f, rest (fio, kernel) %.1f\n",
+      d[1], d[1] / w, n, d[2], d[3], d[4], d[5], rest
+  }'
+}
 mbs() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", (b > a ? n / 1e6 / (b - a) : 0) }'; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # metric NAME: a value of zstor's /metrics (NAME with its labels), 0 if absent.
@@ -247,15 +275,22 @@ rm -f "$probe"
 echo "page cache, 1 GiB new file (dd, no fsync): $pc1"
 echo "== sequential write of $mib MiB"
 up0=$(metric zstor_staging_uploaded_bytes_total)
+c0=$(cpu_snapshot)
 t0=$(now)
 w_mbs=$(fio_run seqwrite --filename=seq.bin --rw=write --bs=1M --size="${mib}M" --end_fsync=1 --do_verify=0)
 t1=$(now)
+c1=$(cpu_snapshot)
 wait_uploads 1200 || exit 1
 t2=$(now)
+c2=$(cpu_snapshot)
 up1=$(metric zstor_staging_uploaded_bytes_total)
 uploaded=$(awk -v a="$up0" -v b="$up1" 'BEGIN { printf "%.0f", b - a }')
 u_mbs=$(mbs "$uploaded" "$t0" "$t2") u_lag=$(secs "$t1" "$t2")
 echo "seq write: $w_mbs MB/s; uploads caught up $u_lag s after it ($uploaded bytes uploaded, $u_mbs MB/s from the start of the write)"
+echo "during the write ($(secs "$t0" "$t1") s):"
+cpu_report "$c0" "$c1" "$(secs "$t0" "$t1")"
+echo "until the uploads caught up ($(secs "$t1" "$t2") s more):"
+cpu_report "$c1" "$c2" "$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", (b - a > 0.001 ? b - a : 0.001) }')"
 
 # --- sequential read, all in the staging directory ----------------------------------
 drop_caches
