@@ -78,6 +78,9 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
     spdlog::info("filesystem check: {} inodes, {} data blocks read in {:.1f} s; freed {} inodes no name reached and {} "
                  "unreferenced blocks; fixed {} link counts",
                  r.inodes, r.blocks, r.seconds, r.inodes_freed, r.blocks_freed, r.link_counts_fixed);
+    if (r.unreadable_buckets > 0)
+      spdlog::error("filesystem check: {} directory buckets are unreadable; inodes and link counts were left as they "
+                    "are", r.unreadable_buckets);
   }
   return fs;
 }

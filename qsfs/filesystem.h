@@ -63,6 +63,7 @@ struct FsckReport {
   uint64_t inodes_freed = 0;       // no name reached them
   uint64_t link_counts_fixed = 0;  // set to what the names say
   uint64_t blocks_freed = 0;       // no live block map referenced them
+  uint64_t unreadable_buckets = 0;  // directory buckets that did not decode
   double seconds = 0;
 };
 

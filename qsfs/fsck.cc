@@ -62,12 +62,17 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
 
   // Names: how many entries point at each inode, and each directory's
   // subdirectories (its link count is 2 + that).
+  // A bucket that cannot be read hides names: then no inode is freed and
+  // no link count changed, since "no name" may only mean "unreadable name".
   std::unordered_map<uint64_t, uint32_t> names, subdirs;
   std::unordered_set<uint64_t> dirs_with_entries;
   QS_RETURN_IF_ERROR(ForEachValue(store_.get(), bucket_keys, [&](const std::string& key, const std::string& value) {
     auto entries = DecodeDirBucket(value);
     if (!entries.ok()) {
-      spdlog::error("fsck: {}: {}; left as it is", KeyIno(key), entries.status().ToString());
+      spdlog::error("fsck: a bucket of directory {} is unreadable ({}); left as it is, and no inode is freed nor "
+                    "link count changed",
+                    KeyIno(key), entries.status().ToString());
+      report->unreadable_buckets++;
       return qs::Status::OK();
     }
     const uint64_t dir = KeyIno(key);
@@ -97,6 +102,12 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
     progress("reading inodes", report->inodes);
     auto n = names.find(ino);
     const uint32_t refs = n == names.end() ? 0 : n->second;
+    const bool names_known = report->unreadable_buckets == 0;
+    if (ino != kRootIno && refs == 0 && orphans_.count(ino) == 0 && !names_known) {
+      spdlog::warn("fsck: inode {} has no name in the readable directories; kept", ino);
+      live.insert(ino);
+      return qs::Status::OK();
+    }
     if (ino != kRootIno && refs == 0 && orphans_.count(ino) == 0) {
       // A directory only when empty: the names inside a non-empty one keep
       // their inodes referenced, so it is left for a person to look at.
@@ -110,7 +121,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
     // (An orphan with no name keeps its count: it is freed by the orphan list.)
     const bool orphan = refs == 0 && orphans_.count(ino) != 0;
     const uint32_t want = inode->is_dir() ? 2 + subdirs[ino] : refs;
-    if (!orphan && inode->nlink != want) {
+    if (!orphan && names_known && inode->nlink != want) {
       spdlog::warn("fsck: inode {} had link count {}, its names say {}", ino, inode->nlink, want);
       inode->nlink = want;
       QS_RETURN_IF_ERROR(store_->MetaSet(InodeKey(ino), EncodeInode(*inode)));

@@ -592,6 +592,38 @@ TEST_F(QsfsTest, MountAfterCrashFreesLeaksAndFixesLinkCounts) {
   EXPECT_EQ(ReadFile(P("kept")), data);
 }
 
+// A directory bucket that no longer decodes hides names: the check then
+// frees no inode and changes no link count, so the files it names, and
+// their blocks, are still there once the bucket is repaired.
+TEST_F(QsfsTest, CheckFreesNothingWhileADirectoryIsUnreadable) {
+  ASSERT_EQ(mkdir(P("d").c_str(), 0755), 0);
+  const std::string data = RandomBytes(300000, 8);
+  WriteFile(P("d/f"), data);
+  WriteFile(P("other"), "fine");
+  const ino_t d = Stat(P("d")).st_ino, f = Stat(P("d/f")).st_ino;
+  Unmount();
+  qs::ZdbAddress meta_addr;
+  meta_addr.unix_path = sock_;
+  meta_addr.ns = "qsfs-meta";
+  qs::ZdbClient meta(meta_addr);
+  auto bucket = meta.Get(qsfs::DirBucketKey(d, 0));
+  ASSERT_TRUE(bucket.ok() && bucket->has_value());
+  ASSERT_TRUE(meta.Set(qsfs::DirBucketKey(d, 0), "not a directory bucket").ok());
+
+  Mount("fsck");
+  std::string log = qsfs_test::ReadWholeFile(dir_ + "/qsfs.log");
+  EXPECT_NE(log.find("1 directory buckets are unreadable"), std::string::npos) << log;
+  EXPECT_NE(log.find("freed 0 inodes no name reached"), std::string::npos) << log;
+  EXPECT_TRUE(meta.Exists(qsfs::InodeKey(f)).value());
+  EXPECT_TRUE(meta.Exists(qsfs::BlockMapKey(f, 0)).value());
+  EXPECT_EQ(ReadFile(P("other")), "fine");
+  Unmount();
+  ASSERT_TRUE(meta.Set(qsfs::DirBucketKey(d, 0), **bucket).ok());
+  Mount("fsck");
+  EXPECT_EQ(ReadFile(P("d/f")), data);
+  EXPECT_EQ(Stat(P("d/f")).st_nlink, 1u);
+}
+
 TEST_F(QsfsTest, SigtermAndUnmountFlushEverything) {
   WriteFile(P("a"), "written before SIGTERM");
   qsfs_.Stop();
