@@ -45,8 +45,18 @@ class PosixAppendFile final : public AppendFile {
   }
 
   Status Sync() override {
+    const uint64_t size = size_;
     if (fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
+    uint64_t prev = synced_.load();
+    while (size > prev && !synced_.compare_exchange_weak(prev, size)) {
+    }
     return Status::OK();
+  }
+
+  void EvictSynced() override {
+    // Whole pages only: the page the next append goes on stays.
+    const uint64_t upto = synced_.load() & ~uint64_t{4095};
+    if (upto > 0) posix_fadvise(fd_, 0, static_cast<off_t>(upto), POSIX_FADV_DONTNEED);
   }
 
   uint64_t Size() const override { return size_; }
@@ -55,6 +65,7 @@ class PosixAppendFile final : public AppendFile {
   Status Truncate(uint64_t size) override {
     if (ftruncate(fd_, static_cast<off_t>(size)) != 0) return Status::FromErrno(errno, "ftruncate " + path_);
     size_ = size;
+    if (synced_.load() > size) synced_ = size;
     return Status::OK();
   }
 
@@ -62,6 +73,7 @@ class PosixAppendFile final : public AppendFile {
   std::string path_;
   int fd_;
   std::atomic<uint64_t> size_;
+  std::atomic<uint64_t> synced_{0};  // bytes known to be on stable storage
 };
 
 // Reads up to n bytes at offset, retrying on EINTR and short reads; stops early at end of file.

@@ -20,6 +20,9 @@ class AppendFile {
   virtual ~AppendFile() = default;
   virtual Status Append(std::string_view data) = 0;
   virtual Status Sync() = 0;  // data appended so far reaches stable storage
+  // Advice: the whole pages synced so far may leave the page cache (reads
+  // of them then go to the disk). Safe beside appends; by default nothing.
+  virtual void EvictSynced() {}
   virtual uint64_t Size() const = 0;
   // Cuts the file back to size bytes (undoing appends that must not stay).
   virtual Status Truncate(uint64_t size) = 0;

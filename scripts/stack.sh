@@ -52,9 +52,10 @@ start_zdb() {  # start_zdb NAME PORT MODE
   local name=$1 port=$2 mode=$3 dir=$state/$1
   alive "$dir.pid" && return 0
   mkdir -p "$dir"
-  # Backends stand in for remote storage nodes: they yield the CPU to the mount.
+  # Backends stand in for remote storage nodes: they yield the CPU to the
+  # mount, and like config/zdb.toml keep no fragments in the page cache.
   nice -n 10 "$bin/zdb" --data "$dir/data" --index "$dir/index" --listen 127.0.0.1 --port "$port" --mode "$mode" \
-    --logfile "$dir.log" </dev/null >>"$dir.out" 2>&1 &
+    --evict-synced --logfile "$dir.log" </dev/null >>"$dir.out" 2>&1 &
   echo $! >"$dir.pid"
   disown
 }

@@ -451,6 +451,10 @@ Status Namespace::CloseHead() {
   if (head_data_ == nullptr) return Status::OK();
   Status s = head_data_->Sync();
   Status s2 = head_index_->Sync();
+  if (opts_.evict_synced && s.ok() && s2.ok()) {
+    head_data_->EvictSynced();
+    head_index_->EvictSynced();
+  }
   head_data_.reset();
   head_index_.reset();
   unsynced_ = false;
@@ -854,6 +858,10 @@ Status Namespace::Sync() {
   }
   QS_RETURN_IF_ERROR(head_data_->Sync());
   QS_RETURN_IF_ERROR(head_index_->Sync());
+  if (opts_.evict_synced) {
+    head_data_->EvictSynced();
+    head_index_->EvictSynced();
+  }
   unsynced_ = false;
   synced_generation_ = write_generation_;
   return Status::OK();

@@ -38,6 +38,7 @@ qs::Status DecodeSettings(std::string_view buf, std::string* name, NamespaceSett
 struct StorageOptions {
   uint64_t datasize = 256ull << 20;  // rotate segments beyond this many bytes
   bool sync_always = false;          // fdatasync before acknowledging (group commit)
+  bool evict_synced = false;         // synced bytes leave the page cache after each sync
 };
 
 // Observer of file events, used for hooks (jump-data, jump-index, missing-data).

@@ -84,6 +84,7 @@ Status Apply(Options* o, const std::string& key, const std::string& v) {
     o->compaction_ratio = d;
   } else if (key == "dualnet") o->dualnet = v != "false";
   else if (key == "protect") o->protect = v != "false";
+  else if (key == "evict-synced") o->evict_synced = v != "false";
   else if (key == "sync") o->sync = v != "false";
   else if (key == "background") o->background = v != "false";
   else if (key == "verbose") o->verbose = v != "false";
@@ -91,7 +92,7 @@ Status Apply(Options* o, const std::string& key, const std::string& v) {
   return Status::OK();
 }
 
-const std::set<std::string> kBoolKeys = {"dualnet", "protect", "sync", "background", "verbose"};
+const std::set<std::string> kBoolKeys = {"dualnet", "protect", "sync", "evict-synced", "background", "verbose"};
 
 Status LoadToml(const std::string& path, Options* o, const std::set<std::string>& from_flags) {
   toml::table tbl;
@@ -144,6 +145,8 @@ std::string Usage() {
   --protect            default namespace read-only unless admin password given
   --sync               same as --fsync always
   --fsync POLICY       always | everysec (default) | never
+  --evict-synced       drop synced data from the page cache after each sync (a
+                       write-mostly zdb: zstor backends; needs fsync always or everysec)
   --rotate SECS        close the current segment after SECS seconds
   --compaction-ratio R reclaim segments with this dead fraction (0.5; 0 = off)
   --metrics ADDR:PORT  serve Prometheus /metrics
@@ -165,6 +168,7 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
       {"hook-timeout", required_argument, nullptr, 0},
       {"admin", required_argument, nullptr, 0},    {"maxsize", required_argument, nullptr, 0},
       {"protect", no_argument, nullptr, 0},        {"sync", no_argument, nullptr, 0},
+      {"evict-synced", no_argument, nullptr, 0},
       {"fsync", required_argument, nullptr, 0},    {"rotate", required_argument, nullptr, 0},
       {"background", no_argument, nullptr, 0},     {"logfile", required_argument, nullptr, 0},
       {"verbose", no_argument, nullptr, 0},        {"metrics", required_argument, nullptr, 0},
@@ -201,6 +205,8 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
   if (out->sync) out->fsync = FsyncPolicy::kAlways;
   if (out->protect && out->admin.empty())
     return Status::InvalidArgument("--protect only works with an admin password (--admin)");
+  if (out->evict_synced && out->fsync == FsyncPolicy::kNever)
+    return Status::InvalidArgument("--evict-synced needs --fsync always or everysec (with never nothing is synced)");
   return Status::OK();
 }
 

@@ -28,6 +28,9 @@ struct Options {
   bool protect = false;
   bool sync = false;  // 0-db's --sync: same as fsync = always
   FsyncPolicy fsync = FsyncPolicy::kEverySec;
+  // After each sync, the synced bytes of the namespace files leave the page
+  // cache (reads of them then go to the disk). For a write-mostly zdb.
+  bool evict_synced = false;
   uint64_t rotate = 0;  // seconds, 0 = off
   bool background = false;
   std::string logfile;

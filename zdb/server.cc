@@ -65,6 +65,7 @@ StorageOptions Server::storage_options() const {
   StorageOptions so;
   so.datasize = opts_.datasize;
   so.sync_always = opts_.fsync == FsyncPolicy::kAlways;
+  so.evict_synced = opts_.evict_synced;
   return so;
 }
 
@@ -179,9 +180,9 @@ Status Server::Start() {
     }
   });
   if (opts_.fsync == FsyncPolicy::kEverySec) StartSyncThread();
-  spdlog::info("zdb ready: {} ({} namespaces, fsync {}, datasize {})", InstanceId(opts_), namespaces_.size(),
+  spdlog::info("zdb ready: {} ({} namespaces, fsync {}{}, datasize {})", InstanceId(opts_), namespaces_.size(),
                opts_.fsync == FsyncPolicy::kAlways ? "always" : opts_.fsync == FsyncPolicy::kEverySec ? "everysec" : "never",
-               opts_.datasize);
+               opts_.evict_synced ? ", synced data evicted from the page cache" : "", opts_.datasize);
   if (hooks_.enabled()) {
     int rc = hooks_.RunAndWait("ready", {});
     if (rc != 0) return Status::Unavailable("ready hook exited with " + std::to_string(rc));
@@ -636,6 +637,8 @@ void Server::SyncThreadMain() {
         if (!s.ok()) {
           ok = false;
           spdlog::error("background sync of {} failed: {}", f->path(), s.ToString());
+        } else if (opts_.evict_synced) {
+          f->EvictSynced();
         }
       }
       if (ok) {

@@ -944,6 +944,35 @@ TEST_F(ZdbServerTest, BadFlagsGiveClearErrors) {
   while (p2.Running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(p2.exit_status(), 2);
   EXPECT_NE(zdb_test::ReadRaw(log).find("unknown setting 'bogus'"), std::string::npos) << zdb_test::ReadRaw(log);
+  DaemonProcess p3;
+  ASSERT_TRUE(p3.Start(ZdbBinary(), {"--evict-synced", "--fsync", "never"}, log));
+  while (p3.Running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(p3.exit_status(), 2);
+  EXPECT_NE(zdb_test::ReadRaw(log).find("--evict-synced needs --fsync always or everysec"), std::string::npos)
+      << zdb_test::ReadRaw(log);
+}
+
+// --evict-synced changes where reads come from, never what they return:
+// values written across several segments read back after the background
+// syncs, after a rotation and after a restart.
+TEST_F(ZdbServerTest, EvictSyncedReadsBackEverything) {
+  StartZdb({"--evict-synced", "--datasize", "1M"});
+  auto c = Connect();
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 400; ++i) {
+    std::string k = "k" + std::to_string(i), v = std::string(9000 + i, static_cast<char>('a' + i % 26));
+    EXPECT_BULK(c->Cmd({"SET", k, v}), k);
+    model[k] = v;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // everysec syncs (and evicts) meanwhile
+  for (const auto& [k, v] : model) EXPECT_BULK(c->Cmd({"GET", k}), v);
+  EXPECT_NE(zdb_test::ReadRaw(dir_.path() + "/zdb.log").find("synced data evicted from the page cache"),
+            std::string::npos);
+  zdb_.Stop();
+  ASSERT_TRUE(zdb_.Start(ZdbBinary(), last_args_, dir_.path() + "/zdb.log"));
+  ASSERT_TRUE(zdb_.WaitUnix(sock_));
+  c = Connect();
+  for (const auto& [k, v] : model) EXPECT_BULK(c->Cmd({"GET", k}), v);
 }
 
 }  // namespace
