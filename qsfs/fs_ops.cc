@@ -497,12 +497,18 @@ bool SetStopHandlers(void (*handler)(int)) {
 // must be serving (or the connection gone). Never from a thread of this
 // process: one waiting on its own mount cannot die, so a kill -9 would
 // leave the process half dead, /dev/fuse open and the mount hung. The
-// child holds no /dev/fuse descriptor (close-on-exec) and returns once the
-// connection ends.
+// child holds no descriptor of ours (/dev/fuse included) and returns once
+// the connection ends.
 void SyncMount(const std::string& path) {
   const char* argv[] = {"sync", "-f", path.c_str(), nullptr};
+  // The child keeps only stdin/out/err: no zdb connection, listening
+  // socket or /dev/fuse of ours stays open in it while it waits.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, "sync", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+  int rc = posix_spawnp(&pid, "sync", &actions, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     static std::atomic<bool> told{false};
     if (!told.exchange(true)) spdlog::error("cannot run sync -f {}: {}; written pages wait in the kernel", path, strerror(rc));
