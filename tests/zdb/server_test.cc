@@ -32,9 +32,18 @@ using qs_test::DaemonProcess;
 
 std::string ZdbBinary() { return std::string(QS_BIN_DIR) + "/zdb"; }
 
+// A port the kernel just handed out as free. (A fixed pid-based range ran
+// into the ephemeral ports: another connection held one now and then.)
 int FreePort() {
-  static int next = 20000 + static_cast<int>(getpid() % 20000);
-  return next++;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 struct R {
@@ -143,14 +152,21 @@ class ZdbServerTest : public ::testing::Test {
   void SetUp() override { sock_ = dir_.path() + "/zdb.sock"; }
 
   void StartZdb(std::vector<std::string> extra = {}) {
-    port_ = FreePort();
-    std::vector<std::string> args = {"--data", dir_.path() + "/data", "--index", dir_.path() + "/index",
-                                     "--socket", sock_, "--dualnet", "--listen", "127.0.0.1",
-                                     "--port", std::to_string(port_)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    last_args_ = args;
-    ASSERT_TRUE(zdb_.Start(ZdbBinary(), args, dir_.path() + "/zdb.log"));
-    ASSERT_TRUE(zdb_.WaitUnix(sock_)) << zdb_test::ReadRaw(dir_.path() + "/zdb.log");
+    const std::string log = dir_.path() + "/zdb.log";
+    // The port may be taken between FreePort and zdb's bind: then another.
+    for (int attempt = 1;; ++attempt) {
+      port_ = FreePort();
+      std::vector<std::string> args = {"--data", dir_.path() + "/data", "--index", dir_.path() + "/index",
+                                       "--socket", sock_, "--dualnet", "--listen", "127.0.0.1",
+                                       "--port", std::to_string(port_)};
+      args.insert(args.end(), extra.begin(), extra.end());
+      last_args_ = args;
+      ASSERT_TRUE(zdb_.Start(ZdbBinary(), args, log));
+      if (zdb_.WaitUnix(sock_)) return;
+      const std::string text = zdb_test::ReadRaw(log);
+      ASSERT_TRUE(attempt < 3 && text.find("Address already in use") != std::string::npos) << text;
+      zdb_.Kill();
+    }
   }
   void Restart() {
     ASSERT_EQ(zdb_.Stop(), 0);
