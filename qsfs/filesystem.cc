@@ -38,6 +38,8 @@ constexpr size_t kMaxSymlink = 4095;
 constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB, as ext4
 
 uint8_t TypeOf(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 12); }
+// An open with write access (counted in open_writers_).
+bool Writable(int open_flags) { return (open_flags & O_ACCMODE) != O_RDONLY; }
 }  // namespace
 
 Filesystem::Filesystem(const Options& options, std::unique_ptr<Store> store)
@@ -775,7 +777,7 @@ int Filesystem::Create(const Caller& c, uint64_t parent, std::string_view name, 
   std::lock_guard<std::mutex> lock(mu_);
   if (int err = MakeNode(c, parent, name, S_IFREG | (mode & 07777), 0, {}, out)) return err;
   nodes_[out->ino]->nopen++;
-  if ((flags & O_ACCMODE) != O_RDONLY) open_writers_++;
+  if (Writable(flags)) open_writers_++;
   return 0;
 }
 
@@ -1066,7 +1068,7 @@ int Filesystem::Open(uint64_t ino, int flags) {
     if (int err = TruncateNode(n, 0)) return err;
   }
   n->nopen++;
-  if ((flags & O_ACCMODE) != O_RDONLY) open_writers_++;
+  if (Writable(flags)) open_writers_++;
   return 0;
 }
 
@@ -1146,7 +1148,7 @@ int Filesystem::Flush(uint64_t ino) {
 
 int Filesystem::Release(uint64_t ino, int flags) {
   std::lock_guard<std::mutex> lock(mu_);
-  if ((flags & O_ACCMODE) != O_RDONLY && open_writers_ > 0) open_writers_--;
+  if (Writable(flags) && open_writers_ > 0) open_writers_--;
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return 0;
   Node* n = it->second.get();

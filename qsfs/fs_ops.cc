@@ -47,17 +47,16 @@ struct Session {
 };
 
 Session* SessionOf(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
-
+Filesystem* FS(fuse_req_t req) { return SessionOf(req)->fs; }
 bool WritebackCache(fuse_req_t req) { return SessionOf(req)->writeback_cache; }
 
-Filesystem* FS(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req))->fs; }
 
 // Times one operation; Done(err) records it (when metrics are on) and
 // passes err through, so a handler reads `fuse_reply_err(req, t.Done(...))`.
 class Timed {
  public:
   Timed(fuse_req_t req, FsOp op)
-      : metrics_(static_cast<Session*>(fuse_req_userdata(req))->metrics), op_(op), start_(std::chrono::steady_clock::now()) {}
+      : metrics_(SessionOf(req)->metrics), op_(op), start_(std::chrono::steady_clock::now()) {}
   int Done(int err) {
     if (metrics_ != nullptr) metrics_->Done(op_, err, std::chrono::steady_clock::now() - start_);
     return err;

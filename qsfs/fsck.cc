@@ -85,6 +85,8 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
     return qs::Status::OK();
   }));
 
+  const bool names_known = report->unreadable_buckets == 0;
+
   // Inodes: those no name reaches (and not open-unlinked, i.e. not in the
   // orphan list) are leaked; a link count that disagrees with the names is
   // set to what the names say.
@@ -102,20 +104,17 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
     progress("reading inodes", report->inodes);
     auto n = names.find(ino);
     const uint32_t refs = n == names.end() ? 0 : n->second;
-    const bool names_known = report->unreadable_buckets == 0;
-    if (ino != kRootIno && refs == 0 && orphans_.count(ino) == 0 && !names_known) {
-      spdlog::warn("fsck: inode {} has no name in the readable directories; kept", ino);
-      live.insert(ino);
-      return qs::Status::OK();
-    }
     if (ino != kRootIno && refs == 0 && orphans_.count(ino) == 0) {
       // A directory only when empty: the names inside a non-empty one keep
       // their inodes referenced, so it is left for a person to look at.
-      if (!inode->is_dir() || dirs_with_entries.count(ino) == 0) {
+      if (!names_known) {
+        spdlog::warn("fsck: inode {} has no name in the readable directories; kept", ino);
+      } else if (!inode->is_dir() || dirs_with_entries.count(ino) == 0) {
         leaked.push_back(std::move(*inode));
         return qs::Status::OK();
+      } else {
+        spdlog::error("fsck: directory {} has entries but no name; left as it is", ino);
       }
-      spdlog::error("fsck: directory {} has entries but no name; left as it is", ino);
     }
     live.insert(ino);
     // (An orphan with no name keeps its count: it is freed by the orphan list.)

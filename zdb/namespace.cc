@@ -447,14 +447,17 @@ Status Namespace::OpenHead() {
   return Status::OK();
 }
 
+void Namespace::EvictSyncedHead() {
+  if (!opts_.evict_synced) return;
+  head_data_->EvictSynced();
+  head_index_->EvictSynced();
+}
+
 Status Namespace::CloseHead() {
   if (head_data_ == nullptr) return Status::OK();
   Status s = head_data_->Sync();
   Status s2 = head_index_->Sync();
-  if (opts_.evict_synced && s.ok() && s2.ok()) {
-    head_data_->EvictSynced();
-    head_index_->EvictSynced();
-  }
+  if (s.ok() && s2.ok()) EvictSyncedHead();
   head_data_.reset();
   head_index_.reset();
   unsynced_ = false;
@@ -858,10 +861,7 @@ Status Namespace::Sync() {
   }
   QS_RETURN_IF_ERROR(head_data_->Sync());
   QS_RETURN_IF_ERROR(head_index_->Sync());
-  if (opts_.evict_synced) {
-    head_data_->EvictSynced();
-    head_index_->EvictSynced();
-  }
+  EvictSyncedHead();
   unsynced_ = false;
   synced_generation_ = write_generation_;
   return Status::OK();

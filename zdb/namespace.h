@@ -167,6 +167,7 @@ class Namespace {
   void ApplyIndexEntry(uint32_t segment, const IndexEntry& e, uint64_t index_offset);
   qs::Status OpenHead();
   qs::Status CloseHead();
+  void EvictSyncedHead();  // with evict_synced: the head's synced pages leave the page cache
   qs::Status AppendEntry(const DataEntry& e, Location* loc);
   qs::Status ReadEntry(const Location& loc, std::string* buf, DataEntry* e, uint32_t* missing_segment);
   qs::Result<qs::ReadFile*> Reader(uint32_t id, bool index_file);

@@ -95,16 +95,13 @@ stack_start() {
 zs() { "$bin/zstor" -c "$state/zstor.toml" "$@"; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-# CPU ticks (user + system, with waited-for children: the staging zdb's
-# zstor-hook runs) of the processes in the given pid files.
+# CPU ticks of the processes in the given pid files (waited-for children
+# included: the staging zdb's zstor-hook runs).
+. "$root/tests/bench/cpu_ticks.sh"
 ticks_of() {
-  local f p t=0
-  for f in "$@"; do
-    [ -f "$f" ] || continue
-    p=$(cat "$f")
-    t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
+  local f pids=()
+  for f in "$@"; do [ -f "$f" ] && pids+=("$(cat "$f")"); done
+  proc_ticks "${pids[@]}"
 }
 # One line: busy ticks of all CPUs (/proc/stat, all but idle and iowait),
 # then qsfs, the staging zdb (+ hooks), zstor, the backends (data, spare, meta).

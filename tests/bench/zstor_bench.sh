@@ -93,12 +93,9 @@ echo "new-file write limit (dd bs=1M conv=fsync, $mib MiB): $file_limit MB/s"
 # Where the CPU goes end to end: seconds (user + system) of the zstor
 # process (bash's time) and of the 24 zdbs (/proc/PID/stat), against the
 # wall time: cores busy = their sum / wall, out of $(nproc).
+. tests/bench/cpu_ticks.sh
 hz=$(getconf CLK_TCK)
-zdb_ticks() {
-  local p t=0
-  for p in "${pids[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
-  echo "$t"
-}
+zdb_ticks() { proc_ticks "${pids[@]}"; }
 # run_timed KEY CMD...: runs CMD, records wall, zstor and zdb CPU under KEY.
 declare -A e2e wall zcpu dcpu
 run_timed() {

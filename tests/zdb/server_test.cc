@@ -23,6 +23,7 @@
 #include "common/coding.h"
 #include "common/zdb_client.h"
 #include "tests/common/daemon_process.h"
+#include "tests/common/free_port.h"
 #include "tests/common/http_get.h"
 #include "tests/zdb/test_util.h"
 
@@ -32,19 +33,9 @@ using qs_test::DaemonProcess;
 
 std::string ZdbBinary() { return std::string(QS_BIN_DIR) + "/zdb"; }
 
-// A port the kernel just handed out as free. (A fixed pid-based range ran
-// into the ephemeral ports: another connection held one now and then.)
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+// Ports from the kernel: a fixed pid-based range ran into the ephemeral
+// ports (another connection held one now and then).
+using qs_test::FreePort;
 
 struct R {
   int type = 0;
