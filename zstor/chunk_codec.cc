@@ -49,7 +49,7 @@ Status ChunkCodec::EncodeInto(const std::string& object_id, uint32_t index, std:
   // The compressed payload lives in a buffer kept per thread.
   thread_local std::string compressed;
   std::string_view payload = plain;
-  meta->flags = kChunkKeyedChecksums;
+  meta->flags = kChunkKeyedChecksums | kChunkTagDigest;
   size_t csize = 0;
   if (level_ > 0 && CompressInto(plain, level_, &compressed, &csize)) {
     payload = std::string_view(compressed.data(), csize);
@@ -145,7 +145,11 @@ Status ChunkCodec::DecodeData(const std::string& object_id, uint32_t index, cons
     if (OpenInto(keys_[key], meta.nonce, aad, sealed, dst).ok()) opened = Status::OK();
   }
   QS_RETURN_IF_ERROR(opened);
-  if (compressed) return DecompressInto(std::string_view(scratch.data(), payload_size), meta.plain_size, out);
+  // With kChunkTagDigest the frame must carry zstd's content checksum: it
+  // is what checks the decompressed bytes (the hash list holds the tag).
+  if (compressed)
+    return DecompressInto(std::string_view(scratch.data(), payload_size), meta.plain_size, out,
+                          (meta.flags & kChunkTagDigest) != 0);
   return Status::OK();
 }
 

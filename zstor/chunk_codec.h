@@ -1,12 +1,14 @@
 // One chunk through the pipeline: zstd (skipped when it does not shrink) ->
 // AES-256-GCM (fresh nonce, object id + chunk index as associated data) ->
-// Reed-Solomon k+m -> SHA-256 per fragment, plus proof-of-storage
+// Reed-Solomon k+m -> a keyed checksum per fragment, plus proof-of-storage
 // challenges. Decode runs the same steps backwards, trying the current key
 // and then older ones (key rotation). Stateless and thread-safe; the coder
 // must outlive the codec.
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -65,6 +67,29 @@ class ChunkCodec {
   static Digest FragmentChecksum(std::string_view nonce, std::string_view bytes);
   // HMAC-SHA256(nonce, bytes): what zdb's PROVE answers (hex) for a fragment.
   static Digest Proof(std::string_view nonce, std::string_view bytes);
+
+  // The chunk's entry in its object's hash list (ObjectMeta::checksum,
+  // docs/zstor-metadata.md): with kChunkTagDigest its 16-byte GCM tag, the
+  // last bytes of the sealed payload, which data fragments hold, else (older
+  // writers) the SHA-256 of its plaintext. data_shard(i) views data fragment
+  // i, as stored or rebuilt; plain is only read without the flag.
+  template <typename ShardFn>
+  static std::string ListEntry(const ChunkMeta& meta, ShardFn data_shard, std::string_view plain) {
+    if (!(meta.flags & kChunkTagDigest)) {
+      Digest d = Sha256(plain);
+      return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+    }
+    std::string tag;
+    if (meta.sealed_size < kTagSize || meta.shard_size == 0) return tag;  // DecodeData refuses such a chunk
+    for (size_t pos = meta.sealed_size - kTagSize; pos < meta.sealed_size;) {
+      std::string_view shard = data_shard(pos / meta.shard_size);
+      const size_t at = pos % meta.shard_size;
+      const size_t n = std::min<size_t>(meta.sealed_size - pos, meta.shard_size - at);
+      tag.append(shard.substr(at, n));
+      pos += n;
+    }
+    return tag;
+  }
 
   const ErasureCoder& coder() const { return *coder_; }
 

@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 
 namespace zstor {
@@ -47,8 +48,15 @@ bool CompressInto(std::string_view in, int level, std::string* buf, size_t* n) {
   const size_t room = in.size() - 1;
   if (buf->size() < room) buf->resize(room);
   ZSTD_CCtx* cctx = ThreadCCtx();
-  size_t r = cctx != nullptr ? ZSTD_compressCCtx(cctx, buf->data(), room, in.data(), in.size(), level)
-                             : ZSTD_compress(buf->data(), room, in.data(), in.size(), level);
+  if (cctx == nullptr) return false;  // zstd could not allocate: store raw
+  // Every frame carries zstd's content checksum (XXH64 of the plaintext,
+  // 4 bytes), which decompression verifies: docs/zstor-metadata.md, chunk
+  // flag bit 2.
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)))
+    return false;
+  size_t r = ZSTD_compress2(cctx, buf->data(), room, in.data(), in.size());
   // Any error (dstSize_tooSmall, or memory trouble) means: store raw.
   if (ZSTD_isError(r) || r >= in.size()) return false;
   *n = r;
@@ -91,8 +99,13 @@ Status CheckFrame(std::string_view in, size_t expected_size) {
 
 }  // namespace
 
-Status DecompressInto(std::string_view in, size_t expected_size, char* out) {
+Status DecompressInto(std::string_view in, size_t expected_size, char* out, bool require_checksum) {
   QS_RETURN_IF_ERROR(CheckFrame(in, expected_size));
+  // RFC 8878, 3.1.1.1.1: after the 4-byte magic number, bit 2 of the frame
+  // header descriptor is Content_Checksum_Flag. CheckFrame has seen a
+  // whole zstd frame header, so byte 4 is there.
+  if (require_checksum && (in.size() < 5 || (static_cast<uint8_t>(in[4]) & 0x04) == 0))
+    return Status::Corruption("compressed chunk has no content checksum, which its metadata requires");
   ZSTD_DCtx* dctx = ThreadDCtx();
   size_t n = dctx != nullptr ? ZSTD_decompressDCtx(dctx, out, expected_size, in.data(), in.size())
                              : ZSTD_decompress(out, expected_size, in.data(), in.size());

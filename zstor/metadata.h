@@ -17,7 +17,8 @@ constexpr uint8_t kMetadataVersion = 1;
 enum ChunkFlags : uint8_t {
   kChunkCompressed = 1,       // the sealed payload holds zstd output
   kChunkKeyedChecksums = 2,   // fragment checksums are HMACs keyed by FragmentNonce
-  kChunkKnownFlags = 3,       // a reader refuses chunks with other bits set
+  kChunkTagDigest = 4,        // hash-list entry is the GCM tag; zstd frames carry their content checksum
+  kChunkKnownFlags = 7,       // a reader refuses chunks with other bits set
 };
 
 // Where one fragment lives and what it must hash to.
@@ -53,7 +54,7 @@ struct ObjectMeta {
   std::string object_id;  // 16 random bytes; bound into every chunk's AAD
   std::string path;
   uint64_t size = 0;
-  Digest checksum{};      // SHA-256 of the chunks' plaintext SHA-256 digests, in order
+  Digest checksum{};      // SHA-256 of the chunks' hash-list entries, in order: ChunkCodec::ListEntry
   uint8_t k = 0, m = 0;
   uint32_t chunk_size = 0;
   uint8_t compression_level = 0;  // 0: compression off

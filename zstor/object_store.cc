@@ -107,7 +107,8 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
   }
   meta->chunks.clear();
 
-  // Three stages overlap: this thread reads the file and hashes it; the
+  // Three stages overlap: this thread reads the file (and folds the chunks'
+  // hash-list entries into the object checksum in order); the
   // codec pool encodes up to codec_depth chunks at once; the I/O pool
   // writes the fragments of up to kPipelineDepth encoded chunks. Chunks
   // leave each stage in order, so the metadata lists them in order.
@@ -116,7 +117,7 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
     ChunkMeta meta;
     std::shared_ptr<std::string> shards;  // ChunkCodec::EncodeInto's buffer, from BufferPool
     size_t plain_size = 0;
-    Digest digest{};  // SHA-256 of the chunk's plaintext
+    std::string entry;  // the chunk's hash-list entry: ChunkCodec::ListEntry
   };
   struct InFlight {
     size_t chunk;
@@ -124,7 +125,7 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
     std::vector<std::future<Result<std::string>>> writes;
   };
   const size_t codec_depth = codec_threads_ + 1;
-  Sha256Hasher hasher;  // over the chunk digests: see ObjectMeta::checksum
+  Sha256Hasher hasher;  // over the chunks' hash-list entries: see ObjectMeta::checksum
   std::deque<std::future<Encoded>> encoding;
   std::deque<InFlight> inflight;
   Status error;
@@ -152,7 +153,7 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
       return;
     }
     if (!error.ok()) return;  // an earlier chunk failed: write nothing more
-    hasher.Update(std::string_view(reinterpret_cast<const char*>(e.digest.data()), e.digest.size()));
+    hasher.Update(e.entry);
     for (size_t j = 0; j < e.meta.fragments.size(); ++j) e.meta.fragments[j].backend = static_cast<uint16_t>(j);
     meta->chunks.push_back(std::move(e.meta));
     InFlight f{meta->chunks.size() - 1, e.plain_size, {}};
@@ -186,9 +187,10 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
       Encoded e;
       const std::string_view plain(buf->data(), got);
       e.plain_size = got;
-      e.digest = Sha256(plain);
       e.shards = BufferPool::Get(codec_->MaxEncodedSize(cfg_.chunk_size));
       e.status = codec_->EncodeInto(id, index, plain, &e.meta, e.shards.get());
+      if (e.status.ok())
+        e.entry = ChunkCodec::ListEntry(e.meta, [&](size_t i) { return ChunkCodec::Shard(*e.shards, e.meta, i); }, plain);
       buf.reset();  // back to the pool before the writes start
       return e;
     }));
@@ -266,15 +268,15 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   QS_RETURN_IF_ERROR(out.Open(tmp, meta->chunk_size));
 
   // Reads of the next kRetrieveWindow chunks are in flight while the codec
-  // pool decodes, hashes and writes (at the chunk's offset) earlier ones;
-  // this thread only combines the chunk digests in order. A chunk is first
+  // pool decodes and writes (at the chunk's offset) earlier ones; this
+  // thread only combines the chunks' hash-list entries in order. A chunk is first
   // decoded from the first k fragments as they come, unverified: its
   // AES-GCM tag authenticates the sealed bytes, so a fragment that rotted
   // makes the open fail rather than return wrong bytes. Only then are all
   // fragments fetched and checked one by one, and the good ones decoded.
   const ObjectMeta& m = *meta;
   auto decode = [&, this](size_t i, std::shared_ptr<FragmentFetch> fetch) {
-    return codec_pool_->Submit([this, &m, &codec, &path, &out, i, fetch = std::move(fetch)]() -> Result<Digest> {
+    return codec_pool_->Submit([this, &m, &codec, &path, &out, i, fetch = std::move(fetch)]() -> Result<std::string> {
       std::vector<std::string> shards;
       std::vector<bool> present;
       fetch->Wait(kHedgeDelay, &shards, &present);
@@ -296,13 +298,15 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
       if (s.code() == Status::Code::kUnavailable)
         return Status::Unavailable("chunk " + std::to_string(i) + " of " + path + " cannot be rebuilt: " + s.message());
       if (!s.ok()) return s;
+      std::string entry = ChunkCodec::ListEntry(
+          c, [&](size_t j) { return std::string_view(shards[j]); }, std::string_view(plain, c.plain_size));
       QS_RETURN_IF_ERROR(out.WriteScratch(c.plain_size, offset));
-      return Sha256(std::string_view(plain, c.plain_size));
+      return entry;
     });
   };
-  std::deque<std::future<Result<Digest>>> window;
+  std::deque<std::future<Result<std::string>>> window;
   size_t next = 0;
-  Sha256Hasher hasher;  // over the chunk digests: see ObjectMeta::checksum
+  Sha256Hasher hasher;  // over the chunks' hash-list entries: see ObjectMeta::checksum
   uint64_t done = 0;
   Status error;
   while (error.ok() && (next < m.chunks.size() || !window.empty())) {
@@ -310,13 +314,13 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
       window.push_back(decode(next, StartFetch(m, next, false, false)));
       ++next;
     }
-    auto digest = window.front().get();
+    auto entry = window.front().get();
     window.pop_front();
-    if (!digest.ok()) {
-      error = digest.status();
+    if (!entry.ok()) {
+      error = entry.status();
       break;
     }
-    hasher.Update(std::string_view(reinterpret_cast<const char*>(digest->data()), digest->size()));
+    hasher.Update(*entry);
     done = std::min<uint64_t>(m.size, (next - window.size()) * static_cast<uint64_t>(m.chunk_size));
     if (progress) progress(done, m.size);
   }

@@ -27,6 +27,7 @@
 #   QSFS_BENCH_TMPDIR=DIR     where the temporary directories go (default
 #                             build/, on the same file system as the repo)
 #   QSFS_BENCH_OPTIONS=OPTS   more qsfs -o options (e.g. writeback_cache)
+#   QSFS_BENCH_ZDB_OPTIONS=A  more zdb arguments (e.g. --evict-synced)
 # Runs as root (drop_caches, FUSE mount); uses the binaries already built in
 # build/bin (it does not build).
 set -euo pipefail
@@ -70,7 +71,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$bin/zdb" --data "$work/zdb/data" --index "$work/zdb/index" --socket "$sock" --fsync everysec \
+"$bin/zdb" --data "$work/zdb/data" --index "$work/zdb/index" --socket "$sock" --fsync everysec ${QSFS_BENCH_ZDB_OPTIONS:-} \
   --logfile "$work/zdb.log" </dev/null >"$work/zdb.out" 2>&1 &
 zpid=$!
 for _ in $(seq 200); do [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ] && break; sleep 0.05; done

@@ -3,6 +3,7 @@
 #include "zstor/chunk_codec.h"
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <random>
 
@@ -43,6 +44,65 @@ TEST_F(ChunkCodecTest, RoundTripsAtEverySize) {
     ASSERT_TRUE(codec.Decode(id_, 3, meta, shards, std::vector<bool>(20, true), &out).ok()) << n;
     EXPECT_EQ(out, plain) << n;
   }
+}
+
+// A chunk's hash-list entry is its GCM tag: the last 16 sealed bytes, read
+// across the data fragments that hold them (here split over two); a chunk
+// of an older writer (flag clear) hashes its plaintext instead.
+TEST_F(ChunkCodecTest, ListEntryIsTheTagAcrossDataFragments) {
+  ChunkCodec codec = Codec(1);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{100}, size_t{15 * 1024 - 8}, size_t{1 << 20}}) {
+    std::string plain = RandomData(n, static_cast<uint32_t>(n) + 7);
+    ChunkMeta meta;
+    std::string buf;
+    ASSERT_TRUE(codec.EncodeInto(id_, 2, plain, &meta, &buf).ok()) << n;
+    ASSERT_TRUE(meta.flags & zstor::kChunkTagDigest) << n;
+    std::string data;  // the sealed payload and its padding, data fragments in order
+    for (size_t j = 0; j < 16; ++j) data.append(ChunkCodec::Shard(buf, meta, j));
+    const std::string tag = data.substr(meta.sealed_size - zstor::kTagSize, zstor::kTagSize);
+    auto shard = [&](size_t j) { return ChunkCodec::Shard(buf, meta, j); };
+    EXPECT_EQ(ChunkCodec::ListEntry(meta, shard, plain), tag) << n;
+    if (n == 15 * 1024 - 8) {  // 1 KiB fragments: the tag straddles fragments 14 and 15
+      EXPECT_NE((meta.sealed_size - zstor::kTagSize) / meta.shard_size, (meta.sealed_size - 1) / meta.shard_size);
+    }
+    ChunkMeta old = meta;
+    old.flags &= static_cast<uint8_t>(~zstor::kChunkTagDigest);
+    zstor::Digest d = zstor::Sha256(plain);
+    EXPECT_EQ(ChunkCodec::ListEntry(old, shard, plain), std::string(reinterpret_cast<const char*>(d.data()), d.size()));
+  }
+}
+
+// With the tag in the hash list, zstd's content checksum is what checks a
+// compressed chunk's plaintext, so a chunk flagged so must carry it: a
+// sealed frame without one is refused; an older writer's chunk is not.
+TEST_F(ChunkCodecTest, TagDigestChunksMustCarryZstdsContentChecksum) {
+  std::string text;
+  while (text.size() < 100000) text += "an old chunk compressed without a content checksum ";
+  std::string frame(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(frame.data(), frame.size(), text.data(), text.size(), 1);
+  ASSERT_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  ChunkMeta meta;
+  meta.plain_size = static_cast<uint32_t>(text.size());
+  meta.nonce = zstor::RandomBytes(zstor::kNonceSize);
+  std::string sealed;
+  ASSERT_TRUE(zstor::Seal(key_, meta.nonce, zstor::ChunkAad(id_, 5), frame, &sealed).ok());
+  meta.sealed_size = static_cast<uint32_t>(sealed.size());
+  std::vector<std::string> shards;
+  coder_->Encode(sealed, &shards);
+  meta.shard_size = static_cast<uint32_t>(shards[0].size());
+  meta.fragments.resize(shards.size());
+  ChunkCodec codec = Codec(1);
+  std::string out;
+  meta.flags = zstor::kChunkCompressed | zstor::kChunkKeyedChecksums | zstor::kChunkTagDigest;
+  qs::Status s = codec.Decode(id_, 5, meta, shards, std::vector<bool>(20, true), &out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("no content checksum"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(out.empty());
+  meta.flags = zstor::kChunkCompressed | zstor::kChunkKeyedChecksums;
+  s = codec.Decode(id_, 5, meta, shards, std::vector<bool>(20, true), &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(out, text);
 }
 
 TEST_F(ChunkCodecTest, LevelZeroStoresRawAndCompressibleDataShrinksOtherwise) {
@@ -171,7 +231,7 @@ TEST(ObjectMetaTest, RoundTripsAndRefusesUnknownChunkFlags) {
   zstor::ChunkMeta c;
   c.plain_size = 5;
   c.sealed_size = 21;
-  c.flags = zstor::kChunkCompressed | zstor::kChunkKeyedChecksums;
+  c.flags = zstor::kChunkCompressed | zstor::kChunkKeyedChecksums | zstor::kChunkTagDigest;
   c.nonce = std::string(12, 'n');
   c.shard_size = 11;
   c.fragments.assign(3, zstor::FragmentMeta{0, std::string(8, 'k'), zstor::Digest{}});
@@ -179,7 +239,7 @@ TEST(ObjectMetaTest, RoundTripsAndRefusesUnknownChunkFlags) {
   zstor::ObjectMeta back;
   ASSERT_TRUE(zstor::DecodeObjectMeta(zstor::EncodeObjectMeta(m), &back).ok());
   EXPECT_EQ(back.chunks[0].flags, c.flags);
-  m.chunks[0].flags |= 4;
+  m.chunks[0].flags |= 8;
   qs::Status s = zstor::DecodeObjectMeta(zstor::EncodeObjectMeta(m), &back);
   EXPECT_TRUE(s.IsCorruption());
   EXPECT_NE(s.message().find("unknown chunk flags"), std::string::npos) << s.ToString();

@@ -3,9 +3,13 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
+
+#include "zstor/crypto.h"
+#include "zstor/metadata.h"
 
 namespace {
 
@@ -89,6 +93,54 @@ TEST_F(ClusterTest, VerifyToleratesAsManyLostFragmentsAsAsked) {
   EXPECT_TRUE(store_->Verify("/v", meta->object_id, 2).ok());
   KillBackend(ProcessOf(*meta, 0, 19));
   EXPECT_FALSE(store_->Verify("/v", meta->object_id, 2).ok());
+}
+
+// The record's object checksum is a hash list over the chunks (their GCM
+// tags): a record whose checksum does not match is refused and writes no
+// file. Records of older writers (chunk flag bit 2 clear) list the SHA-256
+// of each chunk's plaintext instead, and still read back.
+TEST_F(ClusterTest, ObjectChecksumIsCheckedAndOlderRecordsStillRead) {
+  const std::string data = RandomData(2 * (1 << 20) + 5, 41) + TextData((1 << 20) + 3);  // raw and zstd chunks
+  ASSERT_TRUE(store_->Store(WriteFile("h.in", data), "/h").ok());
+  auto meta = store_->meta().Get("/h");
+  ASSERT_TRUE(meta.ok());
+  ASSERT_EQ(meta->chunks.size(), 4u);
+  EXPECT_FALSE(meta->chunks[0].flags & zstor::kChunkCompressed);
+  EXPECT_TRUE(meta->chunks[2].flags & zstor::kChunkCompressed);  // 5 random bytes, then text
+  const std::string out = dir_.path() + "/h.out";
+  ASSERT_TRUE(store_->Retrieve("/h", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  ASSERT_EQ(unlink(out.c_str()), 0);
+
+  auto expect_refused = [&](const zstor::ObjectMeta& m, const char* what) {
+    ASSERT_TRUE(store_->meta().Put(m).ok()) << what;
+    qs::Status s = store_->Retrieve("/h", out);
+    EXPECT_TRUE(s.IsCorruption()) << what << ": " << s.ToString();
+    EXPECT_NE(s.message().find("does not match its checksum"), std::string::npos) << what << ": " << s.ToString();
+    EXPECT_NE(access(out.c_str(), F_OK), 0) << what;
+    EXPECT_NE(access((out + ".zstor-tmp").c_str(), F_OK), 0) << what;
+  };
+  zstor::ObjectMeta bad = *meta;
+  bad.checksum[7] ^= 0x10;
+  expect_refused(bad, "flipped checksum");
+
+  // As an older writer recorded it: plaintext SHA-256 digests in the list.
+  zstor::ObjectMeta old = *meta;
+  zstor::Sha256Hasher list;
+  for (size_t i = 0; i < old.chunks.size(); ++i) {
+    old.chunks[i].flags &= static_cast<uint8_t>(~zstor::kChunkTagDigest);
+    zstor::Digest d = zstor::Sha256(std::string_view(data).substr(i << 20, 1 << 20));
+    list.Update(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+  }
+  old.checksum = list.Finish();
+  ASSERT_TRUE(store_->meta().Put(old).ok());
+  qs::Status s = store_->Retrieve("/h", out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+  ASSERT_EQ(unlink(out.c_str()), 0);
+  // ... and there the plaintext is what the list checks.
+  old.checksum = meta->checksum;
+  expect_refused(old, "older record, tag list as checksum");
 }
 
 TEST_F(ClusterTest, CorruptFragmentIsDetectedAndRebuilt) {

@@ -202,5 +202,37 @@ TEST(CompressorTest, HighlyCompressible64MiBRoundTrips) {
   ExpectCorruption(compressed, kSize - 1);
 }
 
+// Frames carry zstd's content checksum (frame header descriptor bit 2), so
+// a frame that decodes to other bytes than were compressed is refused; a
+// caller can insist on the checksum being there.
+TEST(CompressorTest, FramesCarryAContentChecksumThatIsVerified) {
+  std::string text = TextLike(100000);
+  std::string compressed;
+  ASSERT_TRUE(Compress(text, 3, &compressed));
+  ASSERT_GT(compressed.size(), 8u);
+  EXPECT_NE(static_cast<uint8_t>(compressed[4]) & 0x04, 0) << "no Content_Checksum_Flag";
+  std::string out(text.size(), '\0');
+  ASSERT_TRUE(DecompressInto(compressed, text.size(), out.data(), /*require_checksum=*/true).ok());
+  EXPECT_EQ(out, text);
+  // The last 4 bytes are the checksum (XXH64's low half): any change there
+  // alone makes the frame decode to bytes that do not match it.
+  for (size_t back = 1; back <= 4; ++back) {
+    std::string bad = compressed;
+    bad[bad.size() - back] ^= 0x01;
+    ExpectCorruption(bad, text.size());
+  }
+
+  // A frame written without the checksum still decodes, unless required.
+  std::string plain_frame(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(plain_frame.data(), plain_frame.size(), text.data(), text.size(), 3);
+  ASSERT_FALSE(ZSTD_isError(n));
+  plain_frame.resize(n);
+  ASSERT_EQ(static_cast<uint8_t>(plain_frame[4]) & 0x04, 0);
+  EXPECT_TRUE(DecompressInto(plain_frame, text.size(), out.data()).ok());
+  Status s = DecompressInto(plain_frame, text.size(), out.data(), /*require_checksum=*/true);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("no content checksum"), std::string::npos) << s.ToString();
+}
+
 }  // namespace
 }  // namespace zstor
