@@ -6,7 +6,7 @@
 // alone (so what the backends hold is checked too).
 //
 // QSFS_E2E_COPY_MIB sets the size of the copy in CopyWhileFourBackendsDie
-// (default 48; the soak size of the issue is 1024).
+// (default 1024, the issue's 1 GiB; in 16 MiB files).
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -17,6 +17,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -69,7 +70,7 @@ class StackTest : public zstor_test::DaemonTest {
     std::filesystem::remove(StagingSock());
     ASSERT_TRUE(staging_.Start(std::string(QS_BIN_DIR) + "/zdb",
                                {"--data", Root() + "/data", "--index", Root() + "/index", "--socket", StagingSock(),
-                                "--datasize", "1M", "--hook", std::string(QS_BIN_DIR) + "/zstor-hook", "--hook-timeout",
+                                "--datasize", datasize_, "--hook", std::string(QS_BIN_DIR) + "/zstor-hook", "--hook-timeout",
                                 hook_timeout_},
                                dir_.path() + "/staging.log"));
     ASSERT_TRUE(staging_.WaitUnix(StagingSock(), 60000)) << ReadFile(dir_.path() + "/staging.log");
@@ -149,9 +150,21 @@ class StackTest : public zstor_test::DaemonTest {
   std::string mnt_;
   std::string limit_ = "1G";
   std::string hook_timeout_ = "300";
+  std::string datasize_ = "1M";  // staging segments: small, so uploads run all the time
   size_t file_size_ = 1 << 20;
   qs_test::DaemonProcess staging_;
   qs_test::DaemonProcess qsfs_;
+};
+
+// The issue's copy: a 1 GiB tree of 16 MiB files, in 16 MiB staging
+// segments (64 uploads rather than 1024 of 1 MiB, which took 14 minutes
+// under ASan).
+class StackCopyTest : public StackTest {
+ protected:
+  StackCopyTest() {
+    datasize_ = "16M";
+    file_size_ = 16 << 20;
+  }
 };
 
 // A copy into the mount while 4 backends (one per group) die one by one:
@@ -159,15 +172,16 @@ class StackTest : public zstor_test::DaemonTest {
 // when the backends return, the queued uploads finish and every object is
 // fully redundant again without any command; the backends alone give the
 // filesystem back.
-TEST_F(StackTest, CopyWhileFourBackendsDie) {
+TEST_F(StackCopyTest, CopyWhileFourBackendsDie) {
   const char* env = std::getenv("QSFS_E2E_COPY_MIB");
-  const int files = env != nullptr ? std::atoi(env) : 48;
+  const int files = std::max(5, (env != nullptr ? std::atoi(env) : 1024) / 16);
   std::vector<std::string> names;
   ASSERT_EQ(mkdir((mnt_ + "/copy").c_str(), 0755), 0);
+  for (int d = 0; d < 4; ++d) ASSERT_EQ(mkdir((mnt_ + "/copy/d" + std::to_string(d)).c_str(), 0755), 0);
   int killed = 0;
   for (int i = 0; i < files; ++i) {
     if (killed < 4 && i == files * (killed + 1) / 5) KillBackend(killed++);  // backends 0..3: groups 0..3
-    names.push_back("copy/f" + std::to_string(i));
+    names.push_back("copy/d" + std::to_string(i % 4) + "/f" + std::to_string(i));
     WriteSynced(names.back());
   }
   ASSERT_EQ(killed, 4);
