@@ -267,18 +267,17 @@ void Filesystem::SetEntryInvalidator(EntryInvalidator fn) {
 
 void Filesystem::ShedParked(std::unique_lock<std::mutex>* lock) {
   if (parked_.size() <= options_.inode_cache) return;
-  // Names of parked inodes, from the directory buckets in memory (the
-  // kernel can only be told to drop an entry by its parent and name).
-  constexpr size_t kPerRound = 4096;
+  // The kernel can only be told to drop an entry by its parent and name:
+  // each parked inode keeps the name it was last looked up by, and that
+  // name is asked for once (a new lookup sets one again), so an entry the
+  // kernel cannot drop (a working directory) is not asked for every round.
+  constexpr size_t kPerRound = 16384;
   std::vector<std::pair<uint64_t, std::string>> drop;
   const size_t want = std::min(kPerRound, parked_.size() - options_.inode_cache / 2);
-  for (const auto& [key, cached] : cache_) {
-    if (key.size() != 13) continue;
-    const uint64_t dir = qs::DecodeFixed64(key.data() + 1);
-    for (const DirEntry& e : cached.entries) {
-      if (parked_.count(e.ino) != 0) drop.emplace_back(dir, e.name);
-      if (drop.size() >= want) break;
-    }
+  for (auto& [ino, p] : parked_) {
+    if (p.name.empty()) continue;
+    drop.emplace_back(p.name_parent, std::move(p.name));
+    p.name.clear();
     if (drop.size() >= want) break;
   }
   if (drop.empty()) return;
@@ -371,7 +370,9 @@ int Filesystem::GetNode(uint64_t ino, Node** out) {
   }
   auto parked = parked_.find(ino);
   if (parked != parked_.end()) {
-    node->nlookup = parked->second;
+    node->nlookup = parked->second.lookups;
+    node->name_parent = parked->second.name_parent;
+    node->name = std::move(parked->second.name);
     parked_.erase(parked);
   }
   *out = node.get();
@@ -434,9 +435,9 @@ void Filesystem::SweepNodes() {
         park.push_back(ino);
     }
     for (uint64_t ino : park) {
-      uint64_t lookups = nodes_[ino]->nlookup;
+      Node* n = nodes_[ino].get();
+      if (n->nlookup > 0) parked_[ino] = Parked{n->nlookup, n->name_parent, std::move(n->name)};
       nodes_.erase(ino);
-      if (lookups > 0) parked_[ino] = lookups;
     }
   }
   sweep_at_ = std::max(kMaxUnreferencedNodes * 2, nodes_.size() + nodes_.size() / 2);
@@ -615,6 +616,8 @@ int Filesystem::Lookup(uint64_t parent, std::string_view name, Entry* out) {
   }
   if (err != 0) return err;
   n->nlookup++;
+  n->name_parent = parent;
+  n->name.assign(name);
   out->ino = e.ino;
   Stat(n, &out->attr);
   return 0;
@@ -636,7 +639,8 @@ void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end() || ino == kRootIno) {
     auto parked = parked_.find(ino);
-    if (parked != parked_.end() && (parked->second -= std::min(parked->second, nlookup)) == 0) parked_.erase(parked);
+    if (parked != parked_.end() && (parked->second.lookups -= std::min(parked->second.lookups, nlookup)) == 0)
+      parked_.erase(parked);
     return;
   }
   Node* n = it->second.get();
@@ -745,6 +749,8 @@ int Filesystem::MakeNode(const Caller& c, uint64_t parent, std::string_view name
   auto node = std::make_unique<Node>();
   node->inode = std::move(child);
   node->nlookup = 1;
+  node->name_parent = parent;
+  node->name.assign(name);
   out->ino = ino;
   Stat(node.get(), &out->attr);
   nodes_[ino] = std::move(node);
@@ -814,6 +820,8 @@ int Filesystem::Link(uint64_t ino, uint64_t parent, std::string_view name, Entry
   n->inode = ni;
   p->inode = pi;
   n->nlookup++;
+  n->name_parent = parent;
+  n->name.assign(name);
   out->ino = ino;
   Stat(n, &out->attr);
   return 0;
@@ -1047,8 +1055,14 @@ int Filesystem::RenameLocked(uint64_t parent, std::string_view name, uint64_t ne
   op->inode = opi;
   if (!same_dir) np->inode = *npi;
   s->inode = si;
+  s->name_parent = new_parent;  // the kernel moved its entry (d_move)
+  s->name.assign(new_name);
   if (exists) {
     d->inode = di;
+    if (exchange) {
+      d->name_parent = parent;
+      d->name.assign(name);
+    }
     if (victim_gone && !orphan) FreeInode(d);
   }
   return 0;

@@ -145,6 +145,12 @@ class Filesystem {
   struct Node {
     Inode inode;
     uint64_t nlookup = 0;
+    // The name the kernel last looked this inode up by (lookup, create,
+    // link, rename), so that it can be asked to drop that entry once the
+    // inode is parked (ShedParked). Stale after an unlink elsewhere: asking
+    // to drop a name that is gone or points elsewhere is harmless.
+    uint64_t name_parent = 0;
+    std::string name;
     uint32_t nopen = 0;
     bool inode_dirty = false;                // inode newer in memory than in zdb
     bool freed = false;                      // no name, not open: gone from zdb
@@ -284,8 +290,13 @@ class Filesystem {
   std::condition_variable_any flush_cv_;  // an unlocked flush finished
   std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
   // Clean inodes dropped from nodes_ beyond options_.inode_cache while the
-  // kernel holds lookups on them: ino -> lookup count. Never in both maps.
-  std::unordered_map<uint64_t, uint64_t> parked_;
+  // kernel holds lookups on them. Never in both maps.
+  struct Parked {
+    uint64_t lookups = 0;
+    uint64_t name_parent = 0;  // Node::name_parent and Node::name; the name
+    std::string name;          // is cleared once the kernel was asked to drop it
+  };
+  std::unordered_map<uint64_t, Parked> parked_;
   // Clean inodes that left nodes_ (the kernel forgot them), most recent
   // first, so a lookup after the kernel dropped its caches needs no zdb
   // round trip. Every change of an inode goes through its Node, and

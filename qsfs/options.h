@@ -31,7 +31,9 @@ struct Options {
   uint64_t dirty_cache_bytes = 64ull << 20;
   uint64_t dir_cache_buckets = 4096;
   // Inodes kept in memory. Beyond it, clean inodes the kernel still holds
-  // are parked: only their lookup count stays (reloaded from zdb on use).
+  // are parked: only their lookup count and the name they were looked up by
+  // stay (reloaded from zdb on use); beyond it parked ones, the kernel is
+  // asked to drop those names, so that it forgets the inodes.
   uint64_t inode_cache = 65536;
   double writeback_delay_seconds = 5.0;
   // The kernel's write-back cache (FUSE_CAP_WRITEBACK_CACHE): writes land in
