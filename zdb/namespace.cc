@@ -291,13 +291,14 @@ Status Namespace::RebuildIndex(uint32_t id, bool last, std::string* index_out) {
   FileHeader h;
   if (size < kFileHeaderSize || !DecodeFileHeader(got, false, &h).ok()) {
     if (last && size < kFileHeaderSize) {
-      spdlog::warn("namespace {}: data {} has a torn header: resetting it", name_, id);
+      // Empty or torn header (e.g. a rotation that hit ENOSPC): both files
+      // go back to 0 bytes and the headers are written with the first
+      // write (OpenHead). Truncating needs no free space, so this works on
+      // a full disk.
+      if (size > 0) spdlog::warn("namespace {}: data {} has a torn header: resetting it", name_, id);
       QS_RETURN_IF_ERROR(env_->Truncate(DataPath(id), 0));
-      auto f = env_->OpenAppend(DataPath(id));
-      if (!f.ok()) return f.status();
-      QS_RETURN_IF_ERROR((*f)->Append(EncodeFileHeader(FileHeader{false, id, NowSeconds()})));
-      QS_RETURN_IF_ERROR(env_->WriteFileAtomic(IndexPath(id), out));
-      *index_out = out;
+      if (env_->Exists(IndexPath(id))) QS_RETURN_IF_ERROR(env_->Truncate(IndexPath(id), 0));
+      index_out->clear();
       return Status::OK();
     }
     spdlog::error("namespace {}: data {} has a bad header; scanning for entries anyway", name_, id);
@@ -555,6 +556,21 @@ Status Namespace::Set(std::string_view key, std::string_view value, uint64_t tim
       *assigned = std::string(key);
       return Status::OK();
     }
+  }
+  if (settings_.mode == Mode::kSeq && exists) {
+    // As in 0-db, an update consumes an id. A tombstone of that id records
+    // it on disk, so replay and compaction (which keeps the tombstones of a
+    // sequential namespace) rebuild the same next id.
+    auto* seq = static_cast<SeqKeyIndex*>(index_.get());
+    std::string consumed = SeqKeyIndex::EncodeId(seq->next_id());
+    DataEntry t;
+    t.flags = kFlagDeleted;
+    t.timestamp = timestamp ? timestamp : NowSeconds();
+    t.key = consumed;
+    Location tl;
+    QS_RETURN_IF_ERROR(AppendEntry(t, &tl));
+    seq->set_next_id(seq->next_id() + 1);
+    segments_[tl.segment].dead_bytes += tl.length;
   }
   DataEntry e;
   e.timestamp = timestamp ? timestamp : NowSeconds();
@@ -887,8 +903,18 @@ uint64_t Namespace::next_seq_id() const {
 
 std::vector<uint32_t> Namespace::dirty_index_ids() const { return dirty_index_ids_; }
 
+// The files go without being synced first (their bytes are thrown away);
+// the directories are synced only with sync_always. Otherwise a power loss
+// soon after may bring the flushed keys back, like any unsynced write.
 Status Namespace::Flush() {
-  QS_RETURN_IF_ERROR(CloseHead());
+  if (segments_.empty() && head_data_ == nullptr && index_->size() == 0) {
+    head_id_ = 0;
+    return Status::OK();  // nothing on disk, nothing in memory
+  }
+  head_data_.reset();
+  head_index_.reset();
+  unsynced_ = false;
+  synced_generation_ = write_generation_;
   readers_.clear();
   index_readers_.clear();
   for (auto& [id, s] : segments_) {
@@ -897,8 +923,10 @@ Status Namespace::Flush() {
     if (!a.ok() && !a.IsNotFound()) return a;
     if (!b.ok() && !b.IsNotFound()) return b;
   }
-  QS_RETURN_IF_ERROR(env_->SyncDir(data_dir_));
-  QS_RETURN_IF_ERROR(env_->SyncDir(index_dir_));
+  if (opts_.sync_always) {
+    QS_RETURN_IF_ERROR(env_->SyncDir(data_dir_));
+    QS_RETURN_IF_ERROR(env_->SyncDir(index_dir_));
+  }
   segments_.clear();
   index_->Clear();
   head_id_ = 0;

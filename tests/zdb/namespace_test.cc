@@ -157,23 +157,57 @@ TEST_F(NamespaceTest, SequentialIds) {
   EXPECT_EQ(SetSeq("c"), std::string("\x02\0\0\0\0\0\0\0", 8));
   EXPECT_EQ(ns_->next_seq_id(), 3u);
   EXPECT_EQ(Get(Id(1)), "b");
-  ASSERT_TRUE(Set(Id(1), "B").ok());  // update in place of an existing id
+  ASSERT_TRUE(Set(Id(1), "B").ok());  // an update consumes id 3 (as in 0-db)
   EXPECT_EQ(Get(Id(1)), "B");
+  EXPECT_EQ(Get(Id(3)), "NOT_FOUND");
+  EXPECT_EQ(ns_->next_seq_id(), 4u);
   EXPECT_TRUE(Set(Id(7), "x").IsNotFound());  // ids are not chosen by clients
+  EXPECT_TRUE(Set(Id(3), "x").IsNotFound());  // nor a consumed one
   EXPECT_TRUE(Set("abc", "x").IsNotFound());
   ASSERT_TRUE(ns_->Del(Id(2), 0).ok());
-  EXPECT_EQ(SetSeq("d"), Id(3));  // a deleted id is never reused
-  ASSERT_TRUE(ns_->Del(Id(3), 0).ok());
+  EXPECT_EQ(SetSeq("d"), Id(4));  // a deleted id is never reused
+  ASSERT_TRUE(ns_->Del(Id(4), 0).ok());
   Open();
-  EXPECT_EQ(ns_->next_seq_id(), 4u);  // recovered from the tombstone
+  EXPECT_EQ(ns_->next_seq_id(), 5u);  // recovered from the tombstone
   EXPECT_EQ(Get(Id(0)), "a");
   EXPECT_EQ(Get(Id(1)), "B");
   EXPECT_EQ(Get(Id(2)), "NOT_FOUND");
-  EXPECT_EQ(SetSeq("e"), Id(4));
+  EXPECT_EQ(SetSeq("e"), Id(5));
   // Mode cannot change once written.
   NamespaceSettings s = settings_;
   s.mode = Mode::kUser;
   EXPECT_EQ(ns_->UpdateSettings(s).code(), Status::Code::kInvalidArgument);
+}
+
+// 0-db compatibility: in sequential mode a SET consumes an id, new or
+// update, a DEL does not. The count survives restart and compaction.
+TEST_F(NamespaceTest, SequentialUpdateConsumesAnId) {
+  settings_.mode = Mode::kSeq;
+  Open();
+  EXPECT_EQ(SetSeq("first"), Id(0));
+  ASSERT_TRUE(Set(Id(0), "updated").ok());
+  ASSERT_TRUE(ns_->Del(Id(0), 0).ok());
+  EXPECT_EQ(ns_->next_seq_id(), 2u);
+  EXPECT_EQ(SetSeq("second"), Id(2));
+  Open();
+  EXPECT_EQ(ns_->next_seq_id(), 3u);
+  EXPECT_EQ(Get(Id(0)), "NOT_FOUND");
+  EXPECT_EQ(Get(Id(1)), "NOT_FOUND");
+  EXPECT_EQ(Get(Id(2)), "second");
+  // Updates in a segment that compaction then removes still count.
+  ASSERT_TRUE(Set(Id(2), "v2").ok());  // consumes 3
+  ASSERT_TRUE(Set(Id(2), "v3").ok());  // consumes 4
+  ASSERT_TRUE(ns_->Jump().ok());
+  ASSERT_TRUE(Set(Id(2), "v4").ok());  // consumes 5
+  ASSERT_TRUE(ns_->Jump().ok());
+  for (int steps = 0; ns_->CompactStep(0.0, 100) && steps < 100; ++steps) {
+  }
+  EXPECT_FALSE(env_.Exists(DataFile(0)));
+  EXPECT_FALSE(env_.Exists(DataFile(1)));
+  Open();
+  EXPECT_EQ(Get(Id(2)), "v4");
+  EXPECT_EQ(ns_->next_seq_id(), 6u);
+  EXPECT_EQ(SetSeq("third"), Id(6));
 }
 
 TEST_F(NamespaceTest, UnchangedSetWritesNothing) {
@@ -364,6 +398,33 @@ TEST_F(NamespaceTest, Flush) {
   EXPECT_EQ(ns_->entries(), 1u);
   EXPECT_EQ(Get("after"), "flush");
   EXPECT_EQ(Get("k1"), "NOT_FOUND");
+}
+
+// FLUSH of a namespace syncs nothing: the files it removes need no
+// fdatasync, and without fsync=always nor does the directory (0-db-fs
+// flushes its temporary namespace every idle second).
+TEST_F(NamespaceTest, FlushSyncsNothing) {
+  Open();
+  ASSERT_TRUE(ns_->Flush().ok());  // an empty namespace
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Set("k" + std::to_string(i), "v").ok());
+  uint64_t syncs = env_.sync_count(), dir_syncs = env_.dir_sync_count();
+  ASSERT_TRUE(ns_->Flush().ok());
+  EXPECT_EQ(env_.sync_count(), syncs);
+  EXPECT_EQ(env_.dir_sync_count(), dir_syncs);
+  EXPECT_EQ(Get("k1"), "NOT_FOUND");
+  ASSERT_TRUE(ns_->Flush().ok());  // again, nothing written since
+  EXPECT_EQ(env_.dir_sync_count(), dir_syncs);
+  ASSERT_TRUE(Set("after", "flush").ok());
+  Open();
+  EXPECT_EQ(Get("after"), "flush");
+  EXPECT_EQ(Get("k1"), "NOT_FOUND");
+  EXPECT_EQ(ns_->entries(), 1u);
+  // With fsync=always the removal is made durable before FLUSH returns.
+  opts_.sync_always = true;
+  Open();
+  dir_syncs = env_.dir_sync_count();
+  ASSERT_TRUE(ns_->Flush().ok());
+  EXPECT_EQ(env_.dir_sync_count(), dir_syncs + 2);
 }
 
 TEST_F(NamespaceTest, Jump) {

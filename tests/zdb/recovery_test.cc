@@ -423,5 +423,52 @@ TEST_F(RecoveryTest, NoSpaceWhileOpeningSegment) {
   EXPECT_EQ(ns_->corrupt_entries(), 0u);
 }
 
+// A rotation that hits ENOSPC leaves 0-byte head files behind. The namespace
+// still opens on the full disk, serves reads, refuses writes with NoSpace,
+// and writes again once space returns.
+TEST_F(RecoveryTest, OpensWithEmptyHeadOnFullDisk) {
+  Open();
+  WriteKeys(0, 5);
+  ASSERT_TRUE(ns_->Jump().ok());
+  env_.SetNoSpaceAfter(0, false);
+  EXPECT_TRUE(Set("x", "y").IsNoSpace());
+  Close();
+  ASSERT_EQ(zdb_test::FileSize(DataFile(1)), 0u);  // the rotation's leftovers
+  ASSERT_EQ(zdb_test::FileSize(IndexFile(1)), 0u);
+
+  ASSERT_NO_FATAL_FAILURE(Open());  // still no space
+  ExpectKeys(0, 5);
+  EXPECT_EQ(Get("x"), "NOT_FOUND");
+  EXPECT_EQ(ns_->corrupt_entries(), 0u);
+  EXPECT_TRUE(Set("x", "y").IsNoSpace());
+  EXPECT_TRUE(ns_->Del(Key(1), 0).IsNoSpace());
+  ExpectKeys(0, 5);
+
+  env_.ClearNoSpace();  // space returns
+  ASSERT_TRUE(Set("x", "y").ok());
+  EXPECT_EQ(ns_->current_segment(), 1u);
+  Open();
+  ExpectKeys(0, 5);
+  EXPECT_EQ(Get("x"), "y");
+}
+
+// Header-less head files (shorter than a header) on a full disk: same.
+TEST_F(RecoveryTest, OpensWithShortHeadOnFullDisk) {
+  Open();
+  WriteKeys(0, 3);
+  Close();
+  zdb_test::WriteRaw(DataFile(1), std::string(7, '\0'));
+  zdb_test::WriteRaw(IndexFile(1), "ZDBI");
+  env_.SetNoSpaceAfter(0, false);
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ExpectKeys(0, 3);
+  EXPECT_TRUE(Set("x", "y").IsNoSpace());
+  env_.ClearNoSpace();
+  ASSERT_TRUE(Set("x", "y").ok());
+  Open();
+  ExpectKeys(0, 3);
+  EXPECT_EQ(Get("x"), "y");
+}
+
 }  // namespace
 }  // namespace zdb
