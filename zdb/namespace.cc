@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
-#include <set>
 
 #include "common/coding.h"
 #include "common/crc32c.h"
@@ -139,45 +138,6 @@ Status Namespace::UpdateSettings(const NamespaceSettings& s) {
   return Status::OK();
 }
 
-// ---- loading and recovery ----
-
-Status Namespace::Load() {
-  auto data_names = env_->ListDir(data_dir_);
-  if (!data_names.ok()) return data_names.status();
-  auto index_names = env_->ListDir(index_dir_);
-  if (!index_names.ok()) return index_names.status();
-  std::set<uint32_t> data_ids, index_ids, all;
-  for (const auto& n : *data_names) {
-    bool is_index;
-    uint32_t id;
-    if (ParseSegmentFileName(n, &is_index, &id) && !is_index) data_ids.insert(id);
-  }
-  for (const auto& n : *index_names) {
-    bool is_index;
-    uint32_t id;
-    if (ParseSegmentFileName(n, &is_index, &id) && is_index) index_ids.insert(id);
-  }
-  all = data_ids;
-  all.insert(index_ids.begin(), index_ids.end());
-  for (uint32_t id : all) {
-    Segment& seg = segments_[id];
-    seg.data_missing = data_ids.count(id) == 0;
-    QS_RETURN_IF_ERROR(LoadSegment(id, id == *all.rbegin()));
-    ever_written_ = true;
-  }
-  if (all.empty()) {
-    head_id_ = 0;
-  } else {
-    uint32_t last = *all.rbegin();
-    const Segment& seg = segments_[last];
-    // Keep appending to the last segment unless it is gone or full.
-    head_id_ = (seg.data_missing || seg.data_bytes >= opts_.datasize) ? last + 1 : last;
-  }
-  spdlog::info("namespace {}: loaded {} keys from {} segments ({} bytes of live values)", name_, index_->size(),
-               segments_.size(), live_bytes_);
-  return Status::OK();
-}
-
 Status Namespace::ReadIndexFile(uint32_t id, std::string* buf) {
   auto r = env_->ReadWholeFile(IndexPath(id));
   if (!r.ok()) return r.status();
@@ -185,228 +145,6 @@ Status Namespace::ReadIndexFile(uint32_t id, std::string* buf) {
   return Status::OK();
 }
 
-// Loads one segment's entries into memory, repairing on the way:
-//  - index missing or corrupt, data present: rebuild the index from data;
-//  - data longer than the index covers (crash between the two appends):
-//    index the complete entries, cut a torn tail;
-//  - index pointing past the end of data (data lost): drop those entries.
-Status Namespace::LoadSegment(uint32_t id, bool last) {
-  Segment& seg = segments_[id];
-  std::string index;
-  bool rebuild = false;
-  if (env_->Exists(IndexPath(id))) {
-    QS_RETURN_IF_ERROR(ReadIndexFile(id, &index));
-  } else {
-    rebuild = true;
-  }
-  // Validate the index file entry by entry; `good` ends at the first bad one.
-  size_t good = 0;
-  uint64_t covered = kFileHeaderSize;  // data bytes the valid index entries describe
-  if (!rebuild) {
-    FileHeader h;
-    if (!DecodeFileHeader(index, true, &h).ok() || h.segment_id != id) {
-      rebuild = true;
-    } else {
-      good = kFileHeaderSize;
-      while (good < index.size()) {
-        IndexEntry e;
-        if (!DecodeIndexEntry(std::string_view(index).substr(good), &e).ok()) break;
-        // Entries follow each other in data; a gap is a damaged entry that a
-        // rebuild skipped.
-        if (e.data_offset < covered) break;
-        covered = static_cast<uint64_t>(e.data_offset) + e.length;
-        good += IndexEntrySize(e.key.size());
-      }
-      if (good < index.size()) {
-        if (!seg.data_missing) {
-          spdlog::warn("namespace {}: index {} damaged at offset {}: rebuilding from data", name_, id, good);
-          rebuild = true;
-        } else {
-          spdlog::error("namespace {}: index {} damaged at offset {} and its data is not local: keeping {} bytes",
-                        name_, id, good, good);
-          QS_RETURN_IF_ERROR(env_->Truncate(IndexPath(id), good));
-          index.resize(good);
-        }
-      }
-    }
-  }
-  if (rebuild) {
-    if (seg.data_missing) {
-      spdlog::error("namespace {}: segment {} has neither a usable index nor data; skipped", name_, id);
-      segments_.erase(id);
-      return Status::OK();
-    }
-    QS_RETURN_IF_ERROR(RebuildIndex(id, last, &index));
-  } else if (!seg.data_missing) {
-    auto dsize = env_->FileSize(DataPath(id));
-    if (!dsize.ok()) return dsize.status();
-    if (*dsize < covered) {
-      // Data shorter than the index: a lost unsynced data tail. Drop the
-      // index entries that point past it.
-      spdlog::error("namespace {}: data {} is {} bytes but its index covers {}: dropping entries past the end",
-                    name_, id, *dsize, covered);
-      QS_RETURN_IF_ERROR(RebuildIndex(id, last, &index));
-    } else if (*dsize > covered) {
-      spdlog::warn("namespace {}: data {} has {} bytes past its index: indexing the tail", name_, id,
-                   *dsize - covered);
-      QS_RETURN_IF_ERROR(RebuildIndex(id, last, &index));
-    }
-  }
-  seg.index_bytes = index.size();
-  disk_index_bytes_ += seg.index_bytes;
-  if (!seg.data_missing) {
-    auto dsize = env_->FileSize(DataPath(id));
-    seg.data_bytes = dsize.ok() ? *dsize : 0;
-  } else {
-    seg.data_bytes = 0;
-  }
-  size_t pos = kFileHeaderSize;
-  while (pos < index.size()) {
-    IndexEntry e;
-    if (!DecodeIndexEntry(std::string_view(index).substr(pos), &e).ok()) break;
-    if (seg.data_missing) seg.data_bytes = e.data_offset + e.length;
-    ApplyIndexEntry(id, e, pos);
-    if (seg.first_write == 0) seg.first_write = e.timestamp;
-    pos += IndexEntrySize(e.key.size());
-  }
-  disk_data_bytes_ += seg.data_bytes;
-  return Status::OK();
-}
-
-// Scans a data segment and writes a fresh index file for it. A damaged entry
-// whose header is sane and which is followed by a valid entry is skipped
-// (its bytes stay; counted as corrupt). Otherwise, in the last segment the
-// damage is a torn tail and is cut; elsewhere it is corruption, logged, and
-// the scan resynchronizes on the next entry whose checksum holds.
-Status Namespace::RebuildIndex(uint32_t id, bool last, std::string* index_out) {
-  auto rf = env_->OpenRead(DataPath(id));
-  if (!rf.ok()) return rf.status();
-  auto size_r = env_->FileSize(DataPath(id));
-  if (!size_r.ok()) return size_r.status();
-  uint64_t size = *size_r;
-  std::string out = EncodeFileHeader(FileHeader{true, id, NowSeconds()});
-  std::string buf(kFileHeaderSize, '\0');
-  std::string_view got;
-  QS_RETURN_IF_ERROR((*rf)->Read(0, kFileHeaderSize, buf.data(), &got));
-  FileHeader h;
-  if (size < kFileHeaderSize || !DecodeFileHeader(got, false, &h).ok()) {
-    if (last && size < kFileHeaderSize) {
-      // Empty or torn header (e.g. a rotation that hit ENOSPC): both files
-      // go back to 0 bytes and the headers are written with the first
-      // write (OpenHead). Truncating needs no free space, so this works on
-      // a full disk.
-      if (size > 0) spdlog::warn("namespace {}: data {} has a torn header: resetting it", name_, id);
-      QS_RETURN_IF_ERROR(env_->Truncate(DataPath(id), 0));
-      if (env_->Exists(IndexPath(id))) QS_RETURN_IF_ERROR(env_->Truncate(IndexPath(id), 0));
-      index_out->clear();
-      return Status::OK();
-    }
-    spdlog::error("namespace {}: data {} has a bad header; scanning for entries anyway", name_, id);
-  }
-  // Reads go through a window buffer: a rebuild reads the segment once, and
-  // resynchronizing after damage steps one byte at a time.
-  std::string window;
-  uint64_t window_start = 0;
-  auto read_at = [&](uint64_t off, size_t n, std::string_view* out) -> Status {
-    if (off < window_start || off + n > window_start + window.size()) {
-      window.resize(std::max<size_t>(n, size_t{1} << 20));
-      std::string_view g;
-      QS_RETURN_IF_ERROR((*rf)->Read(off, window.size(), window.data(), &g));
-      window.resize(g.size());
-      window_start = off;
-    }
-    *out = std::string_view(window).substr(off - window_start, n);
-    return Status::OK();
-  };
-  // Decodes the entry at off; *header_ok tells whether its header at least
-  // is sane and inside the file.
-  auto entry_at = [&](uint64_t off, DataEntry* e, size_t* total, bool* header_ok) -> Status {
-    std::string_view v;
-    *header_ok = false;
-    QS_RETURN_IF_ERROR(read_at(off, kDataEntryHeaderSize, &v));
-    if (v.size() < kDataEntryHeaderSize || !DecodeDataHeader(v, e, total).ok() || off + *total > size)
-      return Status::Corruption("bad entry header");
-    *header_ok = true;
-    QS_RETURN_IF_ERROR(read_at(off, *total, &v));
-    return DecodeDataEntry(v, e);
-  };
-  uint64_t pos = kFileHeaderSize;
-  uint64_t good_end = pos;
-  bool resyncing = false;
-  while (pos + kDataEntryHeaderSize <= size) {
-    DataEntry e;
-    size_t total = 0;
-    bool header_ok = false;
-    if (!entry_at(pos, &e, &total, &header_ok).ok()) {
-      // Only the body of this entry is damaged when its header holds and a
-      // valid entry follows it: skip exactly this entry.
-      DataEntry next;
-      size_t next_total = 0;
-      bool next_header_ok = false;
-      if (header_ok && pos + total < size && entry_at(pos + total, &next, &next_total, &next_header_ok).ok()) {
-        if (!resyncing) ++corrupt_entries_;
-        resyncing = false;
-        spdlog::error("namespace {}: data {} entry at offset {} is damaged: skipped", name_, id, pos);
-        pos += total;
-        continue;
-      }
-      if (last && !resyncing) break;  // torn tail candidate; decided below
-      if (!resyncing) {
-        ++corrupt_entries_;
-        spdlog::error("namespace {}: data {} damaged at offset {}: searching for the next valid entry", name_, id, pos);
-      }
-      resyncing = true;
-      ++pos;
-      continue;
-    }
-    resyncing = false;
-    IndexEntry ie;
-    ie.flags = e.flags;
-    ie.data_offset = static_cast<uint32_t>(pos);
-    ie.length = static_cast<uint32_t>(total);
-    ie.timestamp = e.timestamp;
-    ie.data_crc = e.crc;
-    ie.key = e.key;
-    EncodeIndexEntry(ie, &out);
-    pos += total;
-    good_end = pos;
-  }
-  if (good_end < size) {
-    if (last) {
-      spdlog::warn("namespace {}: cutting torn tail of data {}: {} bytes at offset {}", name_, id, size - good_end,
-                   good_end);
-      QS_RETURN_IF_ERROR(env_->Truncate(DataPath(id), good_end));
-    } else {
-      spdlog::error("namespace {}: data {} has {} unreadable bytes at its end", name_, id, size - good_end);
-    }
-  }
-  QS_RETURN_IF_ERROR(env_->WriteFileAtomic(IndexPath(id), out));
-  *index_out = std::move(out);
-  return Status::OK();
-}
-
-void Namespace::ApplyIndexEntry(uint32_t segment, const IndexEntry& e, uint64_t /*index_offset*/) {
-  Location old;
-  Segment& seg = segments_[segment];
-  if (e.flags & kFlagDeleted) {
-    if (index_->Erase(e.key, &old)) {
-      MarkDead(old);
-      live_bytes_ -= ValueSize(old, e.key.size());
-    }
-    if (settings_.mode == Mode::kSeq) {
-      uint64_t id;
-      if (SeqKeyIndex::DecodeId(e.key, &id)) static_cast<SeqKeyIndex*>(index_.get())->set_next_id(id + 1);
-    }
-    seg.dead_bytes += e.length;
-    return;
-  }
-  Location loc{segment, e.data_offset, e.length};
-  if (index_->Put(e.key, loc, &old)) {
-    MarkDead(old);
-    live_bytes_ -= ValueSize(old, e.key.size());
-  }
-  live_bytes_ += ValueSize(loc, e.key.size());
-}
 
 void Namespace::MarkDead(const Location& old) {
   auto it = segments_.find(old.segment);
@@ -548,7 +286,7 @@ Status Namespace::Set(std::string_view key, std::string_view value, uint64_t tim
   size_t old_value = exists ? ValueSize(old, key.size()) : 0;
   if (settings_.maxsize > 0 && live_bytes_ + value.size() > settings_.maxsize + old_value)
     return Status::LimitExceeded("No space left on this namespace");
-  if (exists && old_value == value.size()) {
+  if (exists && old_value == value.size() && Current(key, &old).ok()) {
     std::string buf;
     DataEntry cur;
     if (ReadEntry(old, &buf, &cur, nullptr).ok() && cur.value == value) {
@@ -657,6 +395,13 @@ Status Namespace::ReadEntry(const Location& loc, std::string* buf, DataEntry* e,
     }
     return r.status();
   }
+  auto seg = segments_.find(loc.segment);
+  if (seg != segments_.end() && !seg->second.data_missing &&
+      static_cast<uint64_t>(loc.offset) + loc.length > seg->second.data_bytes) {
+    ++corrupt_entries_;
+    return Status::Corruption("data entry lies past the end of segment " + std::to_string(loc.segment) +
+                              " (offset " + std::to_string(loc.offset) + ")");
+  }
   buf->resize(loc.length);
   std::string_view got;
   QS_RETURN_IF_ERROR((*r)->Read(loc.offset, loc.length, buf->data(), &got));
@@ -674,7 +419,7 @@ Status Namespace::ReadEntry(const Location& loc, std::string* buf, DataEntry* e,
 
 Status Namespace::GetView(std::string_view key, std::string_view* value, uint32_t* missing_segment) {
   Location loc;
-  if (!index_->Find(key, &loc)) return Status::NotFound("key not found");
+  QS_RETURN_IF_ERROR(Current(key, &loc));
   DataEntry e;
   QS_RETURN_IF_ERROR(ReadEntry(loc, &read_buf_, &e, missing_segment));
   if (e.key != key || (e.flags & kFlagDeleted)) return Status::Corruption("index points at another entry");
@@ -696,7 +441,7 @@ bool Namespace::Exists(std::string_view key) const {
 
 Status Namespace::Stat(std::string_view key, KeyInfo* info) {
   Location loc;
-  if (!index_->Find(key, &loc)) return Status::NotFound("key not found");
+  QS_RETURN_IF_ERROR(Current(key, &loc));
   info->value_size = static_cast<uint32_t>(ValueSize(loc, key.size()));
   auto r = Reader(loc.segment, false);
   info->timestamp = 0;
@@ -712,7 +457,7 @@ Status Namespace::Stat(std::string_view key, KeyInfo* info) {
 
 Status Namespace::Check(std::string_view key) {
   Location loc;
-  if (!index_->Find(key, &loc)) return Status::NotFound("key not found");
+  QS_RETURN_IF_ERROR(Current(key, &loc));
   std::string buf;
   DataEntry e;
   return ReadEntry(loc, &buf, &e, nullptr);
@@ -813,7 +558,9 @@ Status Namespace::KeyCursor(std::string_view key, std::string* cursor) {
 Status Namespace::History(std::string_view key, std::string_view cursor, HistoryItem* item) {
   Location loc;
   if (cursor.empty()) {
-    if (!index_->Find(key, &loc)) return Status::NotFound("Key not found");
+    Status s = Current(key, &loc);
+    if (s.IsNotFound()) return Status::NotFound("Key not found");
+    QS_RETURN_IF_ERROR(s);
   } else {
     uint32_t seg, off;
     if (!DecodeCursor(cursor, &seg, &off)) return Status::InvalidArgument("Invalid arguments");
@@ -909,6 +656,7 @@ std::vector<uint32_t> Namespace::dirty_index_ids() const { return dirty_index_id
 Status Namespace::Flush() {
   if (segments_.empty() && head_data_ == nullptr && index_->size() == 0) {
     head_id_ = 0;
+    unknown_horizon_ = seq_id_slack_ = 0;
     return Status::OK();  // nothing on disk, nothing in memory
   }
   head_data_.reset();
@@ -931,6 +679,7 @@ Status Namespace::Flush() {
   index_->Clear();
   head_id_ = 0;
   live_bytes_ = disk_data_bytes_ = disk_index_bytes_ = 0;
+  unknown_horizon_ = seq_id_slack_ = 0;
   dirty_index_ids_.clear();
   ever_written_ = false;
   compact_id_ = kNoSegment;
@@ -966,6 +715,9 @@ bool Namespace::CompactStep(double dead_ratio, size_t budget) {
   if (compact_id_ == kNoSegment) {
     for (auto& [id, s] : segments_) {
       if (id == head_id_ || s.data_missing || s.data_bytes <= kFileHeaderSize) continue;
+      // Damage stays where it is, and no entry from before an unreadable
+      // region is copied past it (the copy would look newer than it is).
+      if (s.damaged || (unknown_horizon_ != 0 && id <= (unknown_horizon_ >> 32))) continue;
       if (static_cast<double>(s.dead_bytes) >= dead_ratio * static_cast<double>(s.data_bytes - kFileHeaderSize)) {
         if (!ReadIndexFile(id, &compact_index_).ok()) continue;
         compact_id_ = id;

@@ -158,13 +158,25 @@ class Namespace {
     uint64_t index_bytes = 0;
     uint64_t first_write = 0;  // unix seconds of the oldest entry in the head
     bool data_missing = false;
+    bool damaged = false;      // holds a region recovery could not read (never compacted)
+    bool tail_damaged = false; // its end is such a region: writes go to a new segment
   };
 
   Namespace(qs::Env* env, std::string name, std::string data_dir, std::string index_dir, StorageOptions opts);
+  // Start-up recovery (namespace_recovery.cc; docs/zdb-format.md).
   qs::Status Load();
   qs::Status LoadSegment(uint32_t id, bool last);
-  qs::Status RebuildIndex(uint32_t id, bool last, std::string* index_out);
-  void ApplyIndexEntry(uint32_t segment, const IndexEntry& e, uint64_t index_offset);
+  // Walks data segment id from its start, trusting only lengths that a
+  // checksum vouches for: those of valid data entries and of the entries of
+  // `trusted`, a valid index prefix (may be empty). Writes the new index.
+  qs::Status RebuildIndex(uint32_t id, bool last, std::string trusted, std::string* index_out);
+  void ApplyIndexEntry(uint32_t segment, const IndexEntry& e);
+  // Bytes [offset, offset + len) of segment id could not be read: any key
+  // may have had a newer version there.
+  void NoteUnknownRegion(uint32_t id, uint64_t offset, uint64_t len);
+  // The key's newest location; Corruption when an unknown region after it
+  // may hold a newer version (see NoteUnknownRegion).
+  qs::Status Current(std::string_view key, Location* loc) const;
   qs::Status OpenHead();
   qs::Status CloseHead();
   void EvictSyncedHead();  // with evict_synced: the head's synced pages leave the page cache
@@ -191,6 +203,11 @@ class Namespace {
   uint64_t live_bytes_ = 0;
   uint64_t disk_data_bytes_ = 0, disk_index_bytes_ = 0;
   uint64_t corrupt_entries_ = 0;
+  // Position (segment << 32 | offset) of the latest region recovery could
+  // not read, 0 = none: keys whose newest entry lies before it answer
+  // Corruption until written again.
+  uint64_t unknown_horizon_ = 0;
+  uint64_t seq_id_slack_ = 0;  // ids an unknown region may have consumed
   bool ever_written_ = false;
   bool unsynced_ = false;
   uint64_t write_generation_ = 0, synced_generation_ = 0;
