@@ -159,7 +159,7 @@ class Namespace {
     uint64_t first_write = 0;  // unix seconds of the oldest entry in the head
     bool data_missing = false;
     bool damaged = false;      // holds a region recovery could not read (never compacted)
-    bool tail_damaged = false; // its end is such a region: writes go to a new segment
+    bool sealed = false;       // never appended to again (damaged end, or index not rewritable)
   };
 
   Namespace(qs::Env* env, std::string name, std::string data_dir, std::string index_dir, StorageOptions opts);

@@ -80,7 +80,7 @@ Status Namespace::Load() {
     const Segment& seg = segments_[last];
     // Keep appending to the last segment unless it is gone, full, or ends
     // in bytes that could not be read.
-    head_id_ = (seg.data_missing || seg.tail_damaged || seg.data_bytes >= opts_.datasize) ? last + 1 : last;
+    head_id_ = (seg.data_missing || seg.sealed || seg.data_bytes >= opts_.datasize) ? last + 1 : last;
   }
   if (settings_.mode == Mode::kSeq && seq_id_slack_ > 0) {
     // An unknown region may have held ids above the highest one seen: never
@@ -325,14 +325,35 @@ Status Namespace::RebuildIndex(uint32_t id, bool last, std::string trusted, std:
       // Nothing trustworthy follows: the rest of the segment is unknown.
       // The bytes stay; a later start-up finds the same.
       NoteUnknownRegion(id, pos, size - pos);
-      segments_[id].tail_damaged = true;
+      segments_[id].sealed = true;
       break;
     }
     spdlog::error("namespace {}: data {} damaged at offset {}: resuming at offset {} named by the index", name_, id,
                   pos, next);
     pos = next;  // the gap in the new index marks the unknown region
   }
-  QS_RETURN_IF_ERROR(env_->WriteFileAtomic(IndexPath(id), out));
+  if (last && out.size() == kFileHeaderSize && !segments_[id].sealed) {
+    // A last segment without entries (e.g. its index header hit ENOSPC):
+    // both files go back to 0 bytes, the first write makes the headers.
+    QS_RETURN_IF_ERROR(env_->Truncate(DataPath(id), 0));
+    if (env_->Exists(IndexPath(id))) QS_RETURN_IF_ERROR(env_->Truncate(IndexPath(id), 0));
+    index_out->clear();
+    return Status::OK();
+  }
+  Status w = env_->WriteFileAtomic(IndexPath(id), out);
+  if (w.IsNoSpace()) {
+    // A full disk must not keep the namespace from opening: the rebuilt
+    // index serves from memory, the segment takes no more appends (its
+    // index file is not the one in memory), and the next start-up rebuilds
+    // it again.
+    spdlog::error("namespace {}: cannot write the rebuilt index {}: {}; using it from memory", name_, id,
+                  w.ToString());
+    Status rm = env_->Remove(IndexPath(id) + ".tmp");
+    (void)rm;
+    segments_[id].sealed = true;
+  } else if (!w.ok()) {
+    return w;
+  }
   *index_out = std::move(out);
   return Status::OK();
 }

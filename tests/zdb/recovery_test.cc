@@ -500,6 +500,48 @@ TEST_F(RecoveryTest, OpensWithShortHeadOnFullDisk) {
   EXPECT_EQ(Get("x"), "y");
 }
 
+// The data header reached the disk, the index header did not (ENOSPC).
+TEST_F(RecoveryTest, OpensWithHeaderOnlyHeadOnFullDisk) {
+  Open();
+  WriteKeys(0, 3);
+  Close();
+  zdb_test::WriteRaw(DataFile(1), EncodeFileHeader(FileHeader{false, 1, 1000}));
+  zdb_test::WriteRaw(IndexFile(1), "");
+  env_.SetNoSpaceAfter(0, false);
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ExpectKeys(0, 3);
+  EXPECT_TRUE(Set("x", "y").IsNoSpace());
+  env_.ClearNoSpace();
+  ASSERT_TRUE(Set("x", "y").ok());
+  EXPECT_EQ(ns_->current_segment(), 1u);
+  Open();
+  ExpectKeys(0, 3);
+  EXPECT_EQ(Get("x"), "y");
+}
+
+// An index that must be rebuilt cannot be written on a full disk: the
+// rebuilt index serves from memory, writes go to a new segment once space
+// returns, and the next start-up writes the index.
+TEST_F(RecoveryTest, RebuiltIndexThatCannotBeWrittenServesFromMemory) {
+  Open();
+  WriteKeys(0, 6);
+  Close();
+  std::string index = zdb_test::ReadRaw(IndexFile(0));
+  std::filesystem::remove(IndexFile(0));
+  env_.SetNoSpaceAfter(0, false);
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ExpectKeys(0, 6);
+  EXPECT_FALSE(env_.Exists(IndexFile(0) + ".tmp"));
+  EXPECT_TRUE(Set("x", "y").IsNoSpace());
+  env_.ClearNoSpace();
+  ASSERT_TRUE(Set("x", "y").ok());
+  EXPECT_EQ(ns_->current_segment(), 1u);
+  Open();
+  ExpectKeys(0, 6);
+  EXPECT_EQ(Get("x"), "y");
+  EXPECT_EQ(zdb_test::ReadRaw(IndexFile(0)).substr(32), index.substr(32));
+}
+
 // ---- Damage that recovery cannot see past: never an older version ----
 
 // Where key's live entry is (from the in-memory index, through KEYCUR-free
