@@ -243,6 +243,30 @@ TEST_F(RecoveryTest, RebuildWithoutIndexStopsAtDamage) {
   EXPECT_EQ(Get(Key(1)).substr(0, 11), "Corruption:");
 }
 
+// Compaction neither copies entries from before an unreadable region (the
+// copies would look newer) nor removes the region.
+TEST_F(RecoveryTest, CompactionLeavesDamageAlone) {
+  Open();
+  WriteKeys(0, 10);
+  ASSERT_TRUE(ns_->Jump().ok());
+  WriteKeys(10, 12);
+  ASSERT_TRUE(ns_->Jump().ok());
+  ASSERT_TRUE(Set("z", "in the head").ok());
+  Close();
+  zdb_test::FlipByte(DataFile(0), OffsetOf(4) + 30 + 4 + 2);
+  std::filesystem::remove(IndexFile(0));
+  Open();
+  for (int steps = 0; ns_->CompactStep(0.0, 100) && steps < 100; ++steps) {
+  }
+  EXPECT_TRUE(env_.Exists(DataFile(0)));
+  EXPECT_FALSE(env_.Exists(DataFile(1)));  // after the region: compacted as usual
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(Get(Key(i)).substr(0, 11), "Corruption:") << i;
+    ExpectKeys(10, 12);
+    Open();
+  }
+}
+
 // Same in the last segment: a damaged entry followed by more bytes is not a
 // torn tail. Nothing is cut; writes go on in a new segment.
 TEST_F(RecoveryTest, RebuildOfLastSegmentCutsNothingAfterDamage) {
