@@ -145,7 +145,6 @@ Status Namespace::ReadIndexFile(uint32_t id, std::string* buf) {
   return Status::OK();
 }
 
-
 void Namespace::MarkDead(const Location& old) {
   auto it = segments_.find(old.segment);
   if (it != segments_.end()) it->second.dead_bytes += old.length;
