@@ -653,11 +653,7 @@ std::vector<uint32_t> Namespace::dirty_index_ids() const { return dirty_index_id
 // the directories are synced only with sync_always. Otherwise a power loss
 // soon after may bring the flushed keys back, like any unsynced write.
 Status Namespace::Flush() {
-  if (segments_.empty() && head_data_ == nullptr && index_->size() == 0) {
-    head_id_ = 0;
-    unknown_horizon_ = seq_id_slack_ = 0;
-    return Status::OK();  // nothing on disk, nothing in memory
-  }
+  const bool removes_files = !segments_.empty();
   head_data_.reset();
   head_index_.reset();
   unsynced_ = false;
@@ -670,7 +666,7 @@ Status Namespace::Flush() {
     if (!a.ok() && !a.IsNotFound()) return a;
     if (!b.ok() && !b.IsNotFound()) return b;
   }
-  if (opts_.sync_always) {
+  if (opts_.sync_always && removes_files) {
     QS_RETURN_IF_ERROR(env_->SyncDir(data_dir_));
     QS_RETURN_IF_ERROR(env_->SyncDir(index_dir_));
   }
