@@ -718,6 +718,33 @@ void RecoveryTest::ForgedEntryCase(bool in_last) {
 TEST_F(RecoveryTest, EntryInsideValueIsNeverIndexedInClosedSegment) { ForgedEntryCase(false); }
 TEST_F(RecoveryTest, EntryInsideValueIsNeverIndexedInLastSegment) { ForgedEntryCase(true); }
 
+// The index of an evicted segment (data not local) is damaged: the entries
+// past the damage are unknown, so keys with an older version elsewhere do
+// not fall back to it. The index file is left as it is.
+TEST_F(RecoveryTest, DamagedIndexOfEvictedSegmentAnswersErrorNotOlderVersion) {
+  Open();
+  ASSERT_TRUE(Set("a", "old").ok());
+  ASSERT_TRUE(ns_->Jump().ok());
+  WriteKeys(0, 5);
+  ASSERT_TRUE(Set("a", "new").ok());
+  ASSERT_TRUE(ns_->Jump().ok());
+  ASSERT_TRUE(Set("z", "in the head").ok());
+  Close();
+  std::filesystem::remove(DataFile(1));                              // evicted
+  zdb_test::FlipByte(IndexFile(1), 32 + 3 * IndexEntrySize(4) + 8);  // the index entry of key3
+  std::string index = zdb_test::ReadRaw(IndexFile(1));
+  for (int round = 0; round < 2; ++round) {
+    Open();
+    std::string got = Get("a");
+    EXPECT_NE(got, "old");
+    EXPECT_EQ(got.substr(0, 11), "Corruption:") << got;
+    // Known from the prefix, but the lost entries may hold a newer version.
+    EXPECT_EQ(Get(Key(1)).substr(0, 11), "Corruption:");
+    EXPECT_EQ(Get("z"), "in the head");
+    EXPECT_EQ(zdb_test::ReadRaw(IndexFile(1)), index);
+  }
+}
+
 // Sequential mode: ids that an unreadable region may have held are never
 // handed out again (a client holding one would read another value).
 TEST_F(RecoveryTest, SequentialIdsInUnreadableRegionAreNotReissued) {
