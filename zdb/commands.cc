@@ -520,7 +520,8 @@ void FsyncCommand(Server& srv, Client& c, const Args&) { srv.RequestFsync(c, srv
 
 void FenceCommand(Server& srv, Client& c, const Args& argv) {
   Namespace* ns = srv.CurrentNamespace(c);
-  if (CheckWriteAccess(c, ns)) ApplyFence(c, ns, argv[1]);
+  // The descriptor changed: the staging hook uploads it (zstor-staging.md).
+  if (CheckWriteAccess(c, ns) && ApplyFence(c, ns, argv[1])) srv.NotifyNamespaceEvent("namespace-updated", ns->name());
 }
 
 // ---- data ----

@@ -28,18 +28,18 @@ bool CheckFence(Client& c, const Namespace& ns) {
   return false;
 }
 
-void ApplyFence(Client& c, Namespace* ns, std::string_view token_arg) {
+bool ApplyFence(Client& c, Namespace* ns, std::string_view token_arg) {
   uint64_t token = 0;
   auto [end, ec] = std::from_chars(token_arg.data(), token_arg.data() + token_arg.size(), token);
   if (ec != std::errc() || end != token_arg.data() + token_arg.size() || token == 0) {
     resp::AppendError(&c.out, "Invalid token (expected a decimal number from 1 to 18446744073709551615)");
-    return;
+    return false;
   }
   const uint64_t fence = ns->settings().fence;
   if (token < fence) {
     resp::AppendError(&c.out, "Fenced: token " + std::to_string(token) + " is older than the namespace's fence " +
                                   std::to_string(fence));
-    return;
+    return false;
   }
   if (token > fence) {
     NamespaceSettings s = ns->settings();
@@ -47,12 +47,13 @@ void ApplyFence(Client& c, Namespace* ns, std::string_view token_arg) {
     qs::Status st = ns->UpdateSettings(s);  // the descriptor is on disk before +OK
     if (!st.ok()) {
       resp::AppendError(&c.out, "Internal Error (" + st.message() + ")");
-      return;
+      return false;
     }
   }
   c.fence_ns = ns->name();
   c.fence_token = token;
   resp::AppendOk(&c.out);
+  return token > fence;
 }
 
 }  // namespace zdb

@@ -21,7 +21,8 @@ bool CheckFence(Client& c, const Namespace& ns);
 
 // FENCE <token> on the client's namespace, write access already checked:
 // raises the fence (descriptor persisted before the reply), joins it, or
-// refuses an older token. Replies in every case.
-void ApplyFence(Client& c, Namespace* ns, std::string_view token_arg);
+// refuses an older token. Replies in every case; true when the fence was
+// raised (the descriptor changed).
+bool ApplyFence(Client& c, Namespace* ns, std::string_view token_arg);
 
 }  // namespace zdb
