@@ -32,6 +32,7 @@
 #include "qsfs/dir_bucket.h"
 #include "qsfs/fs_metrics.h"
 #include "qsfs/inode.h"
+#include "qsfs/lease.h"
 #include "qsfs/options.h"
 #include "qsfs/store.h"
 #include "qsfs/superblock.h"
@@ -95,6 +96,9 @@ class Filesystem {
   void Start();
   // Flushes everything, frees unlinked inodes, releases the lease.
   qs::Status Shutdown();
+  // 0 while a change may be acknowledged, else EIO: the mount lease is
+  // overdue or lost (qsfs/lease.h). Thread-safe, takes no lock.
+  int WriteGate() { return lease_->Gate(); }
 
   uint32_t block_size() const { return sb_.block_size; }
 
@@ -185,8 +189,6 @@ class Filesystem {
   explicit Filesystem(const Options& options, std::unique_ptr<Store> store);
 
   // --- lifecycle (filesystem.cc)
-  qs::Status AcquireLease();
-  void RefreshLease();
   qs::Status LoadOrFormat();
   qs::Status CleanOrphans();
   // After a crash (or with the fsck option), before serving: frees inodes
@@ -278,7 +280,7 @@ class Filesystem {
   Superblock sb_;
   uint64_t next_ino_ = 0;
   uint64_t reserved_until_ = 0;
-  Lease lease_;
+  std::unique_ptr<MountLease> lease_;  // set by Mount
   bool took_stale_lease_ = false;  // the previous mount did not unmount cleanly
 
   std::mutex mu_;
