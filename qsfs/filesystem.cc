@@ -85,6 +85,7 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
       spdlog::error("filesystem check: {} directory buckets are unreadable; inodes and link counts were left as they "
                     "are", r.unreadable_buckets);
   }
+  fs->lease_->Renew();  // serving starts with a fresh renewal
   return fs;
 }
 
@@ -164,7 +165,6 @@ void Filesystem::SetMetrics(FsMetrics* metrics) {
 void Filesystem::BackgroundLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   auto period = std::chrono::duration<double>(std::clamp(options_.writeback_delay_seconds / 2, 0.1, 1.0));
-  auto next_lease = std::chrono::steady_clock::now() + lease_->renew_period();
   while (!stopping_) {
     wake_.wait_for(lock, period);
     if (stopping_) break;
@@ -193,10 +193,7 @@ void Filesystem::BackgroundLoop() {
       metrics_->SetCachedInodes(nodes_.size());
       metrics_->SetParkedInodes(parked_.size());
     }
-    if (std::chrono::steady_clock::now() >= next_lease) {
-      lease_->Renew();
-      next_lease = std::chrono::steady_clock::now() + lease_->renew_period();
-    }
+    lease_->RenewIfDue();
   }
 }
 

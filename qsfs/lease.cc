@@ -108,6 +108,7 @@ qs::Status MountLease::Acquire(bool* took_stale) {
     return s;
   }
   renewed_at_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch()).count();
+  last_attempt_ = sent;
   // Two mounts starting together: the one whose lease is not the last
   // written gives up (the other one's token fences it anyway).
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -127,9 +128,14 @@ void MountLease::LoseForGood(const std::string& why) {
   }
 }
 
+void MountLease::RenewIfDue() {
+  if (Clock::now() - last_attempt_ >= std::chrono::milliseconds(timeout_ms_ / 6)) Renew();
+}
+
 void MountLease::Renew() {
   if (fenced()) return;
   auto sent = Clock::now();
+  last_attempt_ = sent;
   auto got = store_->MetaGet(kLeaseKey);
   if (!got.ok()) {
     spdlog::warn("renewing the mount lease: {}", got.status().ToString());

@@ -37,7 +37,8 @@ class MountLease {
   // One renewal: re-reads the record (held by another mount: fenced for
   // good) and rewrites it with the current time.
   void Renew();
-  std::chrono::milliseconds renew_period() const { return std::chrono::milliseconds(timeout_ms_ / 6); }
+  // Renew when the last attempt is a renewal period old (cheap otherwise).
+  void RenewIfDue();
 
   // 0 while this mount may acknowledge a change, else EIO (logged once per
   // episode).
@@ -62,6 +63,7 @@ class MountLease {
   std::atomic<int64_t> renewed_at_ns_{0};  // Clock time the last successful renewal was sent
   std::atomic<bool> lost_{false};
   std::atomic<bool> stale_logged_{false};
+  Clock::time_point last_attempt_{};  // of Renew, for RenewIfDue
 };
 
 }  // namespace qsfs

@@ -82,7 +82,8 @@ class QsfsLeaseTest : public qsfs_test::QsfsFixture {
     if (qsfs_.pid() > 0) kill(qsfs_.pid(), SIGCONT);
     writer_.reset();  // after A runs again: its descriptor is flushed on exit
     if (!mnt_b_.empty()) qsfs_test::UnmountAndWait(b_, mnt_b_);
-    if (HasFailure()) std::fprintf(stderr, "mount B's log:\n%s\n", ReadWholeFile(dir_ + "/b.log").c_str());
+    if (HasFailure() && !mnt_b_.empty())
+      std::fprintf(stderr, "mount B's log:\n%s\n", ReadWholeFile(dir_ + "/b.log").c_str());
     QsfsFixture::TearDown();
   }
 
@@ -159,9 +160,14 @@ TEST_F(QsfsLeaseTest, StoppedPastTheTakeoverFencesItselfAndLosesNothing) {
   EXPECT_EQ(QS_ERRNO(unlink(P("file1").c_str())), EIO);
   EXPECT_EQ(QS_ERRNO(rename(P("file1").c_str(), P("renamed").c_str())), EIO);
   EXPECT_TRUE(ReadFile(P("file1")) == file1);  // reads still work
-  // It says so, once.
-  std::string log = ReadWholeFile(dir_ + "/qsfs.log");
-  EXPECT_NE(log.find("fenced"), std::string::npos) << log;
+  // It finds out that it lost the lease (its next renewal at the latest)
+  // and says so.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ReadWholeFile(dir_ + "/qsfs.log").find("fenced: ") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "mount A does not know it lost the lease";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(QS_ERRNO(mkdir(P("dir-later").c_str(), 0755)), EIO);
 
   // Both stop; the next mount has everything either acknowledged.
   writer_.reset();
@@ -174,6 +180,56 @@ TEST_F(QsfsLeaseTest, StoppedPastTheTakeoverFencesItselfAndLosesNothing) {
   struct stat st;
   EXPECT_EQ(QS_ERRNO(stat(P("created-late").c_str(), &st)), ENOENT);
   EXPECT_EQ(QS_ERRNO(stat(P("dir-late").c_str(), &st)), ENOENT);
+  EXPECT_EQ(QS_ERRNO(stat(P("dir-later").c_str(), &st)), ENOENT);
+}
+
+// No renewal for 2/3 of the lease timeout (here qsfs-meta is locked, so
+// renewals fail at once): the mount acknowledges no write, not even one its
+// cache could take, until a renewal succeeds again; then it goes on, and
+// what it acknowledged is kept.
+TEST_F(QsfsLeaseTest, NoRenewalMeansNoAcknowledgementUntilTheNextOne) {
+  if (WritebackCache()) GTEST_SKIP() << "the kernel answers write(2) itself with writeback_cache";
+  Unmount();
+  Mount("lease_timeout=" + std::to_string(kLeaseTimeout) + ",writeback_delay=600");  // writes stay cached
+  const std::string before = RandomBytes(200000, 3);
+  WriteFile(P("before"), before);
+  int fd = open(P("f").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "x", 1), 1);
+  ASSERT_EQ(fsync(fd), 0);
+  qs::ZdbClient admin = Admin();
+  auto r = admin.Command({"NSSET", "qsfs-meta", "lock", "1"});
+  ASSERT_TRUE(r.ok() && r->is_status()) << r->DebugString();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  int err = 0;
+  while ((err = QS_ERRNO(write(fd, "y", 1))) == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "writes are still acknowledged";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(err, EIO);
+  EXPECT_NE(ReadWholeFile(dir_ + "/qsfs.log").find("changes fail with EIO until a renewal succeeds"),
+            std::string::npos);
+  EXPECT_EQ(QS_ERRNO(fsync(fd)), EIO);
+  r = admin.Command({"NSSET", "qsfs-meta", "lock", "0"});
+  ASSERT_TRUE(r.ok() && r->is_status()) << r->DebugString();
+  // The next renewal lifts it.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((err = QS_ERRNO(write(fd, "z", 1))) != 0) {
+    ASSERT_EQ(err, EIO);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "writes stay refused";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(fsync(fd), 0);
+  ASSERT_EQ(close(fd), 0);
+  std::string log = ReadWholeFile(dir_ + "/qsfs.log");
+  EXPECT_NE(log.find("mount lease renewed: changes are acknowledged again"), std::string::npos) << log;
+  EXPECT_EQ(log.find("fenced:"), std::string::npos) << log;
+  const std::string f = ReadFile(P("f"));
+  EXPECT_EQ(f.substr(0, 1), "x");
+  EXPECT_EQ(f.back(), 'z');
+  Remount();
+  EXPECT_TRUE(ReadFile(P("before")) == before);
+  EXPECT_EQ(ReadFile(P("f")), f);
 }
 
 }  // namespace
