@@ -64,9 +64,11 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
   std::lock_guard<std::mutex> lock(fs->mu_);
   fs->lease_ = std::make_unique<MountLease>(options, fs->store_.get());
   QS_RETURN_IF_ERROR(fs->lease_->Acquire(&fs->took_stale_lease_));
+  fs->lease_->Start();  // renewed from now on, through a long check too
   qs::Status s = fs->LoadOrFormat();
   if (s.ok()) s = fs->CleanOrphans();
   if (!s.ok()) {
+    fs->lease_->Stop();
     fs->lease_->Release();
     return s;
   }
@@ -85,7 +87,6 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
       spdlog::error("filesystem check: {} directory buckets are unreadable; inodes and link counts were left as they "
                     "are", r.unreadable_buckets);
   }
-  fs->lease_->Renew();  // serving starts with a fresh renewal
   return fs;
 }
 
@@ -193,7 +194,6 @@ void Filesystem::BackgroundLoop() {
       metrics_->SetCachedInodes(nodes_.size());
       metrics_->SetParkedInodes(parked_.size());
     }
-    lease_->RenewIfDue();
   }
 }
 
@@ -261,6 +261,7 @@ qs::Status Filesystem::Shutdown() {
   qs::Status s = store_->Sync();
   io.unlock();
   if (!s.ok() && result.ok()) result = s;
+  lease_->Stop();
   s = lease_->Release();
   if (!s.ok() && result.ok()) result = s;
   return result;

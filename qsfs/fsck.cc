@@ -44,10 +44,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
   *report = FsckReport{};
   // A big filesystem takes a while: where the check is, every 5 s.
   auto last_note = t0;
-  // The lease is renewed meanwhile: a check longer than the lease timeout
-  // would otherwise let another mount take over.
   auto progress = [&](const char* stage, size_t done) {
-    lease_->RenewIfDue();
     auto now = std::chrono::steady_clock::now();
     if (now - last_note < std::chrono::seconds(5)) return;
     last_note = now;

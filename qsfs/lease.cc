@@ -11,7 +11,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "qsfs/keys.h"
 
 namespace qsfs {
 
@@ -32,6 +31,30 @@ MountLease::MountLease(const Options& options, Store* store)
   lease_.timeout = options.lease_timeout_seconds;
 }
 
+MountLease::~MountLease() { Stop(); }
+
+void MountLease::Start() {
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms_ / 6));
+      if (stop_) break;
+      lock.unlock();
+      Renew();
+      lock.lock();
+    }
+  });
+}
+
+void MountLease::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 qs::Result<uint64_t> MountLease::NextToken(const Lease* held) {
   auto fence = store_->CurrentFence();
   if (!fence.ok()) return fence.status();
@@ -44,7 +67,7 @@ qs::Result<uint64_t> MountLease::NextToken(const Lease* held) {
 
 qs::Status MountLease::Acquire(bool* took_stale) {
   *took_stale = false;
-  auto got = store_->MetaGet(kLeaseKey);
+  auto got = store_->LeaseGet();
   if (!got.ok()) return got.status();
   std::optional<Lease> held;
   if (got->has_value()) {
@@ -88,7 +111,7 @@ qs::Status MountLease::Acquire(bool* took_stale) {
   // renewal. Wait that out, so that no two mounts acknowledge changes at
   // once (it cannot renew any more).
   if (held) {
-    got = store_->MetaGet(kLeaseKey);
+    got = store_->LeaseGet();
     if (!got.ok()) return got.status();
     auto now_held = got->has_value() ? DecodeLease(**got) : qs::Result<Lease>(qs::Status::NotFound("lease"));
     if (now_held.ok() && now_held->id == held->id && now_held->time != held->time) {
@@ -100,7 +123,7 @@ qs::Status MountLease::Acquire(bool* took_stale) {
 
   auto sent = Clock::now();
   lease_.time = WallSeconds();
-  s = store_->MetaSet(kLeaseKey, EncodeLease(lease_));
+  s = store_->LeaseSet(EncodeLease(lease_));
   if (!s.ok()) {
     if (store_->fenced()) {
       return qs::Status::Busy("another qsfs took the namespaces over at the same time; refusing a second mount");
@@ -108,11 +131,10 @@ qs::Status MountLease::Acquire(bool* took_stale) {
     return s;
   }
   renewed_at_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch()).count();
-  last_attempt_ = sent;
   // Two mounts starting together: the one whose lease is not the last
   // written gives up (the other one's token fences it anyway).
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  got = store_->MetaGet(kLeaseKey);
+  got = store_->LeaseGet();
   if (!got.ok()) return got.status();
   auto now_held = got->has_value() ? DecodeLease(**got) : qs::Result<Lease>(qs::Status::NotFound("lease"));
   if (!now_held.ok() || now_held->id != lease_.id) {
@@ -128,15 +150,10 @@ void MountLease::LoseForGood(const std::string& why) {
   }
 }
 
-void MountLease::RenewIfDue() {
-  if (Clock::now() - last_attempt_ >= std::chrono::milliseconds(timeout_ms_ / 6)) Renew();
-}
-
 void MountLease::Renew() {
   if (fenced()) return;
   auto sent = Clock::now();
-  last_attempt_ = sent;
-  auto got = store_->MetaGet(kLeaseKey);
+  auto got = store_->LeaseGet();
   if (!got.ok()) {
     spdlog::warn("renewing the mount lease: {}", got.status().ToString());
     return;
@@ -150,7 +167,7 @@ void MountLease::Renew() {
     }
   }
   lease_.time = WallSeconds();
-  qs::Status s = store_->MetaSet(kLeaseKey, EncodeLease(lease_));
+  qs::Status s = store_->LeaseSet(EncodeLease(lease_));
   if (!s.ok()) {
     if (store_->fenced()) LoseForGood("zdb refused the lease renewal: " + s.message());
     else spdlog::warn("renewing the mount lease: {}", s.ToString());
@@ -180,13 +197,13 @@ int MountLease::Gate() {
 
 qs::Status MountLease::Release() {
   if (fenced()) return qs::Status::OK();
-  auto got = store_->MetaGet(kLeaseKey);
+  auto got = store_->LeaseGet();
   if (!got.ok()) return got.status();
   if (got->has_value()) {
     auto held = DecodeLease(**got);
     if (held.ok() && held->id != lease_.id) return qs::Status::OK();  // not ours any more
   }
-  return store_->MetaDel(kLeaseKey);
+  return store_->LeaseDel();
 }
 
 }  // namespace qsfs

@@ -86,7 +86,8 @@ Store::Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, q
     : options_(options),
       meta_(std::move(meta), RuntimeClientOptions()),
       data_(std::move(data), RuntimeClientOptions()),
-      admin_(std::move(base), RuntimeClientOptions()) {}
+      admin_(std::move(base), RuntimeClientOptions()),
+      lease_(meta_.address(), RuntimeClientOptions()) {}
 
 qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
   qs::ZdbAddress base;
@@ -181,7 +182,7 @@ qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
 template <typename Fn>
 auto Store::Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client)) {
   for (int attempt = 1;; attempt++) {
-    if (metrics_ != nullptr) metrics_->ZdbRoundTrip(&client != &meta_ && &client != &admin_);
+    if (metrics_ != nullptr) metrics_->ZdbRoundTrip(&client != &meta_ && &client != &admin_ && &client != &lease_);
     auto r = fn(client);
     if (r.ok() || r.status().code() != qs::Status::Code::kUnavailable || attempt >= kAttempts) return r;
     spdlog::warn("zdb {} ({}): {}; retrying", client.address().ToString(), client.address().ns,
@@ -422,7 +423,7 @@ qs::Status Store::FenceOn(qs::ZdbClient& client) {
 
 qs::Status Store::Fence(uint64_t token) {
   token_ = token;
-  for (qs::ZdbClient* c : {&meta_, &data_}) {
+  for (qs::ZdbClient* c : {&meta_, &data_, &lease_}) {
     qs::Status s = FenceOn(*c);
     if (!s.ok() && Contains(s.message(), "Command not supported")) {
       spdlog::warn("zdb at {} has no FENCE: a mount that lost its lease stops by itself, zdb does not refuse it",
@@ -433,6 +434,23 @@ qs::Status Store::Fence(uint64_t token) {
     QS_RETURN_IF_ERROR(s);
   }
   return qs::Status::OK();
+}
+
+qs::Result<std::optional<std::string>> Store::LeaseGet() {
+  return Retry(lease_, [&](qs::ZdbClient& c) { return c.Get(kLeaseKey); });
+}
+
+qs::Status Store::LeaseSet(std::string_view record) {
+  auto r = WritePipeline(lease_, {{"SET", kLeaseKey, record}});
+  if (!r.ok()) return r.status();
+  return ReplyStatus(r->at(0));
+}
+
+qs::Status Store::LeaseDel() {
+  auto r = WritePipeline(lease_, {{"DEL", kLeaseKey}});
+  if (!r.ok()) return r.status();
+  if (r->at(0).is_error() && Contains(r->at(0).str, "not found")) return qs::Status::OK();
+  return ReplyStatus(r->at(0));
 }
 
 qs::Result<uint64_t> Store::CurrentFence() {

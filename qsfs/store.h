@@ -1,6 +1,8 @@
 // Store: qsfs's access to zdb. Two connections, one SELECTed on the
 // metadata namespace (user mode) and one on the data namespace (sequential
 // mode), used by one caller at a time (the Filesystem serialises them);
+// the Lease* calls have a metadata connection of their own (the lease
+// thread's, qsfs/lease.h), one caller at a time;
 // DataGetMany alone is thread-safe: it runs on a pool of read connections,
 // so a read stalled in zdb (a missing-data restore) holds up only itself.
 // Transport failures are retried (the client reconnects with back-off);
@@ -100,6 +102,11 @@ class Store {
   qs::Result<uint64_t> CurrentFence();
   bool fenced() const { return fenced_.load(); }
 
+  // The mount lease record (keys.h kLeaseKey), on the lease connection.
+  qs::Result<std::optional<std::string>> LeaseGet();
+  qs::Status LeaseSet(std::string_view record);
+  qs::Status LeaseDel();  // a missing record is not an error
+
   // FSYNC on both namespaces: every acknowledged write is on stable storage.
   qs::Status Sync();
   qs::Result<SpaceInfo> Space();
@@ -128,6 +135,7 @@ class Store {
   qs::ZdbClient meta_;
   qs::ZdbClient data_;
   qs::ZdbClient admin_;  // default namespace, for NSINFO
+  qs::ZdbClient lease_;  // metadata namespace, for the lease record only
   FsMetrics* metrics_ = nullptr;
   uint64_t token_ = 0;  // 0: not fenced (before Fence, or a zdb without FENCE)
   std::atomic<bool> fenced_{false};

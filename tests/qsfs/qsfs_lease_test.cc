@@ -16,7 +16,7 @@ using qsfs_test::ReadFile;
 using qsfs_test::ReadWholeFile;
 using qsfs_test::WriteFile;
 
-constexpr int kLeaseTimeout = 6;  // seconds (lease_timeout=)
+constexpr int kLeaseTimeout = 9;  // seconds (lease_timeout=): changes stop 6 s after the last renewal
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);
