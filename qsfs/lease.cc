@@ -11,7 +11,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 namespace qsfs {
 
 namespace {

@@ -66,7 +66,7 @@ qs::Result<Lease> DecodeLease(std::string_view data) {
     }
   }
   if (!have_time) return qs::Status::Corruption("lease: no time");
-  if (l.timeout <= 0) return qs::Status::Corruption("lease: bad timeout");
+  if (l.timeout <= 0 || l.timeout > kMaxLeaseTimeout) return qs::Status::Corruption("lease: bad timeout");
   return l;
 }
 

@@ -35,6 +35,7 @@ struct Lease {
   int64_t timeout = kDefaultLeaseTimeout;  // seconds: the holder's lease_timeout
   static constexpr int64_t kDefaultLeaseTimeout = 30;  // records without a timeout line
 };
+inline constexpr int64_t kMaxLeaseTimeout = 3600;  // seconds, as the lease_timeout option
 
 std::string EncodeLease(const Lease& lease);  // "key=value\n" text
 qs::Result<Lease> DecodeLease(std::string_view data);

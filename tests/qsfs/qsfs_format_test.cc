@@ -183,6 +183,7 @@ TEST(Lease, TextRoundTrip) {
   EXPECT_EQ(back->timeout, 6);
   EXPECT_FALSE(DecodeLease("garbage").ok());
   EXPECT_FALSE(DecodeLease("time=1\ntimeout=0\n").ok());
+  EXPECT_FALSE(DecodeLease("time=1\ntimeout=3601\n").ok());
   // A record of a qsfs without fencing: token 0, the default timeout.
   auto old = DecodeLease("host=h\npid=1\ntime=1700000000\nid=x\n");
   ASSERT_TRUE(old.ok());
