@@ -182,7 +182,7 @@ qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
 template <typename Fn>
 auto Store::Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client)) {
   for (int attempt = 1;; attempt++) {
-    if (metrics_ != nullptr) metrics_->ZdbRoundTrip(&client != &meta_ && &client != &admin_ && &client != &lease_);
+    if (FsMetrics* m = metrics_.load()) m->ZdbRoundTrip(&client != &meta_ && &client != &admin_ && &client != &lease_);
     auto r = fn(client);
     if (r.ok() || r.status().code() != qs::Status::Code::kUnavailable || attempt >= kAttempts) return r;
     spdlog::warn("zdb {} ({}): {}; retrying", client.address().ToString(), client.address().ns,

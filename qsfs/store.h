@@ -136,7 +136,7 @@ class Store {
   qs::ZdbClient data_;
   qs::ZdbClient admin_;  // default namespace, for NSINFO
   qs::ZdbClient lease_;  // metadata namespace, for the lease record only
-  FsMetrics* metrics_ = nullptr;
+  std::atomic<FsMetrics*> metrics_{nullptr};  // set while the lease thread runs
   uint64_t token_ = 0;  // 0: not fenced (before Fence, or a zdb without FENCE)
   std::atomic<bool> fenced_{false};
   std::mutex readers_mu_;
