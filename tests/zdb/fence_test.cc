@@ -87,6 +87,8 @@ TEST_F(FenceTest, HigherTokenTakesOverAndOlderIsRefused) {
   Ok(b, {"SET", "k", "from b"});
   EXPECT_EQ(Reply(a, {"SET", "k", "late"}), "-Fenced: this session's token 100 is older than the namespace's fence 200");
   EXPECT_EQ(Reply(a2, {"DEL", "k2"}), "-Fenced: this session's token 100 is older than the namespace's fence 200");
+  EXPECT_EQ(Reply(a2, {"FLUSH"}), "-Fenced: this session's token 100 is older than the namespace's fence 200");
+  EXPECT_EQ(Reply(a2, {"SETX", "k", "late"}), "-Fenced: this session's token 100 is older than the namespace's fence 200");
   EXPECT_EQ(Reply(a, {"FENCE", "100"}), "-Fenced: token 100 is older than the namespace's fence 200");
   EXPECT_EQ(Reply(a, {"FENCE", "199"}), "-Fenced: token 199 is older than the namespace's fence 200");
   EXPECT_EQ(Reply(a, {"GET", "k"}), "from b");
