@@ -1,8 +1,9 @@
 // Filesystem: the POSIX semantics of qsfs over a Store, independent of the
 // FUSE wire protocol (fs_ops.cc adapts it). Every public method is
 // thread-safe: one mutex serialises them, including the background
-// write-back and lease refresh, except that Read fetches stored blocks
-// with the mutex released. Methods return 0 or a positive errno.
+// write-back, except that Read fetches stored blocks with the mutex
+// released (the mount lease is renewed by a thread of its own, lease.h).
+// Methods return 0 or a positive errno.
 //
 // In memory: a Node per inode the kernel references (lookup count) or has
 // open, with the file's dirty data blocks and its loaded block map chunks;
@@ -92,7 +93,7 @@ class Filesystem {
   // called with no qsfs lock held and must not use the FUSE session (it
   // may run after the session loop ended). Set before Start.
   void SetKernelSync(std::function<void()> fn) { kernel_sync_ = std::move(fn); }
-  // Starts the write-back and lease thread.
+  // Starts the write-back thread (the lease thread runs from Mount on).
   void Start();
   // Flushes everything, frees unlinked inodes, releases the lease.
   qs::Status Shutdown();
