@@ -62,11 +62,14 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
   if (!store.ok()) return store.status();
   std::unique_ptr<Filesystem> fs(new Filesystem(options, std::move(store.value())));
   std::lock_guard<std::mutex> lock(fs->mu_);
-  QS_RETURN_IF_ERROR(fs->AcquireLease());
+  fs->lease_ = std::make_unique<MountLease>(options, fs->store_.get());
+  QS_RETURN_IF_ERROR(fs->lease_->Acquire(&fs->took_stale_lease_));
+  fs->lease_->Start();  // renewed from now on, through a long check too
   qs::Status s = fs->LoadOrFormat();
   if (s.ok()) s = fs->CleanOrphans();
   if (!s.ok()) {
-    fs->store_->MetaDel(kLeaseKey);
+    fs->lease_->Stop();
+    fs->lease_->Release();
     return s;
   }
   if (fs->took_stale_lease_ || options.fsck) {
@@ -89,67 +92,6 @@ qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options
 
 // ---------------------------------------------------------------------------
 // Lifecycle
-
-qs::Status Filesystem::AcquireLease() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  std::random_device rd;
-  char id[33];
-  std::snprintf(id, sizeof(id), "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
-  lease_.host = host;
-  lease_.pid = getpid();
-  lease_.time = Now().sec;
-  lease_.id = id;
-  auto got = store_->MetaGet(kLeaseKey);
-  if (!got.ok()) return got.status();
-  if (got->has_value()) {
-    auto held = DecodeLease(**got);
-    if (held.ok()) {
-      int64_t age = lease_.time - held->time;
-      bool stale = age > kLeaseExpirySeconds;
-      if (!stale && held->host == lease_.host && held->pid > 0 && kill(static_cast<pid_t>(held->pid), 0) != 0 &&
-          errno == ESRCH) {
-        stale = true;  // the holder on this machine is gone (crashed)
-      }
-      if (!stale) {
-        return qs::Status::Busy("namespaces " + options_.meta_ns + "/" + options_.data_ns +
-                                " are already mounted by qsfs pid " + std::to_string(held->pid) + " on " +
-                                held->host + " (lease refreshed " + std::to_string(age) +
-                                "s ago); refusing a second mount");
-      }
-      spdlog::warn("taking over the stale mount lease of pid {} on {} ({}s old)", held->pid, held->host, age);
-    } else {
-      spdlog::warn("replacing an unreadable mount lease: {}", held.status().ToString());
-    }
-    took_stale_lease_ = true;
-  }
-  QS_RETURN_IF_ERROR(store_->MetaSet(kLeaseKey, EncodeLease(lease_)));
-  // Two mounts starting together: the one whose lease is not the last
-  // written gives up.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  got = store_->MetaGet(kLeaseKey);
-  if (!got.ok()) return got.status();
-  auto now_held = got->has_value() ? DecodeLease(**got) : qs::Result<Lease>(qs::Status::NotFound("lease"));
-  if (!now_held.ok() || now_held->id != lease_.id) {
-    return qs::Status::Busy("another qsfs took the mount lease at the same time; refusing a second mount");
-  }
-  return qs::Status::OK();
-}
-
-void Filesystem::RefreshLease() {
-  auto got = store_->MetaGet(kLeaseKey);
-  if (got.ok() && got->has_value()) {
-    auto held = DecodeLease(**got);
-    if (held.ok() && held->id != lease_.id) {
-      spdlog::error("the mount lease is now held by pid {} on {}: two qsfs processes use the same namespaces",
-                    held->pid, held->host);
-      return;
-    }
-  }
-  lease_.time = Now().sec;
-  qs::Status s = store_->MetaSet(kLeaseKey, EncodeLease(lease_));
-  if (!s.ok()) spdlog::warn("refreshing the mount lease: {}", s.ToString());
-}
 
 qs::Status Filesystem::LoadOrFormat() {
   auto got = store_->MetaGet(kSuperblockKey);
@@ -224,7 +166,6 @@ void Filesystem::SetMetrics(FsMetrics* metrics) {
 void Filesystem::BackgroundLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   auto period = std::chrono::duration<double>(std::clamp(options_.writeback_delay_seconds / 2, 0.1, 1.0));
-  auto next_lease = std::chrono::steady_clock::now() + std::chrono::seconds(kLeaseRefreshSeconds);
   while (!stopping_) {
     wake_.wait_for(lock, period);
     if (stopping_) break;
@@ -239,7 +180,7 @@ void Filesystem::BackgroundLoop() {
     }
     bool all = flush_requested_;  // the dirty cache is half full
     flush_requested_ = false;
-    FlushAll(!all);
+    if (!lease_->fenced()) FlushAll(!all);  // zdb would refuse every write
     // Nodes the kernel forgot are freed, but the allocator keeps their pages:
     // hand them back once the table has shrunk well below its peak.
     if (nodes_.size() + 8192 < nodes_peak_) {
@@ -252,10 +193,6 @@ void Filesystem::BackgroundLoop() {
       metrics_->SetDirty(dirty_bytes_ + inflight_bytes_);
       metrics_->SetCachedInodes(nodes_.size());
       metrics_->SetParkedInodes(parked_.size());
-    }
-    if (std::chrono::steady_clock::now() >= next_lease) {
-      RefreshLease();
-      next_lease = std::chrono::steady_clock::now() + std::chrono::seconds(kLeaseRefreshSeconds);
     }
   }
 }
@@ -301,6 +238,11 @@ qs::Status Filesystem::Shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return qs::Status::OK();
   shut_down_ = true;
+  if (lease_->fenced()) {
+    // Another mount owns the namespaces now: nothing more is written.
+    return qs::Status::IOError("this mount was fenced (another mount took the namespaces over): " +
+                               std::to_string(dirty_bytes_) + " bytes of unacknowledged changes were dropped");
+  }
   qs::Status result;
   if (int err = FlushAll(false)) {
     result = qs::Status::IOError(std::string("flushing data at unmount: ") + strerror(err));
@@ -319,7 +261,8 @@ qs::Status Filesystem::Shutdown() {
   qs::Status s = store_->Sync();
   io.unlock();
   if (!s.ok() && result.ok()) result = s;
-  s = store_->MetaDel(kLeaseKey);
+  lease_->Stop();
+  s = lease_->Release();
   if (!s.ok() && result.ok()) result = s;
   return result;
 }

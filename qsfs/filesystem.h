@@ -1,8 +1,9 @@
 // Filesystem: the POSIX semantics of qsfs over a Store, independent of the
 // FUSE wire protocol (fs_ops.cc adapts it). Every public method is
 // thread-safe: one mutex serialises them, including the background
-// write-back and lease refresh, except that Read fetches stored blocks
-// with the mutex released. Methods return 0 or a positive errno.
+// write-back, except that Read fetches stored blocks with the mutex
+// released (the mount lease is renewed by a thread of its own, lease.h).
+// Methods return 0 or a positive errno.
 //
 // In memory: a Node per inode the kernel references (lookup count) or has
 // open, with the file's dirty data blocks and its loaded block map chunks;
@@ -32,6 +33,7 @@
 #include "qsfs/dir_bucket.h"
 #include "qsfs/fs_metrics.h"
 #include "qsfs/inode.h"
+#include "qsfs/lease.h"
 #include "qsfs/options.h"
 #include "qsfs/store.h"
 #include "qsfs/superblock.h"
@@ -91,10 +93,13 @@ class Filesystem {
   // called with no qsfs lock held and must not use the FUSE session (it
   // may run after the session loop ended). Set before Start.
   void SetKernelSync(std::function<void()> fn) { kernel_sync_ = std::move(fn); }
-  // Starts the write-back and lease thread.
+  // Starts the write-back thread (the lease thread runs from Mount on).
   void Start();
   // Flushes everything, frees unlinked inodes, releases the lease.
   qs::Status Shutdown();
+  // 0 while a change may be acknowledged, else EIO: the mount lease is
+  // overdue or lost (qsfs/lease.h). Thread-safe, takes no lock.
+  int WriteGate() { return lease_->Gate(); }
 
   uint32_t block_size() const { return sb_.block_size; }
 
@@ -185,8 +190,6 @@ class Filesystem {
   explicit Filesystem(const Options& options, std::unique_ptr<Store> store);
 
   // --- lifecycle (filesystem.cc)
-  qs::Status AcquireLease();
-  void RefreshLease();
   qs::Status LoadOrFormat();
   qs::Status CleanOrphans();
   // After a crash (or with the fsck option), before serving: frees inodes
@@ -278,7 +281,7 @@ class Filesystem {
   Superblock sb_;
   uint64_t next_ino_ = 0;
   uint64_t reserved_until_ = 0;
-  Lease lease_;
+  std::unique_ptr<MountLease> lease_;  // set by Mount
   bool took_stale_lease_ = false;  // the previous mount did not unmount cleanly
 
   std::mutex mu_;

@@ -69,6 +69,23 @@ class Timed {
   std::chrono::steady_clock::time_point start_;
 };
 
+// A change is acknowledged only while the mount lease allows it
+// (qsfs/lease.h): checked before the change is made and again before the
+// reply, so a mount that lost its lease meanwhile answers EIO (then undo()
+// drops what the unacknowledged change left open).
+template <typename Fn, typename Undo>
+int Gated(fuse_req_t req, Fn fn, Undo undo) {
+  Filesystem* fs = FS(req);
+  if (int err = fs->WriteGate()) return err;
+  int err = fn();
+  if (err == 0 && (err = fs->WriteGate()) != 0) undo();
+  return err;
+}
+template <typename Fn>
+int Gated(fuse_req_t req, Fn fn) {
+  return Gated(req, fn, [] {});
+}
+
 Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   return Caller{ctx->uid, ctx->gid};
@@ -134,7 +151,7 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
   Timed t(req, FsOp::kSetattr);
   struct stat st;
-  int err = t.Done(FS(req)->SetAttr(ino, *attr, to_set, &st));
+  int err = t.Done(Gated(req, [&] { return FS(req)->SetAttr(ino, *attr, to_set, &st); }));
   if (err != 0) fuse_reply_err(req, err);
   else fuse_reply_attr(req, &st, kCacheSeconds);
 }
@@ -150,50 +167,58 @@ void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
 void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   Timed t(req, FsOp::kMknod);
   Entry e;
-  int err = t.Done(FS(req)->MkNod(CallerOf(req), parent, name, mode, rdev, &e));
+  int err = t.Done(Gated(req, [&] { return FS(req)->MkNod(CallerOf(req), parent, name, mode, rdev, &e); }));
   ReplyEntry(req, err, e);
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Timed t(req, FsOp::kMkdir);
   Entry e;
-  int err = t.Done(FS(req)->MkDir(CallerOf(req), parent, name, mode, &e));
+  int err = t.Done(Gated(req, [&] { return FS(req)->MkDir(CallerOf(req), parent, name, mode, &e); }));
   ReplyEntry(req, err, e);
 }
 
 void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
   Timed t(req, FsOp::kSymlink);
   Entry e;
-  int err = t.Done(FS(req)->Symlink(CallerOf(req), link, parent, name, &e));
+  int err = t.Done(Gated(req, [&] { return FS(req)->Symlink(CallerOf(req), link, parent, name, &e); }));
   ReplyEntry(req, err, e);
 }
 
 void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name) {
   Timed t(req, FsOp::kLink);
   Entry e;
-  int err = t.Done(FS(req)->Link(ino, parent, name, &e));
+  int err = t.Done(Gated(req, [&] { return FS(req)->Link(ino, parent, name, &e); }));
   ReplyEntry(req, err, e);
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Timed t(req, FsOp::kUnlink);
-  fuse_reply_err(req, t.Done(FS(req)->Unlink(parent, name)));
+  fuse_reply_err(req, t.Done(Gated(req, [&] { return FS(req)->Unlink(parent, name); })));
 }
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Timed t(req, FsOp::kRmdir);
-  fuse_reply_err(req, t.Done(FS(req)->RmDir(parent, name)));
+  fuse_reply_err(req, t.Done(Gated(req, [&] { return FS(req)->RmDir(parent, name); })));
 }
 
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
               unsigned int flags) {
   Timed t(req, FsOp::kRename);
-  fuse_reply_err(req, t.Done(FS(req)->Rename(CallerOf(req), parent, name, newparent, newname, flags)));
+  fuse_reply_err(
+      req, t.Done(Gated(req, [&] { return FS(req)->Rename(CallerOf(req), parent, name, newparent, newname, flags); })));
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Timed t(req, FsOp::kOpen);
-  int err = t.Done(FS(req)->Open(ino, fi->flags));
+  int err = 0;
+  if (fi->flags & O_TRUNC) {  // a change
+    err = Gated(
+        req, [&] { return FS(req)->Open(ino, fi->flags); }, [&] { FS(req)->Release(ino, fi->flags); });
+  } else {
+    err = FS(req)->Open(ino, fi->flags);
+  }
+  t.Done(err);
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -208,7 +233,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   Timed t(req, FsOp::kCreate);
   Entry e;
-  int err = t.Done(FS(req)->Create(CallerOf(req), parent, name, mode, fi->flags, &e));
+  int err = t.Done(Gated(
+      req, [&] { return FS(req)->Create(CallerOf(req), parent, name, mode, fi->flags, &e); },
+      [&] { FS(req)->Release(e.ino, fi->flags); }));
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -240,7 +267,8 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
   // With the write-back cache the kernel has placed O_APPEND writes itself
   // (and writes back pages through any open of the file).
   const bool append = (fi->flags & O_APPEND) != 0 && !WritebackCache(req);
-  int err = t.Done(FS(req)->Write(ino, buf, size, static_cast<uint64_t>(off), append, &written));
+  int err = t.Done(
+      Gated(req, [&] { return FS(req)->Write(ino, buf, size, static_cast<uint64_t>(off), append, &written); }));
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -251,7 +279,7 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 
 void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Timed t(req, FsOp::kFlush);
-  fuse_reply_err(req, t.Done(FS(req)->Flush(ino)));
+  fuse_reply_err(req, t.Done(Gated(req, [&] { return FS(req)->Flush(ino); })));
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -261,7 +289,7 @@ void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   Timed t(req, FsOp::kFsync);
-  fuse_reply_err(req, t.Done(FS(req)->Fsync(ino)));
+  fuse_reply_err(req, t.Done(Gated(req, [&] { return FS(req)->Fsync(ino); })));
 }
 
 void ForgetDirHandle(Session* session, DirHandle* h) {
@@ -355,7 +383,7 @@ void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
   Timed t(req, FsOp::kFsync);
-  fuse_reply_err(req, t.Done(FS(req)->FsyncDir()));
+  fuse_reply_err(req, t.Done(Gated(req, [&] { return FS(req)->FsyncDir(); })));
 }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
@@ -368,7 +396,8 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
 
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
   Timed t(req, FsOp::kXattr);
-  fuse_reply_err(req, t.Done(FS(req)->SetXattr(ino, name, std::string_view(value, size), flags)));
+  fuse_reply_err(req,
+                 t.Done(Gated(req, [&] { return FS(req)->SetXattr(ino, name, std::string_view(value, size), flags); })));
 }
 
 void ReplyXattr(fuse_req_t req, int err, const std::string& value, size_t size) {
@@ -394,7 +423,7 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Timed t(req, FsOp::kXattr);
-  fuse_reply_err(req, t.Done(FS(req)->RemoveXattr(ino, name)));
+  fuse_reply_err(req, t.Done(Gated(req, [&] { return FS(req)->RemoveXattr(ino, name); })));
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info*) {
@@ -403,7 +432,9 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
     return;
   }
   Timed t(req, FsOp::kFallocate);
-  fuse_reply_err(req, t.Done(FS(req)->Fallocate(ino, mode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length))));
+  fuse_reply_err(req, t.Done(Gated(req, [&] {
+                   return FS(req)->Fallocate(ino, mode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
+                 })));
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {

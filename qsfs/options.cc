@@ -67,6 +67,9 @@ qs::Status ApplyOption(const std::string& key, const std::string& v, Options* o)
     QS_RETURN_IF_ERROR(ParseBool(key, v, &o->fsck));
   } else if (key == "writeback_cache") {
     QS_RETURN_IF_ERROR(ParseBool(key, v, &o->writeback_cache));
+  } else if (key == "lease_timeout") {
+    QS_RETURN_IF_ERROR(ParseUint(key, v, 3, 3600, &n));
+    o->lease_timeout_seconds = static_cast<int>(n);
   } else if (key == "block_size") {
     auto s = qs::ParseSize(v);
     if (!s.ok()) return Bad("option block_size: " + s.status().message());
@@ -147,6 +150,9 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
   auto delay = r.GetDoubleOr("writeback_delay", o->writeback_delay_seconds, 0, 3600);
   if (!delay.ok()) return delay.status();
   o->writeback_delay_seconds = *delay;
+  auto lease = r.GetIntOr("lease_timeout", o->lease_timeout_seconds, 3, 3600);
+  if (!lease.ok()) return lease.status();
+  o->lease_timeout_seconds = static_cast<int>(*lease);
   auto threads = r.GetIntOr("threads", o->max_threads, 1, 256);
   if (!threads.ok()) return threads.status();
   o->max_threads = static_cast<unsigned>(*threads);
@@ -181,6 +187,7 @@ std::string Usage() {
          "     meta_password=P data_password=P admin_password=P\n"
          "     nocreate                  fail when a namespace is missing\n"
          "     fsck                      check the filesystem at mount (always after a crash)\n"
+         "     lease_timeout=SECONDS     another mount may take over after (30; 3..3600)\n"
          "     block_size=SIZE           data block size of a new filesystem (128K)\n"
          "     dirty_cache=SIZE          unwritten data kept in memory (64M)\n"
          "     dir_cache=N               directory buckets cached (4096)\n"

@@ -25,6 +25,11 @@ struct Options {
   // Run the consistency check (fsck.cc) at mount even after a clean unmount
   // (it always runs after a crash).
   bool fsck = false;
+  // Mount lease (docs/qsfs-format.md, "Mount lease and fencing"): another
+  // mount may take the namespaces over once this mount's lease has not been
+  // renewed for this long; this mount stops acknowledging changes after
+  // two thirds of it without a renewal.
+  int lease_timeout_seconds = 30;
 
   // filesystem
   uint32_t block_size = 128 * 1024;  // used when formatting a new filesystem

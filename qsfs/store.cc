@@ -40,6 +40,10 @@ uint64_t InfoNumber(const std::string& info, std::string_view key) {
   return n;
 }
 
+bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+constexpr std::string_view kFenced = "Fenced:";
+constexpr std::string_view kNoToken = "Fenced: this session holds no token";
+
 qs::Status ReplyStatus(const qs::Reply& r) {
   if (r.is_error()) return qs::StatusFromServerError(r.str);
   return qs::Status::OK();
@@ -82,7 +86,8 @@ Store::Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, q
     : options_(options),
       meta_(std::move(meta), RuntimeClientOptions()),
       data_(std::move(data), RuntimeClientOptions()),
-      admin_(std::move(base), RuntimeClientOptions()) {}
+      admin_(std::move(base), RuntimeClientOptions()),
+      lease_(meta_.address(), RuntimeClientOptions()) {}
 
 qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
   qs::ZdbAddress base;
@@ -177,7 +182,7 @@ qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
 template <typename Fn>
 auto Store::Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client)) {
   for (int attempt = 1;; attempt++) {
-    if (metrics_ != nullptr) metrics_->ZdbRoundTrip(&client != &meta_ && &client != &admin_);
+    if (FsMetrics* m = metrics_.load()) m->ZdbRoundTrip(&client != &meta_ && &client != &admin_ && &client != &lease_);
     auto r = fn(client);
     if (r.ok() || r.status().code() != qs::Status::Code::kUnavailable || attempt >= kAttempts) return r;
     spdlog::warn("zdb {} ({}): {}; retrying", client.address().ToString(), client.address().ns,
@@ -237,7 +242,7 @@ qs::Status Store::Apply(const MetaBatch& batch) {
       bytes += op.value.size() + op.key.size();
       end++;
     }
-    auto replies = Pipeline(meta_, cmds);
+    auto replies = WritePipeline(meta_, cmds);
     if (!replies.ok()) return replies.status();
     for (size_t i = 0; i < replies->size(); i++) {
       const qs::Reply& r = (*replies)[i];
@@ -265,7 +270,7 @@ std::vector<std::optional<uint64_t>> Store::DataWrite(const std::vector<BlockWri
     }
     std::vector<std::vector<std::string_view>> cmds;
     for (size_t i = start; i < end; i++) cmds.push_back({"SET", keys[i - start], writes[i].data});
-    auto replies = Pipeline(data_, cmds);
+    auto replies = WritePipeline(data_, cmds);
     if (!replies.ok()) {
       *failed = replies.status();
       return ids;
@@ -339,7 +344,7 @@ qs::Status Store::DataDelMany(const std::vector<uint64_t>& ids) {
     for (size_t i = start; i < std::min(ids.size(), start + kGroup); i++) keys.push_back(DataKey(ids[i]));
     std::vector<std::vector<std::string_view>> cmds;
     for (const std::string& k : keys) cmds.push_back({"DEL", k});
-    auto replies = Pipeline(data_, cmds);
+    auto replies = WritePipeline(data_, cmds);
     if (!replies.ok()) return replies.status();
     for (const qs::Reply& r : *replies) {
       if (r.is_error() && !Contains(r.str, "not found")) return qs::StatusFromServerError(r.str);
@@ -377,6 +382,85 @@ qs::Status Store::DataScan(const std::function<void(uint64_t id)>& fn) {
   return Scan(data_, [&](const std::string& key) {
     if (key.size() == 8) fn(qs::DecodeFixed64(key.data()));
   });
+}
+
+qs::Result<std::vector<qs::Reply>> Store::WritePipeline(qs::ZdbClient& client,
+                                                        const std::vector<std::vector<std::string_view>>& cmds) {
+  auto replies = Pipeline(client, cmds);
+  if (!replies.ok() || token_ == 0) return replies;
+  for (size_t i = 0; i < replies->size(); i++) {
+    const qs::Reply& r = (*replies)[i];
+    if (!r.is_error() || !StartsWith(r.str, kNoToken)) continue;
+    // A new connection (the client reconnected): what it refused did not
+    // run, what came before did. Fence it and send the rest again, once.
+    QS_RETURN_IF_ERROR(FenceOn(client));
+    std::vector<std::vector<std::string_view>> rest(cmds.begin() + static_cast<std::ptrdiff_t>(i), cmds.end());
+    auto again = Pipeline(client, rest);
+    if (!again.ok()) return again.status();
+    for (size_t j = 0; j < again->size(); j++) (*replies)[i + j] = std::move((*again)[j]);
+    break;
+  }
+  for (const qs::Reply& r : *replies) {
+    if (r.is_error() && StartsWith(r.str, kFenced) && !fenced_.exchange(true)) {
+      spdlog::error("zdb refused a write to {}: {}", client.address().ns, r.str);
+    }
+  }
+  return replies;
+}
+
+qs::Status Store::FenceOn(qs::ZdbClient& client) {
+  const std::string token = std::to_string(token_);
+  auto r = Retry(client, [&](qs::ZdbClient& c) { return c.Command({"FENCE", token}); });
+  if (!r.ok()) return r.status();
+  if (r->is_error()) {
+    if (StartsWith(r->str, kFenced) && !fenced_.exchange(true)) {
+      spdlog::error("zdb refused FENCE {} on {}: {}", token, client.address().ns, r->str);
+    }
+    return qs::Status::IOError("FENCE on " + client.address().ns + ": " + r->str);
+  }
+  return qs::Status::OK();
+}
+
+qs::Status Store::Fence(uint64_t token) {
+  token_ = token;
+  for (qs::ZdbClient* c : {&meta_, &data_, &lease_}) {
+    qs::Status s = FenceOn(*c);
+    if (!s.ok() && Contains(s.message(), "Command not supported")) {
+      spdlog::warn("zdb at {} has no FENCE: a mount that lost its lease stops by itself, zdb does not refuse it",
+                   c->address().ToString());
+      token_ = 0;
+      return qs::Status::OK();
+    }
+    QS_RETURN_IF_ERROR(s);
+  }
+  return qs::Status::OK();
+}
+
+qs::Result<std::optional<std::string>> Store::LeaseGet() {
+  return Retry(lease_, [&](qs::ZdbClient& c) { return c.Get(kLeaseKey); });
+}
+
+qs::Status Store::LeaseSet(std::string_view record) {
+  auto r = WritePipeline(lease_, {{"SET", kLeaseKey, record}});
+  if (!r.ok()) return r.status();
+  return ReplyStatus(r->at(0));
+}
+
+qs::Status Store::LeaseDel() {
+  auto r = WritePipeline(lease_, {{"DEL", kLeaseKey}});
+  if (!r.ok()) return r.status();
+  if (r->at(0).is_error() && Contains(r->at(0).str, "not found")) return qs::Status::OK();
+  return ReplyStatus(r->at(0));
+}
+
+qs::Result<uint64_t> Store::CurrentFence() {
+  uint64_t fence = 0;
+  for (const std::string& ns : {options_.meta_ns, options_.data_ns}) {
+    auto info = NsInfo(ns);
+    if (!info.ok()) return info.status();
+    fence = std::max(fence, InfoNumber(*info, "fence"));
+  }
+  return fence;
 }
 
 qs::Status Store::Sync() {

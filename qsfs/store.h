@@ -1,12 +1,18 @@
 // Store: qsfs's access to zdb. Two connections, one SELECTed on the
 // metadata namespace (user mode) and one on the data namespace (sequential
 // mode), used by one caller at a time (the Filesystem serialises them);
+// the Lease* calls have a metadata connection of their own (the lease
+// thread's, qsfs/lease.h), one caller at a time;
 // DataGetMany alone is thread-safe: it runs on a pool of read connections,
 // so a read stalled in zdb (a missing-data restore) holds up only itself.
 // Transport failures are retried (the client reconnects with back-off);
 // server errors become Status codes that ErrnoOf() maps to errno.
+// Fencing: after Fence(token) every write carries the token (zdb FENCE,
+// given again on each new connection); once zdb refuses a write because a
+// later mount raised the fence, fenced() stays true.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -88,6 +94,19 @@ class Store {
   // Metrics to count round trips in (null: off). Not owned.
   void SetMetrics(FsMetrics* metrics) { metrics_ = metrics; }
 
+  // FENCE token on both namespaces (docs/zdb-protocol.md); a zdb without
+  // FENCE is logged and left unfenced. Error when a higher token holds a
+  // namespace (fenced() is then true).
+  qs::Status Fence(uint64_t token);
+  // The higher of the two namespaces' fences (NSINFO; 0 on a zdb without).
+  qs::Result<uint64_t> CurrentFence();
+  bool fenced() const { return fenced_.load(); }
+
+  // The mount lease record (keys.h kLeaseKey), on the lease connection.
+  qs::Result<std::optional<std::string>> LeaseGet();
+  qs::Status LeaseSet(std::string_view record);
+  qs::Status LeaseDel();  // a missing record is not an error
+
   // FSYNC on both namespaces: every acknowledged write is on stable storage.
   qs::Status Sync();
   qs::Result<SpaceInfo> Space();
@@ -100,6 +119,12 @@ class Store {
   qs::Result<std::vector<qs::Reply>> Pipeline(qs::ZdbClient& client,
                                               const std::vector<std::vector<std::string_view>>& cmds);
   qs::Result<std::string> NsInfo(const std::string& ns);
+  // Pipeline of writes on meta_ or data_: when the connection is new (zdb:
+  // "holds no token") it FENCEs again and resends the refused suffix; a
+  // refusal for an older token sets fenced_.
+  qs::Result<std::vector<qs::Reply>> WritePipeline(qs::ZdbClient& client,
+                                                   const std::vector<std::vector<std::string_view>>& cmds);
+  qs::Status FenceOn(qs::ZdbClient& client);
   qs::Status Scan(qs::ZdbClient& client, const std::function<void(const std::string& key)>& fn);
 
   // A read connection on the data namespace, from the pool or new.
@@ -110,7 +135,10 @@ class Store {
   qs::ZdbClient meta_;
   qs::ZdbClient data_;
   qs::ZdbClient admin_;  // default namespace, for NSINFO
-  FsMetrics* metrics_ = nullptr;
+  qs::ZdbClient lease_;  // metadata namespace, for the lease record only
+  std::atomic<FsMetrics*> metrics_{nullptr};  // set while the lease thread runs
+  uint64_t token_ = 0;  // 0: not fenced (before Fence, or a zdb without FENCE)
+  std::atomic<bool> fenced_{false};
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<qs::ZdbClient>> readers_;  // idle read connections
 };

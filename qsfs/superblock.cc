@@ -40,7 +40,7 @@ qs::Result<Superblock> DecodeSuperblock(std::string_view data) {
 
 std::string EncodeLease(const Lease& l) {
   return "host=" + l.host + "\npid=" + std::to_string(l.pid) + "\ntime=" + std::to_string(l.time) +
-         "\nid=" + l.id + "\n";
+         "\nid=" + l.id + "\ntoken=" + std::to_string(l.token) + "\ntimeout=" + std::to_string(l.timeout) + "\n";
 }
 
 qs::Result<Lease> DecodeLease(std::string_view data) {
@@ -59,11 +59,14 @@ qs::Result<Lease> DecodeLease(std::string_view data) {
       else if (k == "pid") l.pid = std::stoll(v);
       else if (k == "time") { l.time = std::stoll(v); have_time = true; }
       else if (k == "id") l.id = v;
+      else if (k == "token") l.token = std::stoull(v);
+      else if (k == "timeout") l.timeout = std::stoll(v);
     } catch (const std::exception&) {
       return qs::Status::Corruption("lease: bad number");
     }
   }
   if (!have_time) return qs::Status::Corruption("lease: no time");
+  if (l.timeout <= 0 || l.timeout > kMaxLeaseTimeout) return qs::Status::Corruption("lease: bad timeout");
   return l;
 }
 

@@ -24,15 +24,18 @@ struct Superblock {
 std::string EncodeSuperblock(const Superblock& sb);
 qs::Result<Superblock> DecodeSuperblock(std::string_view data);
 
-// Who holds the filesystem mounted. Refreshed every kLeaseRefreshSeconds.
+// Who holds the filesystem mounted (qsfs/lease.h). Renewed every
+// timeout/6; stale once `timeout` seconds old.
 struct Lease {
   std::string host;
   int64_t pid = 0;
-  int64_t time = 0;  // unix seconds of the last refresh
-  std::string id;    // random per mount
+  int64_t time = 0;    // unix seconds the last renewal was sent
+  std::string id;      // random per mount
+  uint64_t token = 0;  // the zdb FENCE token of the holder; 0 in records without it
+  int64_t timeout = kDefaultLeaseTimeout;  // seconds: the holder's lease_timeout
+  static constexpr int64_t kDefaultLeaseTimeout = 30;  // records without a timeout line
 };
-inline constexpr int kLeaseRefreshSeconds = 5;
-inline constexpr int kLeaseExpirySeconds = 30;
+inline constexpr int64_t kMaxLeaseTimeout = 3600;  // seconds, as the lease_timeout option
 
 std::string EncodeLease(const Lease& lease);  // "key=value\n" text
 qs::Result<Lease> DecodeLease(std::string_view data);

@@ -11,6 +11,7 @@
 
 #include "common/coding.h"
 #include "common/resp_writer.h"
+#include "zdb/fence.h"
 #include "zdb/server.h"
 
 namespace zdb {
@@ -77,7 +78,7 @@ bool CheckRead(Client& c, Namespace* ns) {
   return true;
 }
 
-bool CheckWrite(Client& c, Namespace* ns) {
+bool CheckWriteAccess(Client& c, Namespace* ns) {
   if (!c.writable) {
     resp::AppendError(&c.out, "Namespace is in read-only mode");
     return false;
@@ -92,6 +93,8 @@ bool CheckWrite(Client& c, Namespace* ns) {
   }
   return true;
 }
+
+bool CheckWrite(Client& c, Namespace* ns) { return CheckWriteAccess(c, ns) && CheckFence(c, *ns); }
 
 // Replies to a failed storage operation; returns true when the client was
 // blocked to fetch a missing segment (the command re-runs later).
@@ -366,6 +369,7 @@ void NsinfoCommand(Server& srv, Client& c, const Args& argv) {
   line("worm", yn(s.worm));
   line("locked", yn(s.locked));
   line("frozen", yn(s.frozen));
+  line("fence", std::to_string(s.fence));
   line("password", yn(!s.password.empty()));
   line("data_size_bytes", std::to_string(ns->data_bytes()));
   std::snprintf(buf, sizeof(buf), "%.2f", static_cast<double>(ns->data_bytes()) / (1024.0 * 1024.0));
@@ -513,6 +517,12 @@ void FlushCommand(Server& srv, Client& c, const Args&) {
 }
 
 void FsyncCommand(Server& srv, Client& c, const Args&) { srv.RequestFsync(c, srv.CurrentNamespace(c)); }
+
+void FenceCommand(Server& srv, Client& c, const Args& argv) {
+  Namespace* ns = srv.CurrentNamespace(c);
+  // The descriptor changed: the staging hook uploads it (zstor-staging.md).
+  if (CheckWriteAccess(c, ns) && ApplyFence(c, ns, argv[1])) srv.NotifyNamespaceEvent("namespace-updated", ns->name());
+}
 
 // ---- data ----
 
@@ -890,6 +900,7 @@ const std::unordered_map<std::string, CommandSpec>& CommandTable() {
         {"RELOAD", 2, kCmdAdmin, ReloadCommand, "Unexpected arguments"},
         {"FLUSH", 1, kCmdNamespace | kCmdWrite, FlushCommand, "Unexpected arguments"},
         {"FSYNC", 1, kCmdNamespace, FsyncCommand, "Unexpected arguments"},
+        {"FENCE", 2, kCmdNamespace, FenceCommand, "Unexpected arguments"},
         {"SET", -3, kCmdNamespace | kCmdWrite, SetCommand, "Unexpected arguments"},
         {"SETX", -3, kCmdNamespace | kCmdWrite, SetCommand, "Unexpected arguments"},
         {"GET", 2, kCmdNamespace, GetCommand, "Unexpected arguments"},

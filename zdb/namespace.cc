@@ -54,6 +54,7 @@ std::string EncodeSettings(std::string_view name, const NamespaceSettings& s) {
   out.append(name);
   out.push_back(static_cast<char>(s.password.size()));
   out.append(s.password);
+  if (s.fence != 0) qs::PutFixed64(&out, s.fence);  // absent when 0: older zdbs read it
   qs::PutFixed32(&out, qs::Crc32c(out));
   return out;
 }
@@ -80,8 +81,11 @@ Status DecodeSettings(std::string_view buf, std::string* name, NamespaceSettings
   name->assign(buf.substr(pos, nlen));
   pos += nlen;
   size_t plen = static_cast<uint8_t>(buf[pos++]);
-  if (pos + plen + 4 != buf.size()) return Status::Corruption("namespace descriptor: truncated");
+  size_t rest = buf.size() - 4 - std::min(buf.size() - 4, pos + plen);  // bytes after the password
+  if (pos + plen + 4 > buf.size() || (rest != 0 && rest != 8))
+    return Status::Corruption("namespace descriptor: truncated");
   s->password.assign(buf.substr(pos, plen));
+  s->fence = rest == 8 ? qs::DecodeFixed64(buf.data() + pos + plen) : 0;
   return Status::OK();
 }
 

@@ -29,6 +29,7 @@ struct NamespaceSettings {
   bool worm = false;
   bool locked = false;  // read-only
   bool frozen = false;  // no reads, no writes
+  uint64_t fence = 0;   // highest FENCE token; 0 = never fenced (zdb/fence.h)
 };
 
 // Encodes/decodes the zdb-namespace descriptor (docs/zdb-format.md).

@@ -62,6 +62,9 @@ struct Client {
   std::string wait_command;  // upper case, "*" for any
   int64_t wait_deadline_ms = 0;
   std::string wait_ns;
+  // FENCE: the token this session holds on namespace fence_ns (0: none).
+  std::string fence_ns;
+  uint64_t fence_token = 0;
 };
 
 using Args = std::vector<std::string_view>;

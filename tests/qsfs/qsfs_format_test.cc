@@ -165,15 +165,30 @@ TEST(Superblock, RoundTripAndChecks) {
 }
 
 TEST(Lease, TextRoundTrip) {
-  Lease l{"host-1", 4242, 1700000000, "abcdef"};
+  Lease l;
+  l.host = "host-1";
+  l.pid = 4242;
+  l.time = 1700000000;
+  l.id = "abcdef";
+  l.token = 0xfffffffe12345678ULL;
+  l.timeout = 6;
   std::string text = EncodeLease(l);
-  EXPECT_EQ(text, "host=host-1\npid=4242\ntime=1700000000\nid=abcdef\n");
+  EXPECT_EQ(text, "host=host-1\npid=4242\ntime=1700000000\nid=abcdef\ntoken=18446744065425036920\ntimeout=6\n");
   auto back = DecodeLease(text);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->host, "host-1");
   EXPECT_EQ(back->pid, 4242);
   EXPECT_EQ(back->id, "abcdef");
+  EXPECT_EQ(back->token, 0xfffffffe12345678ULL);
+  EXPECT_EQ(back->timeout, 6);
   EXPECT_FALSE(DecodeLease("garbage").ok());
+  EXPECT_FALSE(DecodeLease("time=1\ntimeout=0\n").ok());
+  EXPECT_FALSE(DecodeLease("time=1\ntimeout=3601\n").ok());
+  // A record of a qsfs without fencing: token 0, the default timeout.
+  auto old = DecodeLease("host=h\npid=1\ntime=1700000000\nid=x\n");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->token, 0u);
+  EXPECT_EQ(old->timeout, 30);
 }
 
 TEST(Orphans, RoundTrip) {

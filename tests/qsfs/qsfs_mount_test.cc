@@ -527,6 +527,8 @@ TEST_F(QsfsTest, MountAfterCrashFreesLeaksAndFixesLinkCounts) {
   meta_addr.ns = "qsfs-meta";
   data_addr.ns = "qsfs-data";
   qs::ZdbClient meta(meta_addr), dat(data_addr);
+  qsfs_test::JoinFence(meta, "qsfs-meta");
+  qsfs_test::JoinFence(dat, "qsfs-data");
   // Blocks nothing references (a flush that died before its map).
   std::vector<std::string> leaked_ids;
   for (int i = 0; i < 3; ++i) {
@@ -606,6 +608,7 @@ TEST_F(QsfsTest, CheckFreesNothingWhileADirectoryIsUnreadable) {
   meta_addr.unix_path = sock_;
   meta_addr.ns = "qsfs-meta";
   qs::ZdbClient meta(meta_addr);
+  qsfs_test::JoinFence(meta, "qsfs-meta");
   auto bucket = meta.Get(qsfs::DirBucketKey(d, 0));
   ASSERT_TRUE(bucket.ok() && bucket->has_value());
   ASSERT_TRUE(meta.Set(qsfs::DirBucketKey(d, 0), "not a directory bucket").ok());
@@ -618,6 +621,7 @@ TEST_F(QsfsTest, CheckFreesNothingWhileADirectoryIsUnreadable) {
   EXPECT_TRUE(meta.Exists(qsfs::BlockMapKey(f, 0)).value());
   EXPECT_EQ(ReadFile(P("other")), "fine");
   Unmount();
+  qsfs_test::JoinFence(meta, "qsfs-meta");  // that mount fenced higher
   ASSERT_TRUE(meta.Set(qsfs::DirBucketKey(d, 0), **bucket).ok());
   Mount("fsck");
   EXPECT_EQ(ReadFile(P("d/f")), data);
