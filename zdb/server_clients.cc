@@ -26,6 +26,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadPerTurn = 4 * 1024 * 1024;  // fairness between clients
 constexpr int64_t kAcceptRetryMs = 100;     // listeners paused this long after EMFILE & co
 constexpr int64_t kAcceptLogEveryMs = 10000;  // one log line per interval for accept failures
+// Buffer capacity an idle client keeps; more is released once drained, so
+// many idle clients do not use up clients-memory with bursts long past.
+constexpr size_t kIdleBufferKeep = 256 * 1024;
 }  // namespace
 
 void Server::OnAccept(int listen_fd) {
@@ -198,7 +201,7 @@ void Server::ProcessInput(Client& c) {
     c.in.Consume(offset);
     c.parser.Reset();
   }
-  c.in.ShrinkIfIdle(1u << 20);
+  c.in.ShrinkIfIdle(kIdleBufferKeep);
   if (c.closed) return;
   Account(c);
   UpdateInterest(c);
@@ -269,7 +272,7 @@ void Server::WriteOutput(Client& c) {
   if (c.out_sent == c.out.size()) {
     c.out.clear();
     c.out_sent = 0;
-    if (c.out.capacity() > (4u << 20)) c.out.shrink_to_fit();
+    if (c.out.capacity() > kIdleBufferKeep) std::string().swap(c.out);
     if (c.close_after_write) {
       CloseClient(c);
       return;
