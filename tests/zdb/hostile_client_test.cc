@@ -192,6 +192,55 @@ TEST_F(ZdbServerTest, SlowReaderGetsAllItsReplies) {
   EXPECT_STATUS(c->Read(), "PONG");
 }
 
+// The server-wide budget: with small limits, six clients that pipeline GETs
+// and never read hold more than clients-memory together; the largest are
+// disconnected (long before client-output-seconds) and a small client stays.
+TEST_F(ZdbServerTest, ClientsMemoryBudgetDisconnectsTheLargest) {
+  StartZdb({"--max-request", "9M", "--client-output-soft", "1M", "--client-output-hard", "4M",
+            "--clients-memory", "13M", "--client-output-seconds", "600"});
+  auto good = Connect();
+  const std::string value(1 << 20, 'v');
+  EXPECT_BULK(good->Cmd({"SET", "v", value}), "v");
+  redisSetTimeout(good->raw(), timeval{10, 0});
+  std::string gets;
+  for (int i = 0; i < 4096; ++i) gets += "*2\r\n$3\r\nGET\r\n$1\r\nv\r\n";
+  const std::string none;
+  std::atomic<bool> stop{false};
+  std::atomic<int> disconnected{0};
+  std::vector<std::thread> hostile;
+  for (int i = 0; i < 6; ++i)
+    hostile.emplace_back(Flood, sock_, std::cref(none), std::cref(gets), -1, std::cref(stop), &disconnected);
+  const auto start = Clock::now();
+  while (disconnected < 3 && Clock::now() - start < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_STATUS(good->Cmd({"PING"}), "PONG");
+  stop = true;
+  for (auto& t : hostile) t.join();
+  EXPECT_GE(disconnected.load(), 3);
+  EXPECT_NE(zdb_test::ReadRaw(dir_.path() + "/zdb.log").find("(clients-memory 13631488): disconnected"),
+            std::string::npos);
+  R got = good->Cmd({"GET", "v"});
+  EXPECT_TRUE(got.str == value) << got.str.size() << " bytes";
+}
+
+// One request is bounded as a whole, and one MGET reply too.
+TEST_F(ZdbServerTest, RequestAndMgetReplyAreBounded) {
+  StartZdb({"--client-output-soft", "1M", "--client-output-hard", "4M"});
+  // 16 MiB by default: the second 8 MiB argument is refused from its header.
+  const std::string eight(8 << 20, 'k');
+  EXPECT_EQ(RawExchange(sock_, "*3\r\n$4\r\nMGET\r\n$8388608\r\n" + eight + "\r\n$8388608\r\n"),
+            "-Protocol error: request too large\r\n");
+  auto c = Connect();
+  const std::string value((1 << 20) - 100, 'm');  // with its bulk header, under 1 MiB
+  for (const char* k : {"a", "b", "c", "d"}) EXPECT_BULK(c->Cmd({"SET", k, value}), k);
+  // hard - soft = 3 MiB: three values fit, four do not.
+  R three = c->Cmd({"MGET", "a", "b", "c"});
+  ASSERT_EQ(three.type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(three.elems.size(), 3u);
+  EXPECT_ERROR(c->Cmd({"MGET", "a", "b", "c", "d"}), "Reply too large");
+  EXPECT_STATUS(c->Cmd({"PING"}), "PONG");
+}
+
 // At the descriptor limit, accept() fails with EMFILE. zdb must not spin on
 // it nor log every attempt; once descriptors are free, new clients are served.
 TEST_F(ZdbServerTest, DescriptorLimitBacksOffAndRecovers) {
