@@ -860,6 +860,8 @@ std::string Server::InfoText() {
   t += "\n# clients\n";
   line("clients_lifetime", std::to_string(clients_lifetime_));
   line("connected_clients", std::to_string(clients_.size()));
+  line("clients_buffers_bytes", std::to_string(clients_memory_));
+  line("clients_disconnected_limits", std::to_string(stats.limit_disconnects));
   t += "\n# internals\n";
   line("sequential_key_size", "8");
   line("fsync", opts_.fsync == FsyncPolicy::kAlways ? "always" : opts_.fsync == FsyncPolicy::kEverySec ? "everysec" : "never");

@@ -147,6 +147,7 @@ class Server {
   struct Stats {
     uint64_t commands = 0, failed = 0, unauthorized = 0;
     uint64_t net_rx = 0, net_tx = 0;
+    uint64_t limit_disconnects = 0;  // clients cut off by the output or memory limits
   } stats;
   int64_t boot_time = 0;
   uint32_t instance_id = 0;

@@ -132,6 +132,7 @@ void Server::Account(Client& c) {
   if (!c.closed && c.out.size() - c.out_sent > opts_.client_output_hard) {
     spdlog::warn("client {} ({}): {} bytes of replies unread, over client-output-hard: disconnected", c.id, c.peer,
                  c.out.size() - c.out_sent);
+    ++stats.limit_disconnects;
     CloseClient(c);
   }
 }
@@ -149,6 +150,7 @@ void Server::EnforceClientLimits() {
     Client& c = *clients_[id];
     spdlog::warn("client {} ({}): {} bytes buffered while all clients hold {} (clients-memory {}): disconnected", id,
                  c.peer, bytes, clients_memory_, opts_.clients_memory);
+    ++stats.limit_disconnects;
     CloseClient(c);
   }
 }
@@ -326,6 +328,7 @@ void Server::DisconnectSlowReaders() {
     if (c->closed || c->output_over_since_ms == 0 || now_ms - c->output_over_since_ms < limit_ms) continue;
     spdlog::warn("client {} ({}): {} bytes of replies unread for {} s: disconnected", id, c->peer,
                  c->out.size() - c->out_sent, (now_ms - c->output_over_since_ms) / 1000);
+    ++stats.limit_disconnects;
     CloseClient(*c);
   }
 }

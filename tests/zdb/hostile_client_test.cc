@@ -171,6 +171,8 @@ TEST_F(ZdbServerTest, HostileClientsGetBoundedMemoryAndAreDisconnected) {
   EXPECT_TRUE(got.str == big) << got.str.size() << " bytes";
   R info = good->Cmd({"INFO"});
   EXPECT_NE(info.str.find("connected_clients: 1\n"), std::string::npos) << info.str;
+  // The MGET client ended on a protocol error, the six others by the limits.
+  EXPECT_NE(info.str.find("clients_disconnected_limits: 6\n"), std::string::npos) << info.str;
 }
 
 // A client that reads its replies slowly is not cut off: it waits while its
