@@ -60,14 +60,16 @@ void Server::OnAccept(int listen_fd) {
     }
     c->writable = !opts_.protect;
     uint64_t id = c->id;
-    Status s = loop_.AddFd(fd, EPOLLIN, [this, id](uint32_t events) {
+    // EPOLLRDHUP: a client that is not read (blocked, backpressure) and
+    // goes away is noticed at once, as reading its EOF would.
+    Status s = loop_.AddFd(fd, EPOLLIN | EPOLLRDHUP, [this, id](uint32_t events) {
       auto it = clients_.find(id);
       if (it == clients_.end()) return;
       Client& cl = *it->second;
       if (events & EPOLLOUT) WriteOutput(cl);
       if (cl.closed) return;
-      if (cl.reading && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) OnReadable(cl);
-      else if (events & (EPOLLHUP | EPOLLERR)) CloseClient(cl);  // not reading: nothing else would notice
+      if (cl.reading && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) OnReadable(cl);
+      else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) CloseClient(cl);
     });
     if (!s.ok()) {
       close(fd);
@@ -121,7 +123,7 @@ void Server::UpdateInterest(Client& c) {
   if (in == c.reading && out == c.want_write) return;
   c.reading = in;
   c.want_write = out;
-  loop_.ModifyFd(c.fd, (in ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u));
+  loop_.ModifyFd(c.fd, EPOLLRDHUP | (in ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u));
 }
 
 void Server::Account(Client& c) {

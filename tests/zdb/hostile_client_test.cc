@@ -243,6 +243,25 @@ TEST_F(ZdbServerTest, RequestAndMgetReplyAreBounded) {
   EXPECT_STATUS(c->Cmd({"PING"}), "PONG");
 }
 
+// A blocked client is not read, but one that goes away is still noticed at
+// once (over TCP, where only the peer's FIN arrives), not after its WAIT.
+TEST_F(ZdbServerTest, BlockedClientThatLeavesIsClosed) {
+  StartZdb();
+  auto c = Connect();
+  for (int i = 0; i < 3; ++i) {
+    Conn waiter("127.0.0.1", port_);
+    ASSERT_TRUE(waiter.ok());
+    waiter.Append({"WAIT", "SET", "1800000"});
+    ASSERT_EQ(redisBufferWrite(waiter.raw(), nullptr), REDIS_OK);
+  }  // closed here
+  bool gone = false;
+  for (auto deadline = Clock::now() + std::chrono::seconds(10); !gone && Clock::now() < deadline;) {
+    gone = c->Cmd({"INFO"}).str.find("connected_clients: 1\n") != std::string::npos;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << c->Cmd({"INFO"}).str;
+}
+
 // At the descriptor limit, accept() fails with EMFILE. zdb must not spin on
 // it nor log every attempt; once descriptors are free, new clients are served.
 TEST_F(ZdbServerTest, DescriptorLimitBacksOffAndRecovers) {
