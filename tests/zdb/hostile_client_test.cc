@@ -262,6 +262,27 @@ TEST_F(ZdbServerTest, BlockedClientThatLeavesIsClosed) {
   EXPECT_TRUE(gone) << c->Cmd({"INFO"}).str;
 }
 
+// Limits that could not hold one legitimate request and its reply are
+// refused at start-up (exit code 2), naming the option.
+TEST_F(ZdbServerTest, LimitOptionsAreValidated) {
+  const std::string log = dir_.path() + "/bad.log";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-request", "8M"}, "--max-request must be at least 9M"},
+      {{"--client-output-soft", "512K"}, "--client-output-soft must be at least 1M"},
+      {{"--client-output-soft", "32M", "--client-output-hard", "16M"},
+       "--client-output-hard must not be below --client-output-soft"},
+      {{"--clients-memory", "100M"}, "--clients-memory must hold one client's request and replies"},
+      {{"--client-output-seconds", "0"}, "client-output-seconds: 0 out of range [1, 86400]"},
+  };
+  for (const auto& [args, message] : cases) {
+    DaemonProcess p;
+    ASSERT_TRUE(p.Start(ZdbBinary(), args, log));
+    while (p.Running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(p.exit_status(), 2) << message;
+    EXPECT_NE(zdb_test::ReadRaw(log).find(message), std::string::npos) << zdb_test::ReadRaw(log);
+  }
+}
+
 // At the descriptor limit, accept() fails with EMFILE. zdb must not spin on
 // it nor log every attempt; once descriptors are free, new clients are served.
 TEST_F(ZdbServerTest, DescriptorLimitBacksOffAndRecovers) {
