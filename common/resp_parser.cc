@@ -177,18 +177,12 @@ RespParser::Result RespParser::ParseMultibulk(
     if (r < 0) return Fail(kBadMultibulk);
     if (r == 0) return Result::kNeedMore;
     int64_t n;
-    if (!ParseLength(buf + 1, cr - 1, &n) || n < -1 ||
-        static_cast<uint64_t>(std::max<int64_t>(n, 0)) > limits_.max_args) {
-      return Fail(kBadMultibulk);
-    }
+    if (!ParseLength(buf + 1, cr - 1, &n)) return Fail(kBadMultibulk);
+    // 0-db's answers: a command needs a name, and 1024 arguments are plenty.
+    if (n <= 0) return Fail("Missing arguments");
+    if (static_cast<uint64_t>(n) > limits_.max_args) return Fail("Too many arguments");
     pos_ = cr + 2;
     scan_ = pos_;
-    if (n <= 0) {
-      // "*0" and "*-1" are empty commands; the caller skips them.
-      *consumed = pos_;
-      Reset();
-      return Result::kCommand;
-    }
     nargs_ = n;
     spans_.clear();
     spans_.reserve(std::min<size_t>(static_cast<size_t>(n), kMaxReserve));
@@ -215,6 +209,11 @@ RespParser::Result RespParser::ParseMultibulk(
       if (!ParseLength(buf + pos_ + 1, cr - pos_ - 1, &l) || l < 0 ||
           static_cast<uint64_t>(l) > limits_.max_bulk) {
         return Fail(kBadBulk);
+      }
+      // Refused from the header: the bytes of a request too large are
+      // never buffered.
+      if (cr + 2 + static_cast<size_t>(l) + 2 > limits_.max_request) {
+        return Fail("Protocol error: request too large");
       }
       pos_ = cr + 2;
       scan_ = pos_;

@@ -16,9 +16,10 @@
 namespace qs {
 
 struct RespLimits {
-  size_t max_args = 1024 * 1024;        // arguments in one command
+  size_t max_args = 1024;               // arguments in one command (0-db's limit)
   size_t max_bulk = 8 * 1024 * 1024;    // bytes in one argument
   size_t max_inline = 64 * 1024;        // bytes in one inline command line
+  size_t max_request = 16 * 1024 * 1024;  // bytes of one multibulk command, framing included
 };
 
 class RespParser {

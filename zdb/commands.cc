@@ -169,8 +169,7 @@ void AuthCommand(Server& srv, Client& c, const Args& argv) {
     if (argv[1].size() > 128) {
       resp::AppendError(&c.out, "Password too long");
     } else if (argv[1] == admin) {
-      c.admin = true;
-      c.writable = true;  // an admin may write wherever it is (incl. --protect's default)
+      c.admin = true;  // namespace rights unchanged: they come from SELECT (0-db)
       resp::AppendOk(&c.out);
     } else {
       resp::AppendError(&c.out, "Access denied");
@@ -202,7 +201,6 @@ void AuthCommand(Server& srv, Client& c, const Args& argv) {
   c.nonce.clear();  // one use only
   if (ToUpper(argv[2]) == ToUpper(expect)) {
     c.admin = true;
-    c.writable = true;
     resp::AppendOk(&c.out);
   } else {
     resp::AppendError(&c.out, "Access denied");
@@ -240,9 +238,10 @@ void SelectCommand(Server& srv, Client& c, const Args& argv) {
     resp::AppendError(&c.out, "Namespace not found");
     return;
   }
+  // Like 0-db, the password is checked for every session, admin or not.
   const NamespaceSettings& s = ns->settings();
   bool writable = true;
-  if (!s.password.empty() && !c.admin) {
+  if (!s.password.empty()) {
     if (argv.size() == 2) {
       if (!s.is_public) {
         resp::AppendError(&c.out, "Namespace protected and private");
@@ -282,9 +281,8 @@ void SelectCommand(Server& srv, Client& c, const Args& argv) {
       }
     }
   }
-  if (name == "default" && srv.options().protect && !c.admin && argv.size() == 2) writable = false;
-  c.ns_name = name;
-  c.writable = writable;
+  // keyed: admitted by the namespace's password, or it has none.
+  srv.BindClient(c, name, writable, writable);
   resp::AppendOk(&c.out);
 }
 
@@ -303,8 +301,7 @@ bool CheckNsName(Client& c, std::string_view name) {
 void NsnewCommand(Server& srv, Client& c, const Args& argv) {
   std::string name = Str(argv[1]);
   if (!CheckNsName(c, name)) return;
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name == "default" ||
-      name.find('\0') != std::string::npos) {
+  if (!NamespaceNameAllowed(name) || name == "default") {
     resp::AppendError(&c.out, "This name is not allowed");
     return;
   }
@@ -379,7 +376,8 @@ void NsinfoCommand(Server& srv, Client& c, const Args& argv) {
   std::snprintf(buf, sizeof(buf), "%.2f", static_cast<double>(ns->disk_index_bytes()) / 1024.0);
   line("index_size_kb", buf);
   line("data_disk_bytes", std::to_string(ns->disk_data_bytes()));
-  std::snprintf(buf, sizeof(buf), "0x%08llx", static_cast<unsigned long long>(ns->next_seq_id()));
+  // 0-db's bytes: printf("0x%08" PRIx64, bswap_64(id)); 0-db-fs reads them back.
+  std::snprintf(buf, sizeof(buf), "0x%08llx", static_cast<unsigned long long>(__builtin_bswap64(ns->next_seq_id())));
   line("next_internal_id", buf);
   line("mode", s.mode == Mode::kSeq ? "sequential" : "userkey");
   line("index_memory_bytes", std::to_string(ns->index_memory()));
@@ -467,11 +465,13 @@ void NssetCommand(Server& srv, Client& c, const Args& argv) {
     resp::AppendError(&c.out, "Cannot update default namespace");
     return;
   }
+  bool password_changed = s.password != ns->settings().password;
   Status st = ns->UpdateSettings(s);
   if (!st.ok()) {
     resp::AppendError(&c.out, "Internal Error (" + st.message() + ")");
     return;
   }
+  if (password_changed) srv.PasswordChanged(name);
   srv.NotifyNamespaceEvent("namespace-updated", name);
   resp::AppendOk(&c.out);
 }
@@ -612,9 +612,16 @@ void MgetCommand(Server& srv, Client& c, const Args& argv) {
   if (!CheckRead(c, ns)) return;
   std::string body;
   std::string_view value;
+  // One reply may not take a client from below its soft output limit to
+  // over its hard one (docs/zdb-protocol.md, "Limits").
+  const uint64_t max_reply = srv.options().client_output_hard - srv.options().client_output_soft;
   for (size_t i = 1; i < argv.size(); ++i) {
     uint32_t missing = kNoSegment;
     Status s = ns->GetView(argv[i], &value, &missing);
+    if (s.ok() && body.size() + value.size() > max_reply) {
+      resp::AppendError(&c.out, "Reply too large");
+      return;
+    }
     if (s.ok()) resp::AppendBulk(&body, value);
     else if (s.IsNotFound()) resp::AppendNil(&body);
     else if (missing != kNoSegment && srv.FetchMissingSegment(c, argv, ns, missing)) return;  // re-runs whole
@@ -863,6 +870,8 @@ std::string Server::InfoText() {
   t += "\n# clients\n";
   line("clients_lifetime", std::to_string(clients_lifetime_));
   line("connected_clients", std::to_string(clients_.size()));
+  line("clients_buffers_bytes", std::to_string(clients_memory_));
+  line("clients_disconnected_limits", std::to_string(stats.limit_disconnects));
   t += "\n# internals\n";
   line("sequential_key_size", "8");
   line("fsync", opts_.fsync == FsyncPolicy::kAlways ? "always" : opts_.fsync == FsyncPolicy::kEverySec ? "everysec" : "never");

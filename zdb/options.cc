@@ -82,6 +82,17 @@ Status Apply(Options* o, const std::string& key, const std::string& v) {
     if (end == v.c_str() || *end != '\0' || d < 0 || d > 1)
       return Status::InvalidArgument("compaction-ratio: a number in [0, 1] expected, got '" + v + "'");
     o->compaction_ratio = d;
+  } else if (key == "max-request") {
+    QS_RETURN_IF_ERROR(ParseSize(key, v, &o->max_request));
+  } else if (key == "client-output-soft") {
+    QS_RETURN_IF_ERROR(ParseSize(key, v, &o->client_output_soft));
+  } else if (key == "client-output-hard") {
+    QS_RETURN_IF_ERROR(ParseSize(key, v, &o->client_output_hard));
+  } else if (key == "client-output-seconds") {
+    QS_RETURN_IF_ERROR(ParseInt(key, v, 1, 86400, &n));
+    o->client_output_seconds = static_cast<uint64_t>(n);
+  } else if (key == "clients-memory") {
+    QS_RETURN_IF_ERROR(ParseSize(key, v, &o->clients_memory));
   } else if (key == "dualnet") o->dualnet = v != "false";
   else if (key == "protect") o->protect = v != "false";
   else if (key == "evict-synced") o->evict_synced = v != "false";
@@ -150,6 +161,17 @@ std::string Usage() {
   --rotate SECS        close the current segment after SECS seconds
   --compaction-ratio R reclaim segments with this dead fraction (0.5; 0 = off)
   --metrics ADDR:PORT  serve Prometheus /metrics
+  --max-request BYTES  largest multibulk request, all arguments (default 16M)
+  --client-output-soft BYTES
+                       a client with more unsent replies waits for them to drain
+                       before its next request runs (default 16M)
+  --client-output-seconds SECS
+                       disconnect a client above the soft limit this long (default 60)
+  --client-output-hard BYTES
+                       disconnect a client with more unsent replies (default 256M)
+  --clients-memory BYTES
+                       all clients' buffers together; over it the largest clients
+                       are disconnected (default 1G)
   --background         detach once ready
   --logfile FILE       log to FILE instead of stderr
   --verbose            debug logging
@@ -173,6 +195,11 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
       {"background", no_argument, nullptr, 0},     {"logfile", required_argument, nullptr, 0},
       {"verbose", no_argument, nullptr, 0},        {"metrics", required_argument, nullptr, 0},
       {"compaction-ratio", required_argument, nullptr, 0}, {"help", no_argument, nullptr, 'h'},
+      {"max-request", required_argument, nullptr, 0},
+      {"client-output-soft", required_argument, nullptr, 0},
+      {"client-output-seconds", required_argument, nullptr, 0},
+      {"client-output-hard", required_argument, nullptr, 0},
+      {"clients-memory", required_argument, nullptr, 0},
       {nullptr, 0, nullptr, 0}};
   std::vector<std::pair<std::string, std::string>> given;
   std::set<std::string> from_flags;
@@ -205,6 +232,14 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
   if (out->sync) out->fsync = FsyncPolicy::kAlways;
   if (out->protect && out->admin.empty())
     return Status::InvalidArgument("--protect only works with an admin password (--admin)");
+  if (out->max_request < (9ull << 20))
+    return Status::InvalidArgument("--max-request must be at least 9M (one 8 MiB value and its key)");
+  if (out->client_output_hard < out->client_output_soft)
+    return Status::InvalidArgument("--client-output-hard must not be below --client-output-soft");
+  if (out->client_output_soft < (1ull << 20))
+    return Status::InvalidArgument("--client-output-soft must be at least 1M");
+  if (out->clients_memory < out->max_request + out->client_output_hard)
+    return Status::InvalidArgument("--clients-memory must hold one client's request and replies (max-request + client-output-hard)");
   if (out->evict_synced && out->fsync == FsyncPolicy::kNever)
     return Status::InvalidArgument("--evict-synced needs --fsync always or everysec (with never nothing is synced)");
   return Status::OK();

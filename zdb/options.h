@@ -37,6 +37,12 @@ struct Options {
   bool verbose = false;
   std::string metrics;           // "ADDR:PORT", empty = off
   double compaction_ratio = 0.5;  // dead fraction that triggers compaction, 0 = off
+  // Client limits (docs/zdb-protocol.md, "Limits"). Bytes unless stated.
+  uint64_t max_request = 16ull << 20;          // one multibulk request, all arguments
+  uint64_t client_output_soft = 16ull << 20;   // unsent replies: above, the client's requests wait
+  uint64_t client_output_seconds = 60;         // above the soft limit this long: disconnected
+  uint64_t client_output_hard = 256ull << 20;  // unsent replies: above, disconnected at once
+  uint64_t clients_memory = 1ull << 30;        // all clients' buffers; over it, the largest go
   std::string config_file;
 };
 

@@ -22,9 +22,6 @@ using qs::Status;
 namespace resp = qs::resp;
 
 namespace {
-constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kMaxReadPerTurn = 4 * 1024 * 1024;  // fairness between clients
-constexpr size_t kMaxOutputBuffer = 512ull << 20;    // a client that never reads is cut off
 
 // "3 4 7": the dirty index ids as hooks receive them.
 std::string JoinIds(const std::vector<uint32_t>& ids) {
@@ -36,10 +33,31 @@ std::string JoinIds(const std::vector<uint32_t>& ids) {
   return out;
 }
 
-bool ValidNamespaceName(const std::string& n) {
-  return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos && n.size() <= 128;
+// A name for the log: control bytes as \xHH, so no name can forge a line.
+std::string Printable(std::string_view s) {
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char ch : s) {
+    if (ch < 0x20 || ch == 0x7f || ch == '\\') {
+      out += "\\x";
+      out.push_back(hex[ch >> 4]);
+      out.push_back(hex[ch & 15]);
+    } else {
+      out.push_back(static_cast<char>(ch));
+    }
+  }
+  return out;
 }
+
+constexpr char kNamespaceGone[] = "Your active namespace is not available anymore (probably removed).";
 }  // namespace
+
+bool NamespaceNameAllowed(std::string_view n) {
+  if (n.empty() || n.size() > 128 || n == "." || n == "..") return false;
+  for (unsigned char ch : n)
+    if (ch < 0x20 || ch == 0x7f || ch == '/') return false;
+  return true;
+}
 
 Server::Server(Options opts, qs::Env* env)
     : opts_(std::move(opts)), env_(env), hooks_(opts_.hook, InstanceId(opts_), opts_.hook_timeout) {
@@ -94,7 +112,10 @@ Status Server::OpenNamespaces() {
   std::vector<std::string> list = *names;
   if (std::find(list.begin(), list.end(), "default") == list.end()) list.push_back("default");
   for (const auto& name : list) {
-    if (!ValidNamespaceName(name)) continue;
+    if (!NamespaceNameAllowed(name)) {
+      spdlog::warn("index directory entry '{}' is not a namespace name: skipped", Printable(name));
+      continue;
+    }
     bool is_default = name == "default";
     if (!is_default && !env_->Exists(opts_.index_dir + "/" + name + "/" + kDescriptorName)) continue;
     NamespaceSettings create;
@@ -128,6 +149,7 @@ Status Server::OpenNamespaces() {
     }
     WireEvents(ns->get());
     namespaces_[name] = std::move(ns.value());
+    bindings_[name] = NamespaceBinding{next_instance_++, 0};
   }
   return Status::OK();
 }
@@ -227,7 +249,45 @@ qs::Result<Namespace*> Server::CreateNamespace(const std::string& name) {
   Namespace* raw = ns->get();
   WireEvents(raw);
   namespaces_[name] = std::move(ns.value());
+  bindings_[name] = NamespaceBinding{next_instance_++, 0};
   return raw;
+}
+
+void Server::BindClient(Client& c, const std::string& name, bool writable, bool keyed) {
+  const NamespaceBinding& b = bindings_[name];
+  c.ns_name = name;
+  c.ns_instance = b.instance;
+  c.ns_password_epoch = b.password_epoch;
+  c.ns_keyed = keyed;
+  c.writable = writable;
+}
+
+void Server::PasswordChanged(const std::string& name) {
+  auto it = bindings_.find(name);
+  if (it != bindings_.end()) ++it->second.password_epoch;
+}
+
+bool Server::CheckBinding(Client& c) {
+  auto b = bindings_.find(c.ns_name);
+  Namespace* ns = FindNamespace(c.ns_name);
+  if (ns == nullptr || b == bindings_.end() || b->second.instance != c.ns_instance) {
+    // Deleted, perhaps re-created: the new instance is another tenant's.
+    resp::AppendError(&c.out, kNamespaceGone);
+    c.close_after_write = true;
+    return false;
+  }
+  if (b->second.password_epoch != c.ns_password_epoch) {
+    // The password the session was admitted with (or its absence) is gone.
+    c.ns_password_epoch = b->second.password_epoch;
+    c.ns_keyed = false;
+    c.writable = false;
+  }
+  const NamespaceSettings& s = ns->settings();
+  if (!c.ns_keyed && !s.password.empty() && !s.is_public) {
+    resp::AppendError(&c.out, "Namespace protected and private");
+    return false;
+  }
+  return true;
 }
 
 Status Server::DeleteNamespace(const std::string& name) {
@@ -235,6 +295,7 @@ Status Server::DeleteNamespace(const std::string& name) {
   if (it == namespaces_.end()) return Status::NotFound(name);
   QS_RETURN_IF_ERROR(it->second->Destroy());
   namespaces_.erase(it);
+  bindings_.erase(name);
   // Clients waiting for a sync of this namespace get an answer, not a hang.
   auto w = fsync_waiters_.find(name);
   if (w != fsync_waiters_.end()) {
@@ -244,7 +305,7 @@ Status Server::DeleteNamespace(const std::string& name) {
     for (uint64_t id : ids) {
       auto c = clients_.find(id);
       if (c == clients_.end()) continue;
-      resp::AppendError(&c->second->out, "Your active namespace is not available anymore (probably removed).");
+      resp::AppendError(&c->second->out, kNamespaceGone);
       ResumeClient(id);
     }
   }
@@ -263,188 +324,6 @@ std::vector<std::string> Server::NamespaceNames() const {
 }
 
 void Server::NotifyNamespaceEvent(const char* event, const std::string& name) { hooks_.Run(event, {name}); }
-
-// ---- clients ----
-
-void Server::OnAccept(int listen_fd) {
-  for (int i = 0; i < 4096; ++i) {  // drain the backlog; bounded for fairness
-    std::string peer;
-    int fd = qs::AcceptClient(listen_fd, &peer);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        spdlog::warn("accept: {}", std::strerror(errno));
-      return;
-    }
-    auto c = std::make_unique<Client>();
-    c->id = next_client_id_++;
-    c->fd = fd;
-    c->peer = peer;
-    c->admin = opts_.admin.empty();
-    c->writable = !opts_.protect;
-    uint64_t id = c->id;
-    Status s = loop_.AddFd(fd, EPOLLIN, [this, id](uint32_t events) {
-      auto it = clients_.find(id);
-      if (it == clients_.end()) return;
-      Client& cl = *it->second;
-      if (events & EPOLLOUT) WriteOutput(cl);
-      if (!cl.closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) OnReadable(cl);
-    });
-    if (!s.ok()) {
-      close(fd);
-      continue;
-    }
-    ++clients_lifetime_;
-    spdlog::debug("client {} connected from {}", id, peer);
-    clients_[id] = std::move(c);
-  }
-}
-
-void Server::OnReadable(Client& c) {
-  size_t total = 0;
-  while (total < kMaxReadPerTurn) {
-    size_t want = c.parser.bytes_needed() > c.in.size() ? c.parser.bytes_needed() - c.in.size() : 0;
-    size_t need = std::max(kReadChunk, want);
-    char* dst = c.in.PrepareWrite(need);
-    ssize_t n = read(c.fd, dst, need);
-    if (n <= 0) {
-      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        CloseClient(c);
-        return;
-      }
-      break;
-    }
-    c.in.Commit(static_cast<size_t>(n));
-    total += static_cast<size_t>(n);
-    stats.net_rx += static_cast<uint64_t>(n);
-    if (static_cast<size_t>(n) < need) break;
-  }
-  ProcessInput(c);
-}
-
-void Server::ProcessInput(Client& c) {
-  size_t offset = 0;
-  std::vector<std::string_view> argv;
-  while (!c.blocked && !c.closed && !c.close_after_write && offset < c.in.size()) {
-    size_t consumed = 0;
-    auto r = c.parser.Parse(c.in.data() + offset, c.in.size() - offset, &consumed, &argv);
-    if (r == qs::RespParser::Result::kNeedMore) break;
-    if (r == qs::RespParser::Result::kError) {
-      resp::AppendError(&c.out, c.parser.error());
-      c.close_after_write = true;
-      MarkPendingWrite(c);
-      ++stats.failed;
-      break;
-    }
-    // The views point into c.in, which stays untouched until we erase below.
-    if (!argv.empty()) Dispatch(c, argv);
-    offset += consumed;
-  }
-  if (offset > 0) {
-    c.in.Consume(offset);
-    c.parser.Reset();
-  }
-  c.in.ShrinkIfIdle(1u << 20);
-}
-
-static std::string Upper(std::string_view s) {
-  std::string u(s);
-  for (auto& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return u;
-}
-
-void Server::Dispatch(Client& c, const Args& argv) {
-  auto start = std::chrono::steady_clock::now();
-  std::string name = Upper(argv[0]);
-  ++stats.commands;
-  MarkPendingWrite(c);
-  const auto& table = CommandTable();
-  auto it = table.find(name);
-  size_t out_before = c.out.size();
-  if (it == table.end()) {
-    resp::AppendError(&c.out, "Command not supported");
-    ++stats.failed;
-    if (err_counters_.count("unknown")) err_counters_["unknown"]->Increment();
-    return;
-  }
-  const CommandSpec& spec = it->second;
-  int argc = static_cast<int>(argv.size());
-  if ((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity)) {
-    resp::AppendError(&c.out, spec.arity_error);
-    ++stats.failed;
-    return;
-  }
-  if ((spec.flags & kCmdAdmin) && !c.admin) {
-    resp::AppendError(&c.out, "Permission denied");
-    ++stats.unauthorized;
-    ++stats.failed;
-    return;
-  }
-  if ((spec.flags & kCmdNamespace) && FindNamespace(c.ns_name) == nullptr) {
-    resp::AppendError(&c.out, "Your active namespace is not available anymore (probably removed).");
-    c.close_after_write = true;
-    return;
-  }
-  spec.handler(*this, c, argv);
-  if (c.out.size() > out_before && c.out[out_before] == '-') {
-    ++stats.failed;
-    auto e = err_counters_.find(spec.name);
-    if (e != err_counters_.end()) e->second->Increment();
-  }
-  auto oc = op_counters_.find(spec.name);
-  if (oc != op_counters_.end()) oc->second->Increment();
-  if (latency_ != nullptr)
-    latency_->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  if (!waiters_.empty()) CheckWaiters(c, spec.name);
-}
-
-void Server::WriteOutput(Client& c) {
-  while (c.out_sent < c.out.size()) {
-    ssize_t n = write(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      CloseClient(c);
-      return;
-    }
-    c.out_sent += static_cast<size_t>(n);
-    stats.net_tx += static_cast<uint64_t>(n);
-  }
-  if (c.out_sent == c.out.size()) {
-    c.out.clear();
-    c.out_sent = 0;
-    if (c.out.capacity() > (4u << 20)) c.out.shrink_to_fit();
-    if (c.want_write) {
-      loop_.ModifyFd(c.fd, EPOLLIN);
-      c.want_write = false;
-    }
-    if (c.close_after_write) CloseClient(c);
-  } else {
-    if (c.out.size() - c.out_sent > kMaxOutputBuffer) {
-      spdlog::warn("client {} ({}) does not read its replies: disconnecting", c.id, c.peer);
-      CloseClient(c);
-      return;
-    }
-    if (!c.want_write) {
-      loop_.ModifyFd(c.fd, EPOLLIN | EPOLLOUT);
-      c.want_write = true;
-    }
-  }
-}
-
-void Server::CloseClient(Client& c) {
-  if (c.closed) return;
-  c.closed = true;
-  loop_.RemoveFd(c.fd);
-  close(c.fd);
-  uint64_t id = c.id;
-  spdlog::debug("client {} disconnected", id);
-  // Deferred erase: callers may still hold the reference this turn.
-  loop_.AddTimer(0, 0, [this, id] {
-    pending_input_.erase(id);
-    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), id), waiters_.end());
-    clients_.erase(id);
-  });
-}
 
 // ---- blocking ----
 
@@ -467,6 +346,7 @@ void Server::ResumeClient(uint64_t id) {
     c.retried = false;
   }
   if (!c.blocked && !c.in.empty()) pending_input_.insert(id);
+  UpdateInterest(c);
   MarkPendingWrite(c);
   loop_.AddTimer(0, 0, [] {});  // make the loop turn again promptly
 }
@@ -594,9 +474,11 @@ void Server::BeforeSleep() {
     it->second->pending_write = false;
     if (!it->second->closed && !it->second->out.empty()) WriteOutput(*it->second);
   }
+  EnforceClientLimits();
 }
 
 void Server::EverySecond() {
+  DisconnectSlowReaders();
   uint64_t now = static_cast<uint64_t>(std::time(nullptr));
   for (auto& [name, ns] : namespaces_) {
     if (opts_.rotate > 0) {

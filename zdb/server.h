@@ -1,6 +1,7 @@
 // The zdb server: accepts clients on TCP/Unix listeners, parses requests
 // incrementally, dispatches them through the command table, and writes each
-// client's replies once per loop turn after the group commit.
+// client's replies once per loop turn after the group commit. server.cc holds
+// namespaces, the turn and metrics; server_clients.cc the client side.
 //
 // One thread runs everything (like Redis); a helper thread only performs
 // the everysec fdatasync. A client blocked on a hook (missing-data), on
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -47,13 +49,24 @@ struct Client {
   size_t out_sent = 0;   // bytes of `out` already written
   qs::RespParser parser;
   std::string ns_name = "default";
+  // The namespace instance SELECTed and its password epoch then
+  // (Server::NamespaceBinding): rights end when either changes.
+  uint64_t ns_instance = 0;
+  uint64_t ns_password_epoch = 0;
+  // Admitted with the namespace's password (or it had none): false after a
+  // password change, and without it a private namespace refuses everything.
+  bool ns_keyed = true;
   bool writable = true;
   bool admin = false;
   std::string nonce;     // AUTH/SELECT SECURE challenge, hex
   bool close_after_write = false;
   bool closed = false;
   bool want_write = false;  // EPOLLOUT registered
+  bool reading = true;      // EPOLLIN registered (off while its input may not grow)
   bool pending_write = false;  // listed in Server::pending_write_
+  int64_t output_over_since_ms = 0;  // unsent replies above the soft limit since, 0 = not
+  bool held_back = false;            // buffered requests wait for the replies to drain
+  size_t accounted_memory = 0;       // this client's share of Server::clients_memory_
   // Blocked: the client's further input waits until `resume` runs.
   bool blocked = false;
   std::vector<std::string> blocked_argv;
@@ -88,6 +101,17 @@ struct CommandSpec {
 // The command table, name -> spec (upper case). Defined in commands.cc.
 const std::unordered_map<std::string, CommandSpec>& CommandTable();
 
+// Namespace names: 1..128 bytes, none of them a control character (0x00-0x1F,
+// 0x7F) or '/', and not "." or "..". Bytes from 0x80 up (UTF-8) are allowed.
+bool NamespaceNameAllowed(std::string_view name);
+
+// Which instance of a namespace name is live, and how often its password
+// changed: a session bound to another instance or epoch lost its rights.
+struct NamespaceBinding {
+  uint64_t instance = 0;
+  uint64_t password_epoch = 0;
+};
+
 class Server {
  public:
   explicit Server(Options opts, qs::Env* env = qs::Env::Default());
@@ -104,6 +128,10 @@ class Server {
   Namespace* CurrentNamespace(Client& c) { return FindNamespace(c.ns_name); }
   qs::Result<Namespace*> CreateNamespace(const std::string& name);
   qs::Status DeleteNamespace(const std::string& name);
+  // Binds c to the live instance of name (SELECT); keyed: see Client::ns_keyed.
+  void BindClient(Client& c, const std::string& name, bool writable, bool keyed);
+  // Ends the rights sessions got from the namespace's old password.
+  void PasswordChanged(const std::string& name);
   std::vector<std::string> NamespaceNames() const;  // "default" first
   HookRunner& hooks() { return hooks_; }
   qs::Env* env() { return env_; }
@@ -122,6 +150,7 @@ class Server {
   struct Stats {
     uint64_t commands = 0, failed = 0, unauthorized = 0;
     uint64_t net_rx = 0, net_tx = 0;
+    uint64_t limit_disconnects = 0;  // clients cut off by the output or memory limits
   } stats;
   int64_t boot_time = 0;
   uint32_t instance_id = 0;
@@ -131,7 +160,20 @@ class Server {
   void OnReadable(Client& c);
   void ProcessInput(Client& c);
   void Dispatch(Client& c, const Args& argv);
+  // Namespace-checked commands: false (and the reply sent) when the session
+  // lost its namespace or its rights in it.
+  bool CheckBinding(Client& c);
   void WriteOutput(Client& c);
+  // EPOLLIN/EPOLLOUT interest from the client's state (backpressure).
+  void UpdateInterest(Client& c);
+  bool InputMayGrow(const Client& c) const;
+  bool OutputOverSoft(const Client& c) const;
+  size_t ClientMemory(const Client& c) const;
+  // Updates clients_memory_ with c's buffers; disconnects c over the hard limit.
+  void Account(Client& c);
+  void EnforceClientLimits();    // the server-wide budget (clients-memory)
+  void DisconnectSlowReaders();  // over the soft limit for client-output-seconds
+  void PauseAccept(int err);  // accept() failed with err: back off, log once an interval
   void CloseClient(Client& c);
   void MarkPendingWrite(Client& c) {
     if (!c.pending_write) {
@@ -157,6 +199,13 @@ class Server {
   HookRunner hooks_;
   std::vector<int> listen_fds_;
   std::map<std::string, std::unique_ptr<Namespace>> namespaces_;
+  std::map<std::string, NamespaceBinding> bindings_;  // same keys as namespaces_
+  uint64_t next_instance_ = 1;
+  size_t clients_memory_ = 0;  // capacity of all clients' input and output buffers
+  // accept() failures (EMFILE...): listeners paused, one log line an interval.
+  bool accept_paused_ = false;
+  uint64_t accept_failures_ = 0;    // since the last log line
+  int64_t accept_logged_ms_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
   std::unordered_map<int, uint64_t> fd_to_client_;
   uint64_t next_client_id_ = 1;

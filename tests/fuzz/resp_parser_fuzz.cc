@@ -167,13 +167,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   RespLimits lim;
   uint8_t cfg = data[0];
+  uint32_t seed = data[1];
   if (cfg & 0x80) {
     // Small limits so "too big" paths are reachable; otherwise defaults.
     lim.max_args = 1 + (cfg & 0x07);
     lim.max_bulk = (cfg >> 3) & 0x0f;
     lim.max_inline = 1 + ((cfg & 0x78) >> 1);
+    lim.max_request = 8 + 4 * (seed & 0x0f);  // whole-request limit, reachable too
   }
-  uint32_t seed = data[1];
   std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
 
   Run whole = ParseWhole(lim, stream);
