@@ -4,7 +4,8 @@
 # into a scratch root and checks, from there:
 #   - every installed binary answers --version (project version, git
 #     revision) and --help with exit status 0;
-#   - every option --help lists is in the binary's man page;
+#   - every option --help lists is in the binary's man page
+#     (tests/man_page_test.sh);
 #   - every shared library a binary needs comes from a package in its
 #     package's Depends (as dpkg-shlibdeps computed them);
 #   - every program a unit runs is installed, and the units pass
@@ -59,19 +60,8 @@ for bin in zdb zstor zstor-hook qsfs; do
   if ! help=$("$exe" --help 2>&1) || ! grep -q -- '--version' <<<"$help"; then
     fail "$bin --help: exit status or text: $(head -n2 <<<"$help")"; continue
   fi
-  [ "$bin" = zstor-hook ] && continue
-  page=$root/usr/share/man/man8/$bin.8.gz
-  [ -f "$page" ] || { fail "no man page $bin(8)"; continue; }
-  text=$(LC_ALL=C MANWIDTH=200 man -l "$page" 2>&1)
-  missing=()
-  for opt in $(grep -oE -- '--[a-z][a-z-]*' <<<"$help" | sort -u); do
-    grep -qF -- "$opt" <<<"$text" || missing+=("$opt")
-  done
-  [ ${#missing[@]} -eq 0 ] && echo "ok: $bin(8) names every option of --help" || fail "$bin(8) lacks ${missing[*]}"
 done
-for page in zdb.toml zstor.toml qsfs.toml; do
-  [ -f "$root/usr/share/man/man5/$page.5.gz" ] || fail "no man page $page(5)"
-done
+bash "$src/tests/man_page_test.sh" "$root/usr/bin" "$root/usr/share/man" || fail "man pages"
 
 # Libraries: each NEEDED entry's package is in the Depends of the package
 # holding the binary.

@@ -1,9 +1,4 @@
-# Documentation and man pages. Every machine gets the whole documentation
-# with the zdb package (the qsfs package depends on it).
-install(FILES ${PROJECT_SOURCE_DIR}/README.md architecture.md operations.md qsfs-format.md zdb-format.md
-              zdb-protocol.md zstor-metadata.md zstor-staging.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT zdb)
-
+# Man pages, made at build time into BUILD_DIR/man and installed.
 if(NOT QSFS_MAN_PAGES)
   return()
 endif()
@@ -18,7 +13,7 @@ endif()
 # --version) into the page, so the page cannot drift from --help. The text
 # help2man cannot know (description, files, see also) is in
 # packaging/man/NAME.h2m.
-set(QS_MAN_DIR ${CMAKE_CURRENT_BINARY_DIR}/man)
+set(QS_MAN_DIR ${CMAKE_BINARY_DIR}/man)
 set(QS_MAN_PAGES)
 function(qs_daemon_man_page target name summary component)
   set(page ${QS_MAN_DIR}/${name}.8)
