@@ -10,11 +10,13 @@
 
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/version.h"
 #include "qsfs/filesystem.h"
 #include "qsfs/fs_ops.h"
 #include "qsfs/options.h"
 
 int main(int argc, char** argv) {
+  if (qs::VersionRequested(argc, argv)) return qs::PrintVersion("qsfs");
   auto options = qsfs::ParseOptions(std::vector<std::string>(argv, argv + argc));
   if (!options.ok()) {
     std::fprintf(stderr, "qsfs: %s\n\n%s", options.status().message().c_str(), qsfs::Usage().c_str());

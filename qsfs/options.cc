@@ -176,6 +176,7 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
 
 std::string Usage() {
   return "usage: qsfs [-f] [-d] [-o OPTIONS] [--config FILE] MOUNTPOINT\n"
+         "       qsfs --help | --version\n"
          "\n"
          "  -f                  stay in the foreground\n"
          "  -d                  trace FUSE requests (implies -f)\n"

@@ -10,10 +10,12 @@
 #include <cstring>
 
 #include "common/logging.h"
+#include "common/version.h"
 #include "zdb/options.h"
 #include "zdb/server.h"
 
 int main(int argc, char** argv) {
+  if (qs::VersionRequested(argc, argv)) return qs::PrintVersion("zdb");
   // Block the stop signals before any thread exists (spdlog's flusher, the
   // sync thread, the metrics exposer) so that only the loop's signalfd
   // receives them.

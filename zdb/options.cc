@@ -176,6 +176,7 @@ std::string Usage() {
   --logfile FILE       log to FILE instead of stderr
   --verbose            debug logging
   --help               this text
+  --version            version and git revision
 )";
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/version.h"
 #include "zstor/config.h"
 #include "zstor/daemon.h"
 #include "zstor/object_store.h"
@@ -40,6 +41,8 @@ Options:
   -c, --config FILE   zstor configuration (TOML, see config/zstor.toml)
   --json              machine-readable output
   -v, --verbose       debug logging
+  -h, --help          this text
+  --version           version and git revision
 Exit status: 0 success, 1 operation failed, 2 bad usage or configuration.
 
 Invoked as zstor-hook (a link to zstor), it is the staging zdb's --hook:
@@ -337,12 +340,13 @@ int main(int argc, char** argv) {
   // heap holds at most the pipeline's few chunks, so this bounds nothing new.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  if (qs::VersionRequested(argc, argv)) return qs::PrintVersion(std::filesystem::path(argv[0]).filename().c_str());
   std::string config_path, command, file, key, out;
   bool json = false, verbose = false, full = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> hook_args;
   const std::string self = std::filesystem::path(argv[0]).filename().string();
-  if (self == "zstor-hook") {
+  if (self == "zstor-hook" && !(args.size() == 1 && args[0] == "--help")) {
     const char* env = std::getenv("ZSTOR_CONFIG");
     config_path = env != nullptr && *env != '\0' ? env : "/etc/zstor/zstor.toml";
     command = "hook";

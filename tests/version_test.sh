@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every binary answers --version with "NAME VERSION (git REVISION)" and exit
+# status 0, and lists --version in its --help. VERSION is the project's, and
+# REVISION the checkout's HEAD ("unknown" outside a git checkout).
+# usage: version_test.sh BIN_DIR VERSION
+set -euo pipefail
+bindir=${1:?usage: version_test.sh BIN_DIR VERSION}
+version=${2:?usage: version_test.sh BIN_DIR VERSION}
+src=$(cd "$(dirname "$0")/.." && pwd)
+if rev=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null) && [ -e "$src/.git" ]; then
+  want="($(printf 'git %s' "$rev"))"
+else
+  want="(git unknown)"
+fi
+fails=0
+for bin in zdb zstor zstor-hook qsfs; do
+  set +e
+  out=$("$bindir/$bin" --version 2>&1)
+  rc=$?
+  help=$("$bindir/$bin" --help 2>&1)
+  help_rc=$?
+  set -e
+  first=$(printf '%s\n' "$out" | head -n1)
+  # "-dirty" may follow the revision when the tree has local changes.
+  if [ "$rc" -ne 0 ] || ! [[ "$first" == "$bin $version ${want%)}"* ]] || ! [[ "$first" == *")" ]]; then
+    echo "FAIL: $bin --version: exit $rc, printed: $first (want: $bin $version $want)"; fails=$((fails + 1))
+  elif [ "$help_rc" -ne 0 ] || ! grep -q -- '--version' <<<"$help"; then
+    echo "FAIL: $bin --help: exit $help_rc, --version not listed"; fails=$((fails + 1))
+  else
+    echo "ok: $first"
+  fi
+done
+# A tree without .git (a release tarball) says "unknown".
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cmake -DSOURCE_DIR="$scratch" -DVERSION="$version" -DINPUT="$src/common/version.h.in" \
+  -DOUTPUT="$scratch/version.h" -P "$src/cmake/version_header.cmake"
+if grep -q 'kGitRevision\[\] = "unknown";' "$scratch/version.h"; then
+  echo "ok: outside a git checkout the revision is unknown"
+else
+  echo "FAIL: outside a git checkout: $(grep kGitRevision "$scratch/version.h")"; fails=$((fails + 1))
+fi
+[ "$fails" -eq 0 ]
