@@ -108,7 +108,10 @@ class PosixReadFile final : public ReadFile {
 };
 
 // SIGBUS from a mapped read jumps back into the read that caused it.
-thread_local sigjmp_buf* tl_fault_jump = nullptr;
+// volatile: the handler reads it, so the stores around the copy must happen
+// (an optimiser that sees no reader between them drops the first one, and a
+// fault then kills the process).
+thread_local sigjmp_buf* volatile tl_fault_jump = nullptr;
 
 void OnSigbus(int sig, siginfo_t*, void*) {
   if (tl_fault_jump != nullptr) siglongjmp(*tl_fault_jump, 1);
