@@ -244,7 +244,7 @@ void Daemon::DeleteCommand(const Args& argv, std::string* out) {
 void Daemon::ListCommand(const Args&, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(op_mu_);
-  auto l = store_->List();
+  auto l = store_->List(/*strict=*/true);
   Count("list", l.ok(), Since(t0), 0);
   if (!l.ok()) return Reply{out}.Fail(l.status());
   resp::AppendArrayHeader(out, static_cast<int64_t>(l->size()));

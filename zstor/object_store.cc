@@ -54,8 +54,8 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Create(const Config& cfg) {
   s->pool_ = std::make_unique<TaskPool>(threads);
   s->codec_threads_ = std::max<size_t>(2, std::thread::hardware_concurrency());
   s->codec_pool_ = std::make_unique<TaskPool>(s->codec_threads_);
-  s->backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000));
-  auto meta = MetaStore::Create(cfg.meta, s->pool_.get());
+  s->backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000), MaxDataReply(cfg));
+  auto meta = MetaStore::Create(cfg.meta, s->pool_.get(), MaxMetaReply());
   if (!meta.ok()) return meta.status();
   s->meta_ = std::move(meta.value());
   auto coder = ErasureCoder::Create(cfg.minimal_shards, cfg.parity_shards());
@@ -210,6 +210,9 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
 Status ObjectStore::Store(const std::string& local_path, const std::string& path, const Progress& progress,
                           ObjectMeta* stored) {
   auto previous = meta_->Get(path);
+  // Without the read quorum the record write cannot reach its quorum
+  // either, and the previous version would be unknown: fail before writing.
+  if (!previous.ok() && previous.status().code() == Status::Code::kUnavailable) return previous.status();
   std::vector<size_t> exclude;
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -219,9 +222,14 @@ Status ObjectStore::Store(const std::string& local_path, const std::string& path
     std::vector<size_t> failed;
     Status s = StoreAttempt(local_path, path, *placement, progress, &meta, &failed);
     if (s.ok()) {
-      s = meta_->Put(meta);
+      int landed = 0;
+      s = meta_->Put(meta, &landed);
       if (!s.ok()) {
-        DeleteFragments(meta);  // no metadata, no object: free what was written
+        // Short of the quorum. With fewer than k shards the new record can
+        // never be read: free what was written. With k or more it may be
+        // read later (it is the newest generation), so its fragments stay;
+        // neither version's fragments are freed.
+        if (landed < meta_->k()) DeleteFragments(meta);
         return s;
       }
       if (previous.ok()) DeleteFragments(*previous);

@@ -59,7 +59,8 @@ class ObjectStore {
   // within the rules (those stay missing; the ones placed are recorded).
   qs::Result<size_t> Rebuild(const std::string& path);
   qs::Status Delete(const std::string& path);
-  qs::Result<std::vector<ObjectMeta>> List() { return meta_->List(); }
+  // See MetaStore::List; `zstor list` is strict, background work is not.
+  qs::Result<std::vector<ObjectMeta>> List(bool strict = false) { return meta_->List(strict); }
 
   BackendPool& backends() { return *backends_; }
   MetaStore& meta() { return *meta_; }
