@@ -22,8 +22,10 @@ Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
   bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
   latency_ = &prometheus::BuildHistogram().Name("zstor_operation_duration_seconds").Help("Duration of client operations").Register(*registry_);
   monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
-  if (!store_->config().zdb_data_dir_path.empty())
+  if (!store_->config().zdb_data_dir_path.empty()) {
     staging_ = std::make_unique<Staging>(store_.get(), &op_mu_, registry_.get());
+    monitor_->OnBackendBack([s = staging_.get()] { s->BackendsReturned(); });
+  }
 }
 
 Daemon::~Daemon() { Stop(); }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <atomic>
 #include <future>
 #include <vector>
 
@@ -76,10 +77,13 @@ bool Monitor::Dead(const Backend& b) const {
 }
 
 void Monitor::HealthRound() {
+  std::atomic<int> back{0};
   auto check = [&](Backend& b, const char* type) {
+    bool was_down = b.down_since_ms() != 0 || !b.healthy();
     auto r = b.Command({"PING"});
     bool up = r.ok() && !r->is_error();
     if (up) {
+      if (was_down) ++back;
       b.MarkUp();
       b.RefreshSpace();
     } else if (r.ok()) {
@@ -97,6 +101,7 @@ void Monitor::HealthRound() {
   for (size_t i = 0; i < store_->meta().backends().size(); ++i)
     probes.push_back(std::async(std::launch::async, check, std::ref(store_->meta().backends().at(i)), "meta"));
   for (auto& p : probes) p.wait();
+  if (back > 0 && on_back_) on_back_();
 }
 
 size_t Monitor::RepairRound() {

@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -23,6 +24,10 @@ class Monitor {
   ~Monitor();
   void Start();
   void Stop();
+
+  // Called (on the monitor's thread) after a health round found a backend
+  // that was down answering again. Set before Start.
+  void OnBackendBack(std::function<void()> fn) { on_back_ = std::move(fn); }
 
   // One round of each task, for tests and the REPAIR/SCRUB commands.
   void HealthRound();
@@ -41,6 +46,7 @@ class Monitor {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::function<void()> on_back_;
 
   prometheus::Family<prometheus::Gauge>* status_ = nullptr;
   prometheus::Family<prometheus::Gauge>* free_ = nullptr;
