@@ -138,6 +138,9 @@ Result<Config> FromTable(const toml::table& table) {
     auto q = r.GetStringOr("queue_dir", c.queue_dir);
     if (!q.ok()) return q.status();
     c.queue_dir = *q;
+    auto jd = r.GetStringOr("journal_dir", c.journal_dir);
+    if (!jd.ok()) return jd.status();
+    c.journal_dir = *jd;
     auto m = r.GetSizeOr("max_zdb_data_dir_size", 0);
     if (!m.ok()) return m.status();
     c.max_zdb_data_dir_size = *m;

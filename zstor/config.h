@@ -64,6 +64,7 @@ struct Config {
   std::string zdb_data_dir_path;     // staging zdb's data dir (eviction)
   std::string zdb_index_dir_path;    // staging zdb's index dir (namespace descriptors)
   std::string queue_dir = "/var/lib/zstor/queue";  // durable staging job queue
+  std::string journal_dir = "/var/lib/zstor/journal";  // intents of stores in flight; empty: none
   uint64_t max_zdb_data_dir_size = 0;  // bytes, 0: no eviction
   Key key;                   // [encryption] key: encrypts new chunks
   std::vector<Key> old_keys; // [encryption] old_keys: still decrypt old chunks

@@ -449,6 +449,7 @@ int main(int argc, char** argv) {
   }
 
   if (command == "store") {
+    (*store)->ReclaimOrphans();  // what earlier in-process stores that died left behind
     auto t0 = std::chrono::steady_clock::now();
     qs::Status s = (*store)->Store(file, object, ProgressBar("store"));
     if (!s.ok()) return Fail(json, s);

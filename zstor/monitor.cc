@@ -104,6 +104,11 @@ void Monitor::HealthRound() {
   if (back > 0 && on_back_) on_back_();
 }
 
+size_t Monitor::ReclaimRound() {
+  std::lock_guard<std::mutex> lock(*op_mu_);
+  return store_->ReclaimOrphans().fragments;
+}
+
 size_t Monitor::RepairRound() {
   std::vector<ObjectMeta> objects;
   {
@@ -227,6 +232,7 @@ void Monitor::Run() {
   using clock = std::chrono::steady_clock;
   auto now = clock::now();
   auto next_health = now, next_repair = now + std::chrono::seconds(cfg_.repair_interval);
+  auto next_reclaim = now;  // at start: stores a killed zstor left unfinished
   auto next_scrub = now + std::chrono::seconds(cfg_.scrub_interval);
   auto next_full = now + std::chrono::seconds(cfg_.full_scrub_interval);
   std::unique_lock<std::mutex> lock(mu_);
@@ -238,6 +244,10 @@ void Monitor::Run() {
       // Chunk buffers of stores that ended a while ago go back to the system.
       BufferPool::Trim(std::chrono::seconds(30));
       next_health = now + std::chrono::seconds(cfg_.health_interval);
+    }
+    if (now >= next_reclaim) {
+      ReclaimRound();
+      next_reclaim = clock::now() + std::chrono::seconds(cfg_.repair_interval);
     }
     if (now >= next_repair) {
       RepairRound();

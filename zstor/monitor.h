@@ -32,6 +32,7 @@ class Monitor {
   // One round of each task, for tests and the REPAIR/SCRUB commands.
   void HealthRound();
   size_t RepairRound();             // objects repaired
+  size_t ReclaimRound();            // orphan fragments deleted (store journal)
   size_t ScrubRound(bool full);     // objects found damaged (and rebuilt)
 
  private:

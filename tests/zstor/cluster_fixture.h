@@ -76,7 +76,7 @@ class ClusterTest : public ::testing::Test {
                    const std::string& extra = "", const std::function<std::string(int)>& labels = nullptr) {
     std::ofstream f(path);
     f << "minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n"
-      << "chunk_size = \"1M\"\n" << extra
+      << "chunk_size = \"1M\"\n" << "journal_dir = \"" << dir_.path() << "/journal\"\n" << extra
       << "[encryption]\nalgorithm = \"AES\"\nkey = \"" << key << "\"\n"
       << "[compression]\nalgorithm = \"zstd\"\nlevel = 1\n"
       << "[meta]\ntype = \"zdb\"\n[meta.config]\nprefix = \"test\"\n"

@@ -35,7 +35,7 @@ class HostileBackendTest : public ::testing::TestWithParam<HostileServer::Mode> 
       servers_.push_back(std::make_unique<HostileServer>(dir_.path() + "/h" + std::to_string(i) + ".sock", GetParam()));
     cfg_ = dir_.path() + "/zstor.toml";
     std::ofstream f(cfg_);
-    f << "minimal_shards = 2\nexpected_shards = 3\nchunk_size = \"1M\"\n"
+    f << "minimal_shards = 2\nexpected_shards = 3\nchunk_size = \"1M\"\njournal_dir = \"" << dir_.path() << "/journal\"\n"
       << "[encryption]\nalgorithm = \"AES\"\nkey = \"" << zstor::Key::Random().ToHex() << "\"\n"
       << "[compression]\nalgorithm = \"zstd\"\nlevel = 1\n"
       << "[meta]\ntype = \"zdb\"\n[meta.config]\nprefix = \"test\"\n"
