@@ -46,6 +46,14 @@ void EncodeCommand(const std::vector<std::string_view>& argv, std::string* out) 
 // owned by whoever takes it from redisGetReply (FreeReply); elements live
 // inside their parent's vector, sized once by CreateArray, so their
 // addresses stay valid while hiredis fills nested arrays.
+// What the reply being read may still grow to; set by ReadReply for the
+// thread reading (hiredis calls the builders below from that thread).
+struct ReplyBudget {
+  size_t elements_left = 0;
+  long long refused_elements = -1;  // an array declared beyond the budget
+};
+thread_local ReplyBudget* tls_budget = nullptr;
+
 Reply* ReplySlot(const redisReadTask* task) {
   if (task->parent == nullptr) return new (std::nothrow) Reply();
   auto* parent = static_cast<Reply*>(task->parent->obj);
@@ -65,10 +73,18 @@ void* CreateString(const redisReadTask* task, char* str, size_t len) {
 }
 
 void* CreateArray(const redisReadTask* task, int elements) {
+  size_t n = static_cast<size_t>(std::max(elements, 0));
+  if (tls_budget != nullptr) {
+    if (n > tls_budget->elements_left) {
+      tls_budget->refused_elements = elements;
+      return nullptr;  // hiredis stops with an out-of-memory error; ReadReply names the cause
+    }
+    tls_budget->elements_left -= n;
+  }
   Reply* r = ReplySlot(task);
   if (r == nullptr) return nullptr;
   r->type = Reply::Type::kArray;
-  r->elements.resize(static_cast<size_t>(std::max(elements, 0)));
+  r->elements.resize(n);
   return r;
 }
 
@@ -94,6 +110,9 @@ redisReplyObjectFunctions kReplyFunctions = {CreateString, CreateArray, CreateIn
 // fragment-sized replies reuse warm memory instead of growing a fresh
 // buffer each time (hiredis' default is 16 KiB).
 constexpr size_t kReaderKeep = size_t{4} << 20;
+
+// The longest status, error or integer line a reply may have.
+constexpr size_t kMaxReplyLine = size_t{64} << 10;
 
 
 bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
@@ -365,6 +384,11 @@ Status ZdbClient::ConnectOnce(bool* retryable) {
 }
 
 Status ZdbClient::Connect() {
+  StartRequest();
+  return Reconnect();
+}
+
+Status ZdbClient::Reconnect() {
   if (ctx_ != nullptr && !ConnectionLooksDead()) return Status::OK();
   Close();
   Status s;
@@ -382,24 +406,109 @@ Status ZdbClient::Connect() {
   return s;
 }
 
-Status ZdbClient::EnsureConnected() { return Connect(); }
+Status ZdbClient::EnsureConnected() { return Reconnect(); }
+
+void ZdbClient::StartRequest() {
+  if (options_.request_timeout.count() > 0) deadline_ = Clock::now() + options_.request_timeout;
+  else deadline_.reset();
+}
 
 Result<std::vector<Reply>> ZdbClient::RoundTrip(const std::string& wire, size_t count) {
   if (!wire.empty()) QS_RETURN_IF_ERROR(WriteAll({iovec{const_cast<char*>(wire.data()), wire.size()}}));
   std::vector<Reply> replies;
   replies.reserve(count);
   for (size_t i = 0; i < count; i++) {
-    void* raw = nullptr;
-    errno = 0;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
-      int err = errno;
-      delete static_cast<Reply*>(raw);  // built by kReplyFunctions (nullptr: nothing)
-      return TransportError(i == 0 ? "send/receive" : "receive pipelined reply", err);
-    }
-    std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
-    replies.push_back(std::move(*reply));
+    Result<Reply> r = ReadReply(i == 0 ? "send/receive" : "receive pipelined reply");
+    if (!r.ok()) return r.status();
+    replies.push_back(std::move(r.value()));
   }
   return replies;
+}
+
+int ZdbClient::WaitMs(std::string_view what, Status* timed_out) {
+  // The shorter of the per-wait timeout and what is left of the request.
+  int64_t ms = options_.command_timeout.count() > 0 ? options_.command_timeout.count() : -1;
+  bool by_deadline = false;
+  if (deadline_.has_value()) {
+    int64_t left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now()).count();
+    if (left < 0) left = 0;
+    if (ms < 0 || left <= ms) {
+      ms = left;
+      by_deadline = true;
+    }
+  }
+  if (ms == 0) {
+    *timed_out = Timeout(what, by_deadline);
+    return 0;
+  }
+  return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
+}
+
+Status ZdbClient::Timeout(std::string_view what, bool by_deadline) {
+  std::string msg = "zdb " + address_.ToString() + ": " + std::string(what) + ": timed out";
+  if (by_deadline)
+    msg += " (request deadline of " + std::to_string(options_.request_timeout.count()) + " ms)";
+  Close();
+  return Status::Unavailable(msg);
+}
+
+Result<Reply> ZdbClient::ReadReply(std::string_view what) {
+  ReplyBudget budget;
+  budget.elements_left = options_.max_reply_elements;
+  for (;;) {
+    void* raw = nullptr;
+    tls_budget = &budget;
+    int rc = redisGetReplyFromReader(ctx_, &raw);
+    tls_budget = nullptr;
+    if (rc != REDIS_OK) {
+      delete static_cast<Reply*>(raw);
+      if (budget.refused_elements >= 0) {
+        std::string msg = "zdb " + address_.ToString() + ": " + std::string(what) + ": reply declares " +
+                          std::to_string(budget.refused_elements) + " elements, more than the limit of " +
+                          std::to_string(options_.max_reply_elements);
+        Close();
+        return Status::Unavailable(msg);
+      }
+      return TransportError(what, 0);
+    }
+    if (raw != nullptr) {
+      std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+      return std::move(*reply);
+    }
+    // Incomplete: what is buffered already exceeds any acceptable reply?
+    // A status, error or integer line ends within kMaxReplyLine bytes (and
+    // hiredis rescans an unterminated line on every read, so it must not
+    // grow to max_reply_bytes).
+    const redisReader* rd = ctx_->reader;
+    size_t buffered = rd->len - rd->pos;
+    int type = rd->ridx >= 0 ? rd->rstack[rd->ridx].type : -1;
+    bool line = type == REDIS_REPLY_STATUS || type == REDIS_REPLY_ERROR || type == REDIS_REPLY_INTEGER;
+    if (buffered > options_.max_reply_bytes || (line && buffered > kMaxReplyLine)) {
+      std::string msg = "zdb " + address_.ToString() + ": " + std::string(what) + ": reply exceeds " +
+                        std::to_string(line ? kMaxReplyLine : options_.max_reply_bytes) + " bytes" +
+                        (line ? " without a line end" : "");
+      Close();
+      return Status::Unavailable(msg);
+    }
+    Status timed_out;
+    int ms = WaitMs(what, &timed_out);
+    if (!timed_out.ok()) return timed_out;
+    pollfd p{ctx_->fd, POLLIN, 0};
+    int pr = poll(&p, 1, ms);
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ctx_->err = REDIS_ERR_IO;
+      std::snprintf(ctx_->errstr, sizeof(ctx_->errstr), "%s", std::strerror(err));
+      return TransportError(what, err);
+    }
+    if (pr == 0) {
+      WaitMs(what, &timed_out);  // the deadline, if that is what ran out
+      return timed_out.ok() ? Timeout(what, false) : timed_out;
+    }
+    errno = 0;
+    if (redisBufferRead(ctx_) != REDIS_OK) return TransportError(what, errno);
+  }
 }
 
 Status ZdbClient::WriteGathered(const std::vector<std::vector<std::string_view>>& cmds) {
@@ -444,10 +553,24 @@ Status ZdbClient::WriteAll(std::vector<iovec> iov) {
   SigpipeGuard guard;
   size_t first = 0;
   while (first < iov.size()) {
-    const int n = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
-    ssize_t w = writev(ctx_->fd, &iov[first], n);
+    msghdr msg{};
+    msg.msg_iov = &iov[first];
+    msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
+    ssize_t w = sendmsg(ctx_->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        Status timed_out;
+        int ms = WaitMs("send", &timed_out);
+        if (!timed_out.ok()) return timed_out;
+        pollfd p{ctx_->fd, POLLOUT, 0};
+        int pr = poll(&p, 1, ms);
+        if (pr == 0) {
+          WaitMs("send", &timed_out);
+          return timed_out.ok() ? Timeout("send", false) : timed_out;
+        }
+        continue;
+      }
       int err = errno;
       ctx_->err = REDIS_ERR_IO;
       std::snprintf(ctx_->errstr, sizeof(ctx_->errstr), "%s", std::strerror(err));
@@ -468,6 +591,7 @@ Result<std::vector<Reply>> ZdbClient::Pipeline(const std::vector<std::vector<std
     if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
   if (pending_count_ > 0) return Status::InvalidArgument("zdb: Pipeline with commands queued by Append");
   if (cmds.empty()) return std::vector<Reply>{};
+  StartRequest();
   QS_RETURN_IF_ERROR(EnsureConnected());
   QS_RETURN_IF_ERROR(WriteGathered(cmds));
   return RoundTrip(std::string(), cmds.size());
@@ -475,6 +599,7 @@ Result<std::vector<Reply>> ZdbClient::Pipeline(const std::vector<std::vector<std
 
 Result<Reply> ZdbClient::Command(const std::vector<std::string_view>& argv) {
   if (argv.empty()) return Status::InvalidArgument("zdb: empty command");
+  StartRequest();
   QS_RETURN_IF_ERROR(EnsureConnected());
   QS_RETURN_IF_ERROR(WriteGathered({argv}));
   Result<std::vector<Reply>> r = RoundTrip(std::string(), 1);
@@ -495,6 +620,7 @@ Result<std::vector<Reply>> ZdbClient::Flush() {
   size_t count = pending_count_;
   pending_count_ = 0;
   if (count == 0) return std::vector<Reply>{};
+  StartRequest();
   QS_RETURN_IF_ERROR(EnsureConnected());
   return RoundTrip(wire, count);
 }

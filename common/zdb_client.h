@@ -37,7 +37,18 @@ Result<ZdbAddress> ParseZdbAddress(std::string_view text);
 
 struct ZdbClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds command_timeout{3000};  // per reply; 0 = none
+  std::chrono::milliseconds command_timeout{3000};  // per read or write wait; 0 = none
+  // Total time one call may take: sending the request and reading all its
+  // replies (and the AUTH/SELECT round trips of a reconnect), however the
+  // server paces its bytes. 0 = none (only command_timeout bounds waits).
+  std::chrono::milliseconds request_timeout{0};
+  // Bytes one reply may occupy in the read buffer (a bulk string's declared
+  // length, an unterminated line) and elements one reply tree may hold in
+  // all (nested arrays counted together); a status, error or integer line
+  // is at most 64 KiB whatever this says. Larger replies drop the
+  // connection with Unavailable before anything that size is allocated.
+  size_t max_reply_bytes = size_t{512} << 20;
+  size_t max_reply_elements = size_t{1} << 20;
   // Connection attempts one call makes before giving up with Unavailable.
   // Between attempts the call sleeps an exponential back-off (initial,
   // doubling, capped at max) that persists across calls and resets once a
@@ -127,11 +138,21 @@ class ZdbClient {
   // a failure was a transport problem worth another attempt.
   Status ConnectOnce(bool* retryable);
   Status EnsureConnected();
+  // Connect() within the call in progress (its deadline holds).
+  Status Reconnect();
   bool ConnectionLooksDead() const;
   Status TransportError(std::string_view what, int saved_errno);
   // Sends `wire` (count encoded commands; empty: already sent) and reads
   // count replies through hiredis' reader.
   Result<std::vector<Reply>> RoundTrip(const std::string& wire, size_t count);
+  // Reads one reply, within max_reply_bytes/elements and the deadline.
+  Result<Reply> ReadReply(std::string_view what);
+  // Sets the deadline of the call starting now (none without request_timeout).
+  void StartRequest();
+  // Milliseconds the next wait may take; sets *timed_out (and closes)
+  // when the request's deadline has passed.
+  int WaitMs(std::string_view what, Status* timed_out);
+  Status Timeout(std::string_view what, bool by_deadline);
   // Writes commands to the socket with large arguments sent straight from
   // the caller's memory (no copy into an encoded buffer).
   Status WriteGathered(const std::vector<std::vector<std::string_view>>& cmds);
@@ -144,6 +165,8 @@ class ZdbClient {
   redisContext* ctx_ = nullptr;
   std::optional<std::string> admin_password_;
   std::chrono::milliseconds backoff_;
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> deadline_;  // of the call in progress
   std::string pending_;  // encoded commands queued by Append()
   size_t pending_count_ = 0;
 };

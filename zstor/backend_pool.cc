@@ -12,6 +12,7 @@ using qs::Status;
 
 namespace {
 constexpr int64_t kCooldownMs = 10000;
+constexpr int kRequestTimeouts = 10;  // a request's total deadline, in per-wait timeouts
 
 int64_t NowMs() {
   using namespace std::chrono;
@@ -23,17 +24,20 @@ int64_t WallMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-qs::ZdbClientOptions ClientOptions(std::chrono::milliseconds timeout) {
+qs::ZdbClientOptions ClientOptions(std::chrono::milliseconds timeout, size_t max_reply_bytes) {
   qs::ZdbClientOptions o;
   o.connect_timeout = timeout;
   o.command_timeout = timeout;
+  // However a backend paces its bytes, one request ends within this.
+  o.request_timeout = timeout * kRequestTimeouts;
+  o.max_reply_bytes = max_reply_bytes;
   o.connect_attempts = 1;  // a dead backend is skipped, not waited for
   return o;
 }
 }  // namespace
 
-Backend::Backend(BackendConfig cfg, std::chrono::milliseconds timeout)
-    : cfg_(std::move(cfg)), client_(cfg_.address, ClientOptions(timeout)) {}
+Backend::Backend(BackendConfig cfg, std::chrono::milliseconds timeout, size_t max_reply_bytes)
+    : cfg_(std::move(cfg)), client_(cfg_.address, ClientOptions(timeout, max_reply_bytes)) {}
 
 bool Backend::healthy() const { return NowMs() >= down_until_ms_.load(); }
 
@@ -124,9 +128,16 @@ bool Backend::RefreshSpace() {
   return true;
 }
 
-BackendPool::BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout) {
-  for (const auto& c : configs) backends_.push_back(std::make_unique<Backend>(c, timeout));
+BackendPool::BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout,
+                         size_t max_reply_bytes) {
+  for (const auto& c : configs) backends_.push_back(std::make_unique<Backend>(c, timeout, max_reply_bytes));
 }
+
+size_t MaxDataReply(const Config& cfg) {
+  return cfg.chunk_size / static_cast<uint64_t>(std::max(cfg.minimal_shards, 1)) + (size_t{2} << 20);
+}
+
+size_t MaxMetaReply() { return size_t{64} << 20; }
 
 int BackendPool::Find(const std::string& address, const std::string& ns) const {
   for (size_t i = 0; i < backends_.size(); ++i) {

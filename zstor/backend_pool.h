@@ -21,7 +21,10 @@ namespace zstor {
 
 class Backend {
  public:
-  explicit Backend(BackendConfig cfg, std::chrono::milliseconds timeout);
+  // timeout bounds each wait of a request (connect, read, write); a whole
+  // request ends within 10 timeouts; a reply larger than max_reply_bytes
+  // drops the connection (Unavailable) instead of being buffered.
+  Backend(BackendConfig cfg, std::chrono::milliseconds timeout, size_t max_reply_bytes);
 
   const BackendConfig& config() const { return cfg_; }
   std::string name() const { return cfg_.Name(); }
@@ -71,9 +74,16 @@ class Backend {
   std::string last_error_;
 };
 
+// The largest reply zstor accepts from a data backend (a fragment is at
+// most chunk_size / k plus padding, 2 MiB left for listings and NSINFO)
+// and from a meta backend (a record shard: 64 MiB, about 64 000 chunk
+// entries of 16 + 4 fragments, a 1 TiB object at 16 MiB chunks, per k).
+size_t MaxDataReply(const Config& cfg);
+size_t MaxMetaReply();
+
 class BackendPool {
  public:
-  BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout);
+  BackendPool(const std::vector<BackendConfig>& configs, std::chrono::milliseconds timeout, size_t max_reply_bytes);
   size_t size() const { return backends_.size(); }
   Backend& at(size_t i) { return *backends_[i]; }
   // Index of the backend named `name` (see BackendConfig::Name), or -1.

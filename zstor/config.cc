@@ -138,6 +138,9 @@ Result<Config> FromTable(const toml::table& table) {
     auto q = r.GetStringOr("queue_dir", c.queue_dir);
     if (!q.ok()) return q.status();
     c.queue_dir = *q;
+    auto jd = r.GetStringOr("journal_dir", c.journal_dir);
+    if (!jd.ok()) return jd.status();
+    c.journal_dir = *jd;
     auto m = r.GetSizeOr("max_zdb_data_dir_size", 0);
     if (!m.ok()) return m.status();
     c.max_zdb_data_dir_size = *m;
@@ -185,6 +188,9 @@ Result<Config> FromTable(const toml::table& table) {
   if (!mexp.ok()) return mexp.status();
   c.meta.minimal_shards = static_cast<int>(*mmin);
   c.meta.expected_shards = static_cast<int>(*mexp);
+  auto mquorum = mc->GetIntOr("write_quorum", 0, 0, 255);
+  if (!mquorum.ok()) return mquorum.status();
+  c.meta.write_quorum = static_cast<int>(*mquorum);
   auto mbs = mc->TableArray("backends");
   if (!mbs.ok()) return mbs.status();
   for (auto& br : *mbs) {
@@ -253,6 +259,17 @@ Result<Config> FromTable(const toml::table& table) {
     return Status::InvalidArgument("config key 'meta.config.backends': " + std::to_string(c.meta.backends.size()) +
                                    " backends for " + std::to_string(c.meta.expected_shards) +
                                    " metadata shards (meta.config.expected_shards)");
+  {
+    int k = c.meta.minimal_shards, n = c.meta.expected_shards;
+    if (c.meta.write_quorum == 0) c.meta.write_quorum = DefaultWriteQuorum(k, n);
+    int w = c.meta.write_quorum, least = std::min(n, 2 * k - 1);
+    if (w < least || w > n)
+      return Status::InvalidArgument(
+          "config key 'meta.config.write_quorum' (" + std::to_string(w) + ") must be between " +
+          std::to_string(least) + " and " + std::to_string(n) +
+          " (min(expected_shards, 2 * minimal_shards - 1) .. expected_shards): with fewer, a failed record write "
+          "can leave neither the old nor the new record readable (docs/zstor-metadata.md, \"Quorum\")");
+  }
 
 
   if (static_cast<int>(c.backends.size()) < c.expected_shards)
@@ -279,5 +296,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (!table.ok()) return table.status();
   return FromTable(*table);
 }
+
+int DefaultWriteQuorum(int k, int n) { return std::min(n, std::max(2 * k - 1, n / 2 + 1)); }
 
 }  // namespace zstor

@@ -27,8 +27,15 @@ struct MetaConfig {
   std::vector<Key> old_keys;    // still accepted when reading (rotation)
   int minimal_shards = 2;       // meta records are dispersed k+m over the meta backends
   int expected_shards = 4;
+  // Meta backends a record write must reach before it is acknowledged
+  // (docs/zstor-metadata.md, "Quorum"); a read needs answers from
+  // expected_shards - write_quorum + 1. 0 in the file: DefaultWriteQuorum.
+  int write_quorum = 0;
   std::vector<BackendConfig> backends;
 };
+
+// max(2k - 1, n/2 + 1), at most n, with k = minimal_shards, n = expected_shards.
+int DefaultWriteQuorum(int k, int n);
 
 // Restricts objects whose path starts with `path_prefix` to backends whose
 // labels match every entry of `labels` (geographic control).
@@ -57,6 +64,7 @@ struct Config {
   std::string zdb_data_dir_path;     // staging zdb's data dir (eviction)
   std::string zdb_index_dir_path;    // staging zdb's index dir (namespace descriptors)
   std::string queue_dir = "/var/lib/zstor/queue";  // durable staging job queue
+  std::string journal_dir = "/var/lib/zstor/journal";  // intents of stores in flight; empty: none
   uint64_t max_zdb_data_dir_size = 0;  // bytes, 0: no eviction
   Key key;                   // [encryption] key: encrypts new chunks
   std::vector<Key> old_keys; // [encryption] old_keys: still decrypt old chunks

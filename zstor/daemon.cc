@@ -22,8 +22,10 @@ Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
   bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
   latency_ = &prometheus::BuildHistogram().Name("zstor_operation_duration_seconds").Help("Duration of client operations").Register(*registry_);
   monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
-  if (!store_->config().zdb_data_dir_path.empty())
+  if (!store_->config().zdb_data_dir_path.empty()) {
     staging_ = std::make_unique<Staging>(store_.get(), &op_mu_, registry_.get());
+    monitor_->OnBackendBack([s = staging_.get()] { s->BackendsReturned(); });
+  }
 }
 
 Daemon::~Daemon() { Stop(); }
@@ -244,7 +246,7 @@ void Daemon::DeleteCommand(const Args& argv, std::string* out) {
 void Daemon::ListCommand(const Args&, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(op_mu_);
-  auto l = store_->List();
+  auto l = store_->List(/*strict=*/true);
   Count("list", l.ok(), Since(t0), 0);
   if (!l.ok()) return Reply{out}.Fail(l.status());
   resp::AppendArrayHeader(out, static_cast<int64_t>(l->size()));

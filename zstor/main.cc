@@ -11,6 +11,7 @@
 #include <ctime>
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -452,6 +453,7 @@ int main(int argc, char** argv) {
   }
 
   if (command == "store") {
+    (*store)->ReclaimOrphans();  // what earlier in-process stores that died left behind
     auto t0 = std::chrono::steady_clock::now();
     qs::Status s = (*store)->Store(file, object, ProgressBar("store"));
     if (!s.ok()) return Fail(json, s);
@@ -489,25 +491,30 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "list") {
-    auto l = (*store)->List();
+    auto l = (*store)->List(/*strict=*/true);
     if (!l.ok()) return Fail(json, l.status());
     PrintList(*l, json);
     return 0;
   }
-  // status, asked of every backend now (no daemon has it cached)
-  std::vector<BackendRow> rows;
-  auto report = [&](zstor::Backend& b, const char* role) {
-    auto r = b.Command({"PING"});
+  // status, asked of every backend now (no daemon has it cached), all at
+  // once: a slow backend costs its own deadline, not one per backend.
+  auto report = [](zstor::Backend* b, const char* role) {
+    auto r = b->Command({"PING"});
     bool up = r.ok() && !r->is_error();
     if (up) {
-      b.MarkUp();
-      b.RefreshSpace();
+      b->MarkUp();
+      b->RefreshSpace();
     }
-    rows.push_back(BackendRow{role, b.name(), up ? "" : (r.ok() ? r->str : r.status().message()), b.config().group, up,
-                              b.entries(), b.used_bytes(), b.free_bytes()});
+    return BackendRow{role, b->name(), up ? "" : (r.ok() ? r->str : r.status().message()), b->config().group, up,
+                      b->entries(), b->used_bytes(), b->free_bytes()};
   };
-  for (size_t i = 0; i < (*store)->backends().size(); ++i) report((*store)->backends().at(i), "data");
-  for (size_t i = 0; i < (*store)->meta().backends().size(); ++i) report((*store)->meta().backends().at(i), "meta");
+  std::vector<std::future<BackendRow>> asked;
+  for (size_t i = 0; i < (*store)->backends().size(); ++i)
+    asked.push_back(std::async(std::launch::async, report, &(*store)->backends().at(i), "data"));
+  for (size_t i = 0; i < (*store)->meta().backends().size(); ++i)
+    asked.push_back(std::async(std::launch::async, report, &(*store)->meta().backends().at(i), "meta"));
+  std::vector<BackendRow> rows;
+  for (auto& f : asked) rows.push_back(f.get());
   PrintStatus(rows, json, "null");
   return 0;
 }

@@ -50,12 +50,17 @@ bool ParseShard(const std::string& v, ParsedShard* p) {
 
 MetaStore::MetaStore(const MetaConfig& cfg, TaskPool* pool) : cfg_(cfg), pool_(pool) {}
 
-Result<std::unique_ptr<MetaStore>> MetaStore::Create(const MetaConfig& cfg, TaskPool* pool) {
+Result<std::unique_ptr<MetaStore>> MetaStore::Create(const MetaConfig& cfg, TaskPool* pool, size_t max_reply_bytes) {
   std::unique_ptr<MetaStore> s(new MetaStore(cfg, pool));
+  int n = std::min(cfg.expected_shards, static_cast<int>(cfg.backends.size()));
+  if (s->cfg_.write_quorum == 0) s->cfg_.write_quorum = DefaultWriteQuorum(cfg.minimal_shards, n);
+  if (s->cfg_.write_quorum < std::min(n, 2 * cfg.minimal_shards - 1) || s->cfg_.write_quorum > n)
+    return Status::InvalidArgument("meta write quorum " + std::to_string(s->cfg_.write_quorum) + " is unsafe for " +
+                                   std::to_string(cfg.minimal_shards) + " of " + std::to_string(n) + " shards");
   auto coder = ErasureCoder::Create(cfg.minimal_shards, cfg.expected_shards - cfg.minimal_shards);
   if (!coder.ok()) return coder.status();
   s->coder_ = std::move(coder.value());
-  s->pool_backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000));
+  s->pool_backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000), max_reply_bytes);
   return s;
 }
 
@@ -64,7 +69,8 @@ std::string MetaStore::StorageKey(const std::string& path) const {
   return cfg_.prefix + ":" + ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
-Status MetaStore::Put(const ObjectMeta& m) {
+Status MetaStore::Put(const ObjectMeta& m, int* landed) {
+  if (landed != nullptr) *landed = 0;
   std::string key = StorageKey(m.path);
   uint64_t generation = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -101,17 +107,25 @@ Status MetaStore::Put(const ObjectMeta& m) {
     if (s.ok()) ++ok;
     else last = s;
   }
-  if (ok < coder_->k())
+  if (landed != nullptr) *landed = ok;
+  if (ok < cfg_.write_quorum)
     return Status::Unavailable("metadata of " + m.path + " reached " + std::to_string(ok) + " meta backends, " +
-                               std::to_string(coder_->k()) + " needed: " + last.ToString());
+                               std::to_string(cfg_.write_quorum) + " needed (write quorum): " + last.ToString());
   if (ok < static_cast<int>(n)) spdlog::warn("metadata of {} written to {} of {} meta backends", m.path, ok, n);
   return Status::OK();
 }
 
 Result<ObjectMeta> MetaStore::Get(const std::string& path) { return GetByKey(StorageKey(path)); }
 
+size_t MetaStore::shard_count() const {
+  return std::min(static_cast<size_t>(coder_->k() + coder_->m()), pool_backends_->size());
+}
+
+int MetaStore::read_quorum() const { return static_cast<int>(shard_count()) - cfg_.write_quorum + 1; }
+
 Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
-  size_t n = pool_backends_->size();
+  // Only the first k + m backends are ever written (Put), so only they answer.
+  size_t n = shard_count();
   std::vector<std::future<Result<std::string>>> reads;
   for (size_t i = 0; i < n; ++i) {
     Backend* b = &pool_backends_->at(i);
@@ -120,32 +134,59 @@ Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
       return b->Get(key);
     }));
   }
+  // An answer is a valid shard or "not found"; a transport error or an
+  // invalid shard value says nothing about what the backend holds.
   std::map<uint64_t, std::vector<ParsedShard>, std::greater<uint64_t>> by_generation;
-  int not_found = 0, failed = 0;
+  int answers = 0, failed = 0;
   for (auto& f : reads) {
     auto r = f.get();
     if (!r.ok()) {
-      (r.status().IsNotFound() ? not_found : failed)++;
+      if (r.status().IsNotFound()) ++answers;
+      else ++failed;
       continue;
     }
     ParsedShard p;
-    if (ParseShard(*r, &p)) by_generation[p.generation].push_back(std::move(p));
-    else ++failed;
+    if (ParseShard(*r, &p)) {
+      ++answers;
+      by_generation[p.generation].push_back(std::move(p));
+    } else {
+      ++failed;
+    }
   }
-  if (by_generation.empty() && failed == 0) return Status::NotFound("no such object");
+  const int quorum = read_quorum();
+  if (answers < quorum)
+    return Status::Unavailable("metadata unreadable: " + std::to_string(answers) + " of " + std::to_string(n) +
+                               " meta backends answered, " + std::to_string(quorum) + " needed (read quorum)");
+  // Newest first. A generation that cannot be decoded is skipped only when
+  // it cannot have been acknowledged: the backends that may hold it (its
+  // shards, the backends holding newer generations, which may have held it
+  // before, and those that did not answer) are fewer than the write quorum.
+  int newer_holders = 0;
+  const int silent = static_cast<int>(n) - answers;
   for (auto& [gen, shards] : by_generation) {
     const ParsedShard& first = shards.front();
-    if (static_cast<int>(shards.size()) < first.k) continue;
-    if (first.k != coder_->k() || first.m != coder_->m()) continue;  // written with other parameters
-    std::vector<std::string> parts(static_cast<size_t>(first.k + first.m));
-    std::vector<bool> present(parts.size(), false);
-    for (auto& s : shards) {
-      if (s.bytes.size() != shards.front().bytes.size()) continue;
-      parts[s.index] = s.bytes;
-      present[s.index] = true;
-    }
     std::string payload;
-    if (!coder_->Decode(parts, present, first.payload_len, &payload).ok() || payload.size() < kNonceSize) continue;
+    bool decoded = false;
+    if (static_cast<int>(shards.size()) >= coder_->k() && first.k == coder_->k() && first.m == coder_->m()) {
+      std::vector<std::string> parts(static_cast<size_t>(first.k + first.m));
+      std::vector<bool> present(parts.size(), false);
+      for (auto& sh : shards) {
+        if (sh.bytes.size() != first.bytes.size() || sh.k != first.k || sh.m != first.m) continue;
+        parts[sh.index] = sh.bytes;
+        present[sh.index] = true;
+      }
+      decoded = coder_->Decode(parts, present, first.payload_len, &payload).ok() && payload.size() >= kNonceSize;
+    }
+    if (!decoded) {
+      int may_hold = static_cast<int>(shards.size()) + newer_holders + silent;
+      if (may_hold >= cfg_.write_quorum)
+        return Status::Unavailable("metadata unreadable: the newest record seen (generation " + std::to_string(gen) +
+                                   ") has " + std::to_string(shards.size()) + " readable shards of " +
+                                   std::to_string(coder_->k()) + " needed and may have been acknowledged (" +
+                                   std::to_string(silent) + " meta backends did not answer)");
+      newer_holders += static_cast<int>(shards.size());
+      continue;
+    }
     std::string record;
     Status s = Open(cfg_.key, payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record);
     for (size_t k = 0; !s.ok() && s.IsCorruption() && k < cfg_.old_keys.size(); ++k) {  // rotated keys
@@ -157,8 +198,8 @@ Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
     QS_RETURN_IF_ERROR(DecodeObjectMeta(record, &m));
     return m;
   }
-  return Status::Unavailable("metadata unreadable: fewer than " + std::to_string(coder_->k()) +
-                             " consistent shards (" + std::to_string(failed) + " backends failed)");
+  // Nothing seen, or only writes that never reached the quorum.
+  return Status::NotFound("no such object");
 }
 
 Status MetaStore::Delete(const std::string& path) {
@@ -184,7 +225,7 @@ Status MetaStore::Delete(const std::string& path) {
   return Status::OK();
 }
 
-Result<std::vector<ObjectMeta>> MetaStore::List() {
+Result<std::vector<ObjectMeta>> MetaStore::List(bool strict) {
   std::set<std::string> keys;
   std::string want_prefix = cfg_.prefix + ":";
   int reachable = 0;
@@ -215,10 +256,21 @@ Result<std::vector<ObjectMeta>> MetaStore::List() {
   }
   if (reachable < coder_->k()) return Status::Unavailable("too few meta backends reachable to list objects");
   std::vector<ObjectMeta> out;
+  size_t unreadable = 0;
+  Status first;
   for (const auto& k : keys) {
     auto m = GetByKey(k);
-    if (m.ok()) out.push_back(std::move(m.value()));
-    else if (!m.status().IsNotFound()) spdlog::warn("metadata {} unreadable: {}", k, m.status().ToString());
+    if (m.ok()) {
+      out.push_back(std::move(m.value()));
+    } else if (!m.status().IsNotFound()) {
+      spdlog::warn("metadata {} unreadable: {}", k, m.status().ToString());
+      if (unreadable++ == 0) first = m.status();
+    }
+  }
+  if (strict && unreadable > 0) {
+    std::string msg = std::to_string(unreadable) + " of " + std::to_string(keys.size()) +
+                      " object records unreadable, first: " + first.message();
+    return first.IsCorruption() ? Status::Corruption(msg) : Status::Unavailable(msg);
   }
   std::sort(out.begin(), out.end(), [](const ObjectMeta& a, const ObjectMeta& b) { return a.path < b.path; });
   return out;

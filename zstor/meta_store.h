@@ -20,23 +20,36 @@ namespace zstor {
 
 class MetaStore {
  public:
-  static qs::Result<std::unique_ptr<MetaStore>> Create(const MetaConfig& cfg, TaskPool* pool);
+  // max_reply_bytes: see MaxMetaReply.
+  static qs::Result<std::unique_ptr<MetaStore>> Create(const MetaConfig& cfg, TaskPool* pool, size_t max_reply_bytes);
 
-  // Writes the record of m.path; fails unless at least k shards landed.
-  qs::Status Put(const ObjectMeta& m);
-  // NotFound when no backend knows the path; Unavailable when fewer than k
-  // shards of any generation can be read.
+  // Writes the record of m.path under a new generation; acknowledged (OK)
+  // only when write_quorum backends took their shard. *landed (optional):
+  // how many did, also on failure: with k or more the new record may still
+  // be read later, so what it points to must not be freed.
+  qs::Status Put(const ObjectMeta& m, int* landed = nullptr);
+  // The newest generation among the answers of at least read_quorum()
+  // backends: never older than an acknowledged Put. NotFound when no
+  // acknowledged record can exist; Unavailable when too few backends
+  // answer or the newest generation seen cannot be decoded and may have
+  // been acknowledged (never a fall-back to an older one).
   qs::Result<ObjectMeta> Get(const std::string& path);
   qs::Status Delete(const std::string& path);
-  // Every object record readable now (paths sorted).
-  qs::Result<std::vector<ObjectMeta>> List();
+  // Every object record readable now (paths sorted). strict: fail when any
+  // record under the prefix cannot be read (e.g. a wrong meta key), rather
+  // than leave it out with a warning.
+  qs::Result<std::vector<ObjectMeta>> List(bool strict = false);
 
   BackendPool& backends() { return *pool_backends_; }
+  int write_quorum() const { return cfg_.write_quorum; }
+  int k() const { return coder_->k(); }
+  int read_quorum() const;
 
  private:
   MetaStore(const MetaConfig& cfg, TaskPool* pool);
   std::string StorageKey(const std::string& path) const;
   qs::Result<ObjectMeta> GetByKey(const std::string& key);
+  size_t shard_count() const;  // backends written: min(k + m, configured)
 
   MetaConfig cfg_;
   TaskPool* pool_;

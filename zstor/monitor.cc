@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <atomic>
 #include <future>
 #include <vector>
 
@@ -76,10 +77,13 @@ bool Monitor::Dead(const Backend& b) const {
 }
 
 void Monitor::HealthRound() {
+  std::atomic<int> back{0};
   auto check = [&](Backend& b, const char* type) {
+    bool was_down = b.down_since_ms() != 0 || !b.healthy();
     auto r = b.Command({"PING"});
     bool up = r.ok() && !r->is_error();
     if (up) {
+      if (was_down) ++back;
       b.MarkUp();
       b.RefreshSpace();
     } else if (r.ok()) {
@@ -97,6 +101,12 @@ void Monitor::HealthRound() {
   for (size_t i = 0; i < store_->meta().backends().size(); ++i)
     probes.push_back(std::async(std::launch::async, check, std::ref(store_->meta().backends().at(i)), "meta"));
   for (auto& p : probes) p.wait();
+  if (back > 0 && on_back_) on_back_();
+}
+
+size_t Monitor::ReclaimRound() {
+  std::lock_guard<std::mutex> lock(*op_mu_);
+  return store_->ReclaimOrphans().fragments;
 }
 
 size_t Monitor::RepairRound() {
@@ -222,6 +232,7 @@ void Monitor::Run() {
   using clock = std::chrono::steady_clock;
   auto now = clock::now();
   auto next_health = now, next_repair = now + std::chrono::seconds(cfg_.repair_interval);
+  auto next_reclaim = now;  // at start: stores a killed zstor left unfinished
   auto next_scrub = now + std::chrono::seconds(cfg_.scrub_interval);
   auto next_full = now + std::chrono::seconds(cfg_.full_scrub_interval);
   std::unique_lock<std::mutex> lock(mu_);
@@ -233,6 +244,10 @@ void Monitor::Run() {
       // Chunk buffers of stores that ended a while ago go back to the system.
       BufferPool::Trim(std::chrono::seconds(30));
       next_health = now + std::chrono::seconds(cfg_.health_interval);
+    }
+    if (now >= next_reclaim) {
+      ReclaimRound();
+      next_reclaim = clock::now() + std::chrono::seconds(cfg_.repair_interval);
     }
     if (now >= next_repair) {
       RepairRound();

@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -24,9 +25,14 @@ class Monitor {
   void Start();
   void Stop();
 
+  // Called (on the monitor's thread) after a health round found a backend
+  // that was down answering again. Set before Start.
+  void OnBackendBack(std::function<void()> fn) { on_back_ = std::move(fn); }
+
   // One round of each task, for tests and the REPAIR/SCRUB commands.
   void HealthRound();
   size_t RepairRound();             // objects repaired
+  size_t ReclaimRound();            // orphan fragments deleted (store journal)
   size_t ScrubRound(bool full);     // objects found damaged (and rebuilt)
 
  private:
@@ -41,6 +47,7 @@ class Monitor {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::function<void()> on_back_;
 
   prometheus::Family<prometheus::Gauge>* status_ = nullptr;
   prometheus::Family<prometheus::Gauge>* free_ = nullptr;

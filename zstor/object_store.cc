@@ -54,8 +54,8 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Create(const Config& cfg) {
   s->pool_ = std::make_unique<TaskPool>(threads);
   s->codec_threads_ = std::max<size_t>(2, std::thread::hardware_concurrency());
   s->codec_pool_ = std::make_unique<TaskPool>(s->codec_threads_);
-  s->backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000));
-  auto meta = MetaStore::Create(cfg.meta, s->pool_.get());
+  s->backends_ = std::make_unique<BackendPool>(cfg.backends, std::chrono::milliseconds(3000), MaxDataReply(cfg));
+  auto meta = MetaStore::Create(cfg.meta, s->pool_.get(), MaxMetaReply());
   if (!meta.ok()) return meta.status();
   s->meta_ = std::move(meta.value());
   auto coder = ErasureCoder::Create(cfg.minimal_shards, cfg.parity_shards());
@@ -84,7 +84,7 @@ Result<std::vector<size_t>> ObjectStore::Place(const std::string& path, const st
 
 Status ObjectStore::StoreAttempt(const std::string& local_path, const std::string& path,
                                  const std::vector<size_t>& placement, const Progress& progress, ObjectMeta* meta,
-                                 std::vector<size_t>* failed) {
+                                 std::vector<size_t>* failed, std::unique_ptr<StoreJournal>* journal) {
   int fd = open(local_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open " + local_path);
   struct stat st;
@@ -106,6 +106,18 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
     meta->backends.push_back(BackendRef{a.ToString(), a.ns});
   }
   meta->chunks.clear();
+  // The intent is durable before the first fragment is written (see
+  // zstor/store_journal.h); without a journal directory there is none.
+  StoreJournal* intent = nullptr;
+  if (!cfg_.journal_dir.empty()) {
+    auto j = StoreJournal::Begin(cfg_.journal_dir, path, meta->object_id);
+    if (!j.ok()) {
+      close(fd);
+      return j.status().WithContext("store journal (config key 'journal_dir')");
+    }
+    *journal = std::move(j.value());
+    intent = journal->get();
+  }
 
   // Three stages overlap: this thread reads the file (and folds the chunks'
   // hash-list entries into the object checksum in order); the
@@ -142,6 +154,7 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
         if (std::find(failed->begin(), failed->end(), placement[j]) == failed->end()) failed->push_back(placement[j]);
       }
     }
+    if (intent != nullptr) intent->Sync();  // the chunk's fragment keys are durable
     done += f.plain_size;
     if (progress && error.ok()) progress(done, meta->size);
   };
@@ -162,9 +175,12 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
       Backend* b = &backends_->at(placement[j]);
       // Each write holds the chunk's buffer; the last one hands it back.
       f.writes.push_back(pool_->Submit(
-          [b, buf = e.shards, shard = ChunkCodec::Shard(*e.shards, cm, j)]() -> Result<std::string> {
+          [b, intent, buf = e.shards, shard = ChunkCodec::Shard(*e.shards, cm, j)]() -> Result<std::string> {
             if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
-            return b->Set("", shard);
+            auto r = b->Set("", shard);
+            if (r.ok() && intent != nullptr)
+              intent->Fragment(b->config().address.ToString(), b->config().address.ns, *r);
+            return r;
           }));
     }
     inflight.push_back(std::move(f));
@@ -210,6 +226,9 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
 Status ObjectStore::Store(const std::string& local_path, const std::string& path, const Progress& progress,
                           ObjectMeta* stored) {
   auto previous = meta_->Get(path);
+  // Without the read quorum the record write cannot reach its quorum
+  // either, and the previous version would be unknown: fail before writing.
+  if (!previous.ok() && previous.status().code() == Status::Code::kUnavailable) return previous.status();
   std::vector<size_t> exclude;
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -217,17 +236,31 @@ Status ObjectStore::Store(const std::string& local_path, const std::string& path
     if (!placement.ok()) return placement.status();
     ObjectMeta meta;
     std::vector<size_t> failed;
-    Status s = StoreAttempt(local_path, path, *placement, progress, &meta, &failed);
+    std::unique_ptr<StoreJournal> journal;
+    Status s = StoreAttempt(local_path, path, *placement, progress, &meta, &failed, &journal);
     if (s.ok()) {
-      s = meta_->Put(meta);
+      int landed = 0;
+      if (journal) journal->RecordWrite();
+      s = meta_->Put(meta, &landed);
       if (!s.ok()) {
-        DeleteFragments(meta);  // no metadata, no object: free what was written
+        // Short of the quorum. With fewer than k shards the new record can
+        // never be read: free what was written. With k or more it may be
+        // read later (it is the newest generation), so its fragments stay;
+        // neither version's fragments are freed. The intent stays for the
+        // journal's reclaim to settle.
+        if (landed < meta_->k()) {
+          if (journal) journal->RecordAbandoned();
+          DeleteFragments(meta);
+        }
         return s;
       }
       if (previous.ok()) DeleteFragments(*previous);
+      if (journal) journal->Finish();
       if (stored != nullptr) *stored = std::move(meta);
       return Status::OK();
     }
+    // Freed now where reachable; the intent stays (closed, so unlocked) and
+    // the journal's reclaim deletes whatever this missed.
     DeleteFragments(meta);
     if (failed.empty()) return s;  // not a backend problem (e.g. unreadable file)
     spdlog::warn("store of {} failed on {} backends ({}); retrying elsewhere", path, failed.size(), s.message());
@@ -493,6 +526,11 @@ Status ObjectStore::Verify(const std::string& path, const std::string& object_id
     if (chunk.bad > tolerate && first.ok()) first = chunk_first;
   }
   return first;
+}
+
+StoreJournal::ReclaimStats ObjectStore::ReclaimOrphans() {
+  if (cfg_.journal_dir.empty()) return {};
+  return StoreJournal::Reclaim(cfg_.journal_dir, this);
 }
 
 void ObjectStore::DeleteFragments(const ObjectMeta& m) {

@@ -16,6 +16,7 @@
 #include "zstor/config.h"
 #include "zstor/fragment_fetch.h"
 #include "zstor/meta_store.h"
+#include "zstor/store_journal.h"
 #include "zstor/task_pool.h"
 
 namespace zstor {
@@ -59,7 +60,11 @@ class ObjectStore {
   // within the rules (those stay missing; the ones placed are recorded).
   qs::Result<size_t> Rebuild(const std::string& path);
   qs::Status Delete(const std::string& path);
-  qs::Result<std::vector<ObjectMeta>> List() { return meta_->List(); }
+  // See MetaStore::List; `zstor list` is strict, background work is not.
+  qs::Result<std::vector<ObjectMeta>> List(bool strict = false) { return meta_->List(strict); }
+  // Deletes the fragments of stores that died mid-way (their intents in
+  // journal_dir); see StoreJournal::Reclaim.
+  StoreJournal::ReclaimStats ReclaimOrphans();
 
   BackendPool& backends() { return *backends_; }
   MetaStore& meta() { return *meta_; }
@@ -71,7 +76,8 @@ class ObjectStore {
   // zstor/placement.h), none of them in exclude.
   qs::Result<std::vector<size_t>> Place(const std::string& path, const std::vector<size_t>& exclude);
   qs::Status StoreAttempt(const std::string& local_path, const std::string& path, const std::vector<size_t>& placement,
-                          const Progress& progress, ObjectMeta* meta, std::vector<size_t>* failed);
+                          const Progress& progress, ObjectMeta* meta, std::vector<size_t>* failed,
+                          std::unique_ptr<StoreJournal>* journal);
   // Fetches fragments of chunk i; fills shards/present, reading parity only
   // when data fragments are missing. all=true fetches every fragment.
   void FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,

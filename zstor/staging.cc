@@ -220,7 +220,7 @@ bool Staging::RunOne() {
     spdlog::warn("staging: {} of {} failed (attempt {}), retrying later: {}",
                  job->kind == UploadJob::Kind::kUpload ? "upload" : "forget", job->target, job->attempts + 1,
                  s.ToString());
-    queue_.Failed(job->name, s.message(), NowMs());
+    queue_.Failed(job->name, s.message(), NowMs(), s.code() == Status::Code::kUnavailable);
     if (uploads_failed_ != nullptr) uploads_failed_->Increment();
   }
   return true;
@@ -427,6 +427,14 @@ void Staging::Run() {
     lock.lock();
     cv_.wait_for(lock, std::chrono::milliseconds(200));
   }
+}
+
+void Staging::BackendsReturned() {
+  size_t woken = queue_.BackendsReturned();
+  if (woken == 0) return;
+  spdlog::info("staging: a backend is back; {} jobs that failed for lack of backends retry now", woken);
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
 }
 
 }  // namespace zstor

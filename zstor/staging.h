@@ -60,6 +60,10 @@ class Staging {
   // job (a jump event lost with its hook). Returns how many.
   size_t ReconcileRound();
 
+  // A backend answers again: jobs that failed for lack of backends run
+  // now instead of after their back-off.
+  void BackendsReturned();
+
   UploadQueue& queue() { return queue_; }
   uint64_t data_dir_bytes() const { return data_dir_bytes_; }
 

@@ -170,7 +170,8 @@ Status UploadQueue::Done(const std::string& name) {
   return FsyncDir(dir_);
 }
 
-void UploadQueue::Failed(const std::string& name, const std::string& error, int64_t now_ms) {
+void UploadQueue::Failed(const std::string& name, const std::string& error, int64_t now_ms,
+                         bool for_lack_of_backends) {
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(name);
   auto it = jobs_.find(name);
@@ -180,6 +181,19 @@ void UploadQueue::Failed(const std::string& name, const std::string& error, int6
   j.last_error = error;
   int64_t backoff_ms = std::min<int64_t>(int64_t{1000} << std::min(j.attempts - 1, 9), 300000);
   j.next_try_ms = now_ms + backoff_ms;
+  j.waits_for_backends = for_lack_of_backends;
+}
+
+size_t UploadQueue::BackendsReturned() {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t woken = 0;
+  for (auto& [name, j] : jobs_) {
+    if (!j.waits_for_backends || running_.count(name)) continue;
+    j.waits_for_backends = false;
+    j.next_try_ms = 0;
+    ++woken;
+  }
+  return woken;
 }
 
 bool UploadQueue::Pending(const std::string& target) {

@@ -26,6 +26,7 @@ struct UploadJob {
   int attempts = 0;    // failed runs so far
   int64_t next_try_ms = 0;
   std::string last_error;
+  bool waits_for_backends = false;  // the last run failed for lack of backends
 };
 
 class UploadQueue {
@@ -47,8 +48,13 @@ class UploadQueue {
   std::optional<UploadJob> Next(int64_t now_ms);
   // A running job finished: removes it from disk.
   qs::Status Done(const std::string& name);
-  // A running job failed: it waits 2^attempts seconds (at most 5 minutes).
-  void Failed(const std::string& name, const std::string& error, int64_t now_ms);
+  // A running job failed: it waits 2^attempts seconds (at most 5 minutes),
+  // or, when it failed for lack of backends (unreachable, too few healthy,
+  // no metadata quorum), until BackendsReturned if that comes sooner.
+  void Failed(const std::string& name, const std::string& error, int64_t now_ms, bool for_lack_of_backends = false);
+  // A backend came back: jobs waiting for backends may run at once.
+  // Returns how many were woken.
+  size_t BackendsReturned();
   // True when a job for this local file waits or runs.
   bool Pending(const std::string& target);
 

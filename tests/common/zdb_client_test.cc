@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/free_port.h"
+#include "tests/common/hostile_server.h"
 
 namespace qs {
 namespace {
@@ -556,6 +557,69 @@ TEST(ZdbClientAuthTest, AuthIsReplayedOnReconnect) {
   Status ws = w.Auth("bad");
   EXPECT_EQ(ws.code(), Status::Code::kPermissionDenied) << ws.ToString();
   EXPECT_FALSE(w.connected());
+}
+
+// A broken or malicious server cannot make the client allocate what a reply
+// declares, buffer without bound, or wait past the request's deadline.
+std::string HostileSocket(const char* name) {
+  return "/tmp/zdb_client_test_" + std::to_string(getpid()) + "_" + name + ".sock";
+}
+
+ZdbAddress UnixAddress(const std::string& path) {
+  ZdbAddress a;
+  a.unix_path = path;
+  return a;
+}
+
+TEST(ZdbClientHostileTest, HugeArrayIsRefusedNotAllocated) {
+  qs_test::HostileServer server(HostileSocket("array"), qs_test::HostileServer::Mode::kHugeArray);
+  ZdbClientOptions opt;
+  opt.connect_attempts = 1;
+  ZdbClient c(UnixAddress(server.path()), opt);
+  Result<Reply> r = c.Command({"SCAN"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("2147483647 elements"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(c.connected());
+  // Same through the typed helpers and a pipeline.
+  EXPECT_EQ(c.Get("k").status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(c.Pipeline({{"GET", "a"}, {"GET", "b"}}).status().code(), Status::Code::kUnavailable);
+}
+
+TEST(ZdbClientHostileTest, EndlessLineAndHugeBulkAreCutAtTheReplyLimit) {
+  for (auto mode : {qs_test::HostileServer::Mode::kEndlessLine, qs_test::HostileServer::Mode::kHugeBulk}) {
+    qs_test::HostileServer server(HostileSocket("flood"), mode);
+    ZdbClientOptions opt;
+    opt.connect_attempts = 1;
+    opt.max_reply_bytes = size_t{1} << 20;
+    ZdbClient c(UnixAddress(server.path()), opt);
+    Result<std::optional<std::string>> r = c.Get("k");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+    std::string want = mode == qs_test::HostileServer::Mode::kEndlessLine ? "reply exceeds 65536 bytes without a line end"
+                                                                           : "reply exceeds 1048576 bytes";
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status().message();
+    EXPECT_FALSE(c.connected());
+  }
+}
+
+TEST(ZdbClientHostileTest, RequestDeadlineHoldsAgainstATrickle) {
+  // A byte every 20 ms: no single read ever waits for the command timeout,
+  // the request's total deadline ends it.
+  qs_test::HostileServer server(HostileSocket("trickle"), qs_test::HostileServer::Mode::kTrickle);
+  ZdbClientOptions opt;
+  opt.connect_attempts = 1;
+  opt.command_timeout = milliseconds(2000);
+  opt.request_timeout = milliseconds(400);
+  ZdbClient c(UnixAddress(server.path()), opt);
+  auto start = Clock::now();
+  Result<std::optional<std::string>> r = c.Get("k");
+  auto took = Clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("request deadline"), std::string::npos) << r.status().message();
+  EXPECT_GE(took, milliseconds(350));
+  EXPECT_LT(took, milliseconds(20000));  // sanity bound only: without the deadline this never returns
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ class StackTest : public zstor_test::DaemonTest {
   void RestoreOnFreshStaging() {
     Unmount();
     EXPECT_EQ(staging_.Stop(), 0);  // namespace-closing: the head segments are queued
-    std::string st = WaitQueueEmpty(180);
+    std::string st = WaitQueueEmpty();
     ASSERT_NE(st.find("\"jobs\": 0, \"failing\": 0"), std::string::npos) << st;
     std::filesystem::remove_all(Root());
     StartStaging();
@@ -128,23 +128,37 @@ class StackTest : public zstor_test::DaemonTest {
     }
   }
 
-  // Every stored object has all its fragments healthy (within timeout_s).
-  void ExpectFullRedundancy(int timeout_s) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  // Every stored object has all its fragments healthy. Waits as long as
+  // repair makes progress (fewer fragments missing); fails when that
+  // number has not gone down for stall_s seconds.
+  void ExpectFullRedundancy(int stall_s = 60) {
+    auto last_progress = std::chrono::steady_clock::now();
+    long fewest = -1;
     std::string weak;
-    do {
+    for (;;) {
       weak.clear();
+      long missing = 0;
       auto list = store_->List();
       ASSERT_TRUE(list.ok()) << list.status().ToString();
       for (const auto& m : *list) {
         auto r = store_->Check(m.path);
-        if (!r.ok()) weak += m.path + " (" + r.status().ToString() + ") ";
-        else if (!r->complete()) weak += m.path + " (" + std::to_string(r->fragments_ok) + "/" + std::to_string(r->fragments) + ") ";
+        if (!r.ok()) {
+          weak += m.path + " (" + r.status().ToString() + ") ";
+          missing += static_cast<long>(m.k) + m.m;
+        } else if (!r->complete()) {
+          weak += m.path + " (" + std::to_string(r->fragments_ok) + "/" + std::to_string(r->fragments) + ") ";
+          missing += static_cast<long>(r->fragments - r->fragments_ok);
+        }
       }
       if (weak.empty()) return;
+      if (fewest < 0 || missing < fewest) {
+        fewest = missing;
+        last_progress = std::chrono::steady_clock::now();
+      }
+      if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(stall_s)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    } while (std::chrono::steady_clock::now() < deadline);
-    FAIL() << "not fully redundant after " << timeout_s << " s: " << weak;
+    }
+    FAIL() << "repair made no progress for " << stall_s << " s; not fully redundant: " << weak;
   }
 
   std::string mnt_;
@@ -187,9 +201,9 @@ TEST_F(StackCopyTest, CopyWhileFourBackendsDie) {
   ASSERT_EQ(killed, 4);
   ExpectFiles(names);
   for (int i = 0; i < 4; ++i) StartBackend(i);
-  std::string st = WaitQueueEmpty(180);
+  std::string st = WaitQueueEmpty();
   ASSERT_NE(st.find("\"jobs\": 0, \"failing\": 0"), std::string::npos) << st;
-  ExpectFullRedundancy(120);
+  ExpectFullRedundancy();
   RestoreOnFreshStaging();
   ExpectFiles(names);
 }
@@ -205,7 +219,7 @@ TEST_F(StackTest, BitrotOnBackendDisksIsReadAroundAndRepaired) {
   }
   Unmount();
   EXPECT_EQ(staging_.Stop(), 0);
-  std::string st = WaitQueueEmpty(120);
+  std::string st = WaitQueueEmpty();
   ASSERT_NE(st.find("\"jobs\": 0, \"failing\": 0"), std::string::npos) << st;
   int flipped = 0;
   for (int b = 0; b < 4; ++b) {

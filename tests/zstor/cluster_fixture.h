@@ -76,7 +76,7 @@ class ClusterTest : public ::testing::Test {
                    const std::string& extra = "", const std::function<std::string(int)>& labels = nullptr) {
     std::ofstream f(path);
     f << "minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n"
-      << "chunk_size = \"1M\"\n" << extra
+      << "chunk_size = \"1M\"\n" << "journal_dir = \"" << dir_.path() << "/journal\"\n" << extra
       << "[encryption]\nalgorithm = \"AES\"\nkey = \"" << key << "\"\n"
       << "[compression]\nalgorithm = \"zstd\"\nlevel = 1\n"
       << "[meta]\ntype = \"zdb\"\n[meta.config]\nprefix = \"test\"\n"
@@ -188,17 +188,26 @@ class DaemonTest : public ClusterTest {
   std::pair<int, std::string> Cli(const std::string& args) {
     return RunCommand(std::string(QS_BIN_DIR) + "/zstor -c " + cfg_path_ + " " + args);
   }
-  // Waits until the daemon's staging queue is empty (at most timeout_s);
-  // returns the last `--json status` output.
-  std::string WaitQueueEmpty(int timeout_s = 30) {
+  // Waits until the daemon's staging queue is empty, for as long as it
+  // keeps shrinking: gives up only when the number of jobs has not gone
+  // down for stall_s seconds. Returns the last `--json status` output.
+  std::string WaitQueueEmpty(int stall_s = 60) {
     std::string out;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    do {
+    long fewest = -1;
+    auto last_progress = std::chrono::steady_clock::now();
+    for (;;) {
       int rc;
       std::tie(rc, out) = Cli("--json status");
-      if (out.find("\"jobs\": 0,") != std::string::npos) break;
+      size_t p = out.find("\"jobs\": ");
+      long jobs = p == std::string::npos ? -1 : std::atol(out.c_str() + p + 8);
+      if (jobs == 0) break;
+      if (jobs >= 0 && (fewest < 0 || jobs < fewest)) {
+        fewest = jobs;
+        last_progress = std::chrono::steady_clock::now();
+      }
+      if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(stall_s)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    } while (std::chrono::steady_clock::now() < deadline);
+    }
     return out;
   }
   int metrics_port_ = 0;

@@ -243,6 +243,17 @@ TEST_F(ClusterTest, WrongKeysAreRefusedCleanly) {
   auto bad2 = zstor::ObjectStore::Create(bad2_cfg.value());
   s = (*bad2)->Retrieve("/f", out);
   EXPECT_NE(s.message().find("wrong meta key"), std::string::npos) << s.ToString();
+  // `zstor list` with the wrong meta key fails, it does not list nothing.
+  std::string zstor = std::string(QS_BIN_DIR) + "/zstor -c " + dir_.path() + "/bad2.toml ";
+  for (const char* args : {"list", "--json list"}) {
+    auto [rc, text] = RunCommand(zstor + args);
+    EXPECT_EQ(rc, 1) << args << ": " << text;
+    EXPECT_NE(text.find("1 of 1 object records unreadable"), std::string::npos) << args << ": " << text;
+    EXPECT_NE(text.find("wrong meta key"), std::string::npos) << args << ": " << text;
+  }
+  auto [rc, text] = RunCommand(std::string(QS_BIN_DIR) + "/zstor -c " + dir_.path() + "/zstor.toml list");
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_NE(text.find("/f"), std::string::npos) << text;
 }
 
 TEST_F(ClusterTest, StoreSkipsDeadBackendsAndRespectsLabels) {

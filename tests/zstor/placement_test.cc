@@ -35,7 +35,7 @@ class PlacementTest : public ::testing::Test {
         cfg_.backends.push_back(b);
       }
     }
-    pool_ = std::make_unique<BackendPool>(cfg_.backends, std::chrono::milliseconds(100));
+    pool_ = std::make_unique<BackendPool>(cfg_.backends, std::chrono::milliseconds(100), zstor::MaxDataReply(cfg_));
   }
 
   // Pool indices of the first n backends of group g that are not in skip.

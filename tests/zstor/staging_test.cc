@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "tests/zstor/cluster_fixture.h"
+#include "zstor/monitor.h"
 #include "zstor/staging.h"
 #include "zstor/upload_queue.h"
 
@@ -55,6 +56,52 @@ TEST(UploadQueueTest, JobsAreDurableUntilDone) {
   UploadQueue reopened(q);
   ASSERT_TRUE(reopened.Open().ok());
   EXPECT_EQ(reopened.stats().pending, 1u);
+}
+
+TEST(UploadQueueTest, JobsWaitingForBackendsRunWhenOneReturns) {
+  zdb_test::TempDir dir;
+  UploadQueue queue(dir.path() + "/queue");
+  ASSERT_TRUE(queue.Open().ok());
+  ASSERT_TRUE(queue.Add(UploadJob::Kind::kUpload, "/a/default/zdb-data-00001", "/zdb/data/default/zdb-data-00001").ok());
+  ASSERT_TRUE(queue.Add(UploadJob::Kind::kUpload, "/a/default/zdb-data-00002", "/zdb/data/default/zdb-data-00002").ok());
+  auto a = queue.Next(0), b = queue.Next(0);
+  ASSERT_TRUE(a && b);
+  // Failed 9 times: the next try would be 256 s away.
+  for (int i = 0; i < 9; ++i) {
+    queue.Failed(a->name, "only 18 healthy backends for 20 fragments", 0, /*for_lack_of_backends=*/true);
+    queue.Failed(b->name, "cannot read file", 0, /*for_lack_of_backends=*/false);
+    if (i < 8) a = queue.Next(1 << 30), b = queue.Next(1 << 30);
+  }
+  EXPECT_FALSE(queue.Next(1000).has_value());
+  // A backend is back: the job that waited for backends runs now, the other
+  // keeps its back-off.
+  EXPECT_EQ(queue.BackendsReturned(), 1u);
+  auto woken = queue.Next(1000);
+  ASSERT_TRUE(woken.has_value());
+  EXPECT_EQ(woken->target, "/a/default/zdb-data-00001");
+  EXPECT_FALSE(queue.Next(1000).has_value());
+  EXPECT_EQ(queue.BackendsReturned(), 0u);  // a running job is not woken twice
+}
+
+class MonitorBackTest : public ClusterTest {};
+
+TEST_F(MonitorBackTest, HealthRoundReportsABackendBack) {
+  std::mutex op_mu;
+  zstor::Monitor monitor(store_.get(), &op_mu, nullptr);
+  int calls = 0;
+  monitor.OnBackendBack([&] { ++calls; });
+  monitor.HealthRound();
+  EXPECT_EQ(calls, 0);  // all up, none came back
+  KillBackend(3);
+  monitor.HealthRound();
+  EXPECT_EQ(calls, 0);
+  EXPECT_FALSE(PoolBackend(3).healthy());
+  StartBackend(3);
+  monitor.HealthRound();
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(PoolBackend(3).healthy());
+  monitor.HealthRound();
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(UploadQueueTest, OtherProcessesAddJobsAndBadFilesAreSetAside) {
