@@ -7,8 +7,19 @@ set -euo pipefail
 bindir=${1:?usage: version_test.sh BIN_DIR VERSION}
 version=${2:?usage: version_test.sh BIN_DIR VERSION}
 src=$(cd "$(dirname "$0")/.." && pwd)
-if rev=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null) && [ -e "$src/.git" ]; then
-  want="($(printf 'git %s' "$rev"))"
+# The revision the binaries were built from is the build's generated header;
+# in a checkout it must name a commit of it (HEAD, or an ancestor when
+# commits came after the build), outside one it is "unknown".
+header="$bindir/../generated/common/version.h"
+built=$(sed -n 's/.*kGitRevision\[\] = "\([^"]*\)".*/\1/p' "$header" 2>/dev/null | head -n1)
+built=${built%-dirty}
+if [ -e "$src/.git" ]; then
+  if [ -z "$built" ] || [ "$built" = unknown ] ||
+      ! git -C "$src" merge-base --is-ancestor "$built" HEAD 2>/dev/null; then
+    echo "FAIL: the build's revision '${built}' (from $header) is not a commit of this checkout up to HEAD"
+    exit 1
+  fi
+  want="(git $built)"
 else
   want="(git unknown)"
 fi
