@@ -75,6 +75,21 @@ TEST_F(ZdbConfigTest, ProtectFalseStartsWithoutAdmin) {
   EXPECT_EQ(p.fsync, FsyncPolicy::kEverySec);
 }
 
+// The shipped example says verbose = false: debug logging stays off.
+TEST_F(ZdbConfigTest, ShippedExampleLoadsAsWritten) {
+  Options o;
+  std::vector<std::string> args = {"zdb", "--config", std::string(QS_SOURCE_DIR) + "/config/zdb.toml"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  bool help = false;
+  qs::Status s = ParseOptions(static_cast<int>(argv.size()), argv.data(), &o, &help);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(o.verbose);
+  EXPECT_TRUE(o.evict_synced);
+  EXPECT_FALSE(o.protect);
+  EXPECT_EQ(o.port, 9900);
+}
+
 // A flag on the command line wins over the file, for booleans too.
 TEST_F(ZdbConfigTest, FlagWinsOverFileBoolean) {
   Options o;
