@@ -172,6 +172,27 @@ TEST_F(DaemonServiceTest, ZdbSurvivesSighupAndReopensItsLog) {
   EXPECT_NE(ReadWholeFile(log).find("shutting down"), std::string::npos) << ReadWholeFile(log);
 }
 
+// zdb takes its signals on a signalfd with them blocked; its hooks must
+// not inherit that mask (a hook with SIGTERM blocked outlives a stop).
+TEST_F(DaemonServiceTest, ZdbHooksStartWithNoSignalBlocked) {
+  const std::string hook = dir_ + "/hook.sh";
+  // Not a shell script: dash unblocks every signal at its start.
+  qsfs_test::WriteFile(hook,
+                       "#!/usr/bin/python3\nimport sys\nif sys.argv[1] == 'ready':\n"
+                       "    line = [l for l in open('/proc/self/status') if l.startswith('SigBlk:')][0]\n"
+                       "    open('" + dir_ + "/sigblk', 'w').write(line)\n",
+                       O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  DaemonProcess zdb;
+  ASSERT_TRUE(zdb.Start(std::string(QS_BIN_DIR) + "/zdb",
+                        {"--data", dir_ + "/data", "--index", dir_ + "/index", "--socket", dir_ + "/zdb.sock",
+                         "--hook", hook},
+                        dir_ + "/zdb.out"));
+  ASSERT_TRUE(zdb.WaitUnix(dir_ + "/zdb.sock")) << ReadWholeFile(dir_ + "/zdb.out");
+  // The ready hook is waited for before zdb serves: its file is there.
+  EXPECT_EQ(ReadWholeFile(dir_ + "/sigblk"), "SigBlk:\t0000000000000000\n");
+  EXPECT_EQ(zdb.Stop(), 0);
+}
+
 TEST_F(DaemonServiceTest, ZstorNotifiesReadyWhenServingAndStopping) {
   NotifySocket notify(dir_ + "/notify.sock");
   DaemonProcess zstor;
