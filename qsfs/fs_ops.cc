@@ -26,6 +26,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/logging.h"
+#include "common/service_notify.h"
+
 namespace qsfs {
 
 namespace {
@@ -494,19 +497,31 @@ fuse_lowlevel_ops MakeOps() {
   return ops;
 }
 
-// Stopping on a signal (SIGTERM, SIGINT, SIGHUP): the handler only wakes
-// the stopper thread, which has the kernel write back what it caches (with
+// Stopping on a signal (SIGTERM, SIGINT): the handler only wakes the
+// stopper thread, which has the kernel write back what it caches (with
 // writeback_cache) while the loop still serves, then ends the loop. A
-// second signal ends the loop at once.
+// second signal ends the loop at once. SIGHUP never stops: the stopper
+// thread reopens the log file and goes on waiting.
 int g_stop_pipe[2] = {-1, -1};
 fuse_session* g_session = nullptr;
 std::atomic<int> g_stop_signals{0};
+// Bytes on g_stop_pipe.
+constexpr char kLoopEnded = 0;
+constexpr char kStopSignal = 1;
+constexpr char kHangupSignal = 2;
 
-void OnStopSignal(int) {
-  const int saved = errno;
-  if (g_stop_signals.fetch_add(1) > 0 && g_session != nullptr) fuse_session_exit(g_session);
-  const char c = 1;
+void WakeStopper(char c) {
   if (write(g_stop_pipe[1], &c, 1) < 0) {
+  }
+}
+
+void OnStopSignal(int sig) {
+  const int saved = errno;
+  if (sig == SIGHUP) {
+    WakeStopper(kHangupSignal);
+  } else {
+    if (g_stop_signals.fetch_add(1) > 0 && g_session != nullptr) fuse_session_exit(g_session);
+    WakeStopper(kStopSignal);
   }
   errno = saved;
 }
@@ -607,13 +622,19 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
   });
   if (options.writeback_cache) fs->SetKernelSync([mount_path] { SyncMount(mount_path); });
   fs->Start();
-  // The stopper: a byte 1 is a signal, a byte 0 the loop's end (unmount).
+  // The stopper: a stop signal, SIGHUP, or the loop's end (unmount).
   std::thread stopper([se, &session, mount_path] {
-    char c = 0;
-    while (read(g_stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    char c = kLoopEnded;
+    for (;;) {
+      ssize_t n = read(g_stop_pipe[0], &c, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != 1) c = kLoopEnded;
+      if (c != kHangupSignal) break;
+      qs::ReopenLoggingOnHangup();
     }
-    if (c == 0) return;
+    if (c == kLoopEnded) return;
     spdlog::info("signal received: stopping");
+    qs::NotifyStopping("stopping: writing back and unmounting");
     if (session.writeback_cache) SyncMount(mount_path);
     fuse_session_exit(se);
     // A request wakes a worker blocked on /dev/fuse: it answers, sees the
@@ -621,6 +642,8 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
     struct statfs sf {};
     statfs(mount_path.c_str(), &sf);
   });
+  // Mounted with the lease held (Filesystem::Mount): serving.
+  qs::NotifyReady("mounted on " + mount_path);
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options.max_threads);
   fuse_loop_cfg_set_clone_fd(cfg, 0);
@@ -632,9 +655,7 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   fuse_session_unmount(se);  // a stopper still in syncfs gets ENOTCONN
-  const char end = 0;
-  if (write(g_stop_pipe[1], &end, 1) < 0) {
-  }
+  WakeStopper(kLoopEnded);
   stopper.join();
   close(g_stop_pipe[0]);
   close(g_stop_pipe[1]);

@@ -1,7 +1,8 @@
 // The libfuse low-level glue: mounts `fs` on options.mountpoint and serves
 // requests on a multi-threaded session loop until unmount or a signal
-// (SIGTERM, SIGINT, SIGHUP). `mounted` is called once the kernel mount
-// exists (with true) or failed (false).
+// (SIGTERM, SIGINT; SIGHUP reopens the log file). `mounted` is called once
+// the kernel mount exists (with true) or failed (false); then the service
+// manager is told READY=1, and STOPPING=1 at a stop signal.
 #pragma once
 
 #include <functional>

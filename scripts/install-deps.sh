@@ -8,7 +8,7 @@ PACKAGES=(
   libisal-dev libfuse3-dev fuse3 libssl-dev libzstd-dev libhiredis-dev
   libspdlog-dev libtomlplusplus-dev prometheus-cpp-dev libgtest-dev
   redis-tools redis-server clang libclang-rt-14-dev fio procps psmisc prometheus
-  dpkg-dev lintian help2man
+  libsystemd-dev dpkg-dev lintian help2man
 )
 
 missing=()

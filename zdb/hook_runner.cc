@@ -20,8 +20,17 @@ pid_t HookRunner::Spawn(const std::string& event, const std::vector<std::string>
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // zdb keeps SIGTERM, SIGINT and SIGHUP blocked (its loop reads them from
+  // a signalfd); a hook starts with none blocked, so a stop reaches it.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, path_.c_str(), nullptr, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, path_.c_str(), nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     spdlog::error("hook {}: cannot run {}: {}", event, path_, std::strerror(rc));
     return -1;

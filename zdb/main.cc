@@ -1,4 +1,5 @@
-// zdb: parse settings, open the namespaces, serve until SIGTERM.
+// zdb: parse settings, open the namespaces, serve until SIGTERM (SIGHUP
+// reopens the log file).
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,19 +11,21 @@
 #include <cstring>
 
 #include "common/logging.h"
+#include "common/service_notify.h"
 #include "common/version.h"
 #include "zdb/options.h"
 #include "zdb/server.h"
 
 int main(int argc, char** argv) {
   if (qs::VersionRequested(argc, argv)) return qs::PrintVersion("zdb");
-  // Block the stop signals before any thread exists (spdlog's flusher, the
-  // sync thread, the metrics exposer) so that only the loop's signalfd
-  // receives them.
+  // Block the stop signals and SIGHUP before any thread exists (spdlog's
+  // flusher, the sync thread, the metrics exposer) so that only the loop's
+  // signalfd receives them.
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   zdb::Options opts;
   bool help = false;
@@ -91,7 +94,10 @@ int main(int argc, char** argv) {
       close(null_fd);
     }
   }
+  // Listeners bound, namespaces loaded, the ready hook done: serving.
+  qs::NotifyReady("serving " + zdb::InstanceId(opts));
   server.Run();
+  qs::NotifyStopping("stopping: syncing namespaces");
   server.Shutdown();
   qs::ShutdownLogging();
   return 0;

@@ -104,6 +104,49 @@ Status Apply(Options* o, const std::string& key, const std::string& v) {
 }
 
 const std::set<std::string> kBoolKeys = {"dualnet", "protect", "sync", "evict-synced", "background", "verbose"};
+// Every key Apply() knows; a test of zdb_config_test keeps the two in step.
+const std::set<std::string> kKeys = {
+    "data", "index", "mode", "datasize", "listen", "port", "socket", "hook", "hook-timeout", "admin", "maxsize",
+    "rotate", "logfile", "metrics", "fsync", "compaction-ratio", "max-request", "client-output-soft",
+    "client-output-hard", "client-output-seconds", "clients-memory", "dualnet", "protect", "evict-synced", "sync",
+    "background", "verbose"};
+
+const char* TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date or time";
+  }
+}
+
+// " (at file:line:col)", as common/config.h words it for zstor and qsfs.
+std::string Location(const toml::source_region& src) {
+  if (src.begin.line == 0) return "";
+  std::string out = " (at ";
+  if (src.path && !src.path->empty()) out += *src.path + ":";
+  return out + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column) + ")";
+}
+
+// One TOML value as the text Apply() takes. The type is checked on the node
+// itself: toml++'s value<int64_t>() also converts booleans (false -> 0).
+Status TomlText(const std::string& key, const toml::node& node, std::string* v) {
+  const bool bool_key = kBoolKeys.count(key) != 0;
+  if (node.is_boolean()) {
+    if (!bool_key) return Status::InvalidArgument("a boolean is not valid here");
+    *v = node.as_boolean()->get() ? "true" : "false";
+    return Status::OK();
+  }
+  if (bool_key) return Status::InvalidArgument(std::string("expected true or false, got ") + TypeName(node));
+  if (node.is_string()) *v = node.as_string()->get();
+  else if (node.is_integer()) *v = std::to_string(node.as_integer()->get());
+  else if (node.is_floating_point()) *v = std::to_string(node.as_floating_point()->get());
+  else return Status::InvalidArgument(std::string("expected a string, number or boolean, got ") + TypeName(node));
+  return Status::OK();
+}
 
 Status LoadToml(const std::string& path, Options* o, const std::set<std::string>& from_flags) {
   toml::table tbl;
@@ -119,18 +162,15 @@ Status LoadToml(const std::string& path, Options* o, const std::set<std::string>
   for (auto& [k, node] : tbl) {
     std::string key(k.str());
     if (from_flags.count(key)) continue;
+    if (!kKeys.count(key)) return Status::InvalidArgument("unknown config key '" + key + "'" + Location(k.source()));
     std::string v;
-    if (auto s = node.value<std::string>()) v = *s;
-    else if (auto i = node.value<int64_t>()) v = std::to_string(*i);
-    else if (auto b = node.value<bool>()) {
-      if (!kBoolKeys.count(key)) return Status::InvalidArgument("config key '" + key + "': a boolean is not valid here");
-      v = *b ? "true" : "false";
-    } else if (auto d = node.value<double>()) v = std::to_string(*d);
-    else return Status::InvalidArgument("config key '" + key + "': expected a string, number or boolean");
-    if (kBoolKeys.count(key) && !node.is_boolean())
-      return Status::InvalidArgument("config key '" + key + "': expected true or false");
-    Status s = Apply(o, key, v);
-    if (!s.ok()) return Status::InvalidArgument("config key " + s.message());
+    Status s = TomlText(key, node, &v);
+    if (s.ok()) s = Apply(o, key, v);
+    if (s.ok()) continue;
+    // Apply's messages start with "key: "; the file's form quotes the key.
+    std::string what = s.message();
+    if (what.rfind(key + ": ", 0) == 0) what.erase(0, key.size() + 2);
+    return Status::InvalidArgument("config key '" + key + "': " + what + Location(node.source()));
   }
   return Status::OK();
 }

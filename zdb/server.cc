@@ -12,6 +12,7 @@
 #include <ctime>
 #include <random>
 
+#include "common/logging.h"
 #include "common/listener.h"
 #include "common/metrics.h"
 #include "common/resp_writer.h"
@@ -177,6 +178,7 @@ Status Server::Start() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -184,6 +186,10 @@ Status Server::Start() {
     QS_RETURN_IF_ERROR(loop_.AddFd(signal_fd_, EPOLLIN, [this](uint32_t) {
       signalfd_siginfo si;
       while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+          qs::ReopenLoggingOnHangup();
+          continue;
+        }
         spdlog::info("signal {} received: shutting down", si.ssi_signo);
         loop_.Stop();
       }

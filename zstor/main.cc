@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/service_notify.h"
 #include "common/version.h"
 #include "zstor/config.h"
 #include "zstor/daemon.h"
@@ -177,11 +178,20 @@ int Fail(bool json, const qs::Status& s) {
   return 1;
 }
 
-int RunDaemon(const zstor::Config& cfg) {
+// The signals the daemon takes with sigwait (SIGHUP: reopen the log). They
+// must be blocked before any thread exists (spdlog's flusher too): a thread
+// that leaves one unblocked receives it and dies of it.
+sigset_t DaemonSignals() {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  return mask;
+}
+
+int RunDaemon(const zstor::Config& cfg) {
+  sigset_t mask = DaemonSignals();
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // threads inherit; sigwait below takes them
   signal(SIGPIPE, SIG_IGN);
   spdlog::set_level(spdlog::level::info);
@@ -196,9 +206,12 @@ int RunDaemon(const zstor::Config& cfg) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 1;
   }
+  // Socket listening, backend pool and monitor up: serving.
+  qs::NotifyReady("serving on " + cfg.socket);
   int sig = 0;
-  sigwait(&mask, &sig);
+  while (sigwait(&mask, &sig) == 0 && sig == SIGHUP) qs::ReopenLoggingOnHangup();
   spdlog::info("signal {} received: stopping", sig);
+  qs::NotifyStopping("stopping: finishing running jobs");
   daemon.Stop();
   return 0;
 }
@@ -409,6 +422,10 @@ int main(int argc, char** argv) {
   if (needs_file && file.empty()) {
     std::fprintf(stderr, "zstor: %s needs -f FILE\n", command.c_str());
     return 2;
+  }
+  if (command == "monitor") {
+    sigset_t mask = DaemonSignals();
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   }
   qs::InitLogging("zstor", "", verbose);
   if (!verbose) spdlog::set_level(spdlog::level::warn);

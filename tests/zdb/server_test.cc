@@ -810,7 +810,7 @@ TEST_F(ZdbServerTest, BadFlagsGiveClearErrors) {
   ASSERT_TRUE(p2.Start(ZdbBinary(), {"--config", cfg}, log));
   while (p2.Running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(p2.exit_status(), 2);
-  EXPECT_NE(zdb_test::ReadRaw(log).find("unknown setting 'bogus'"), std::string::npos) << zdb_test::ReadRaw(log);
+  EXPECT_NE(zdb_test::ReadRaw(log).find("unknown config key 'bogus' (at " + cfg + ":2:1)"), std::string::npos) << zdb_test::ReadRaw(log);
   DaemonProcess p3;
   ASSERT_TRUE(p3.Start(ZdbBinary(), {"--evict-synced", "--fsync", "never"}, log));
   while (p3.Running()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
