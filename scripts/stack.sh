@@ -132,6 +132,7 @@ write_config() {
     echo "zdb_data_dir_path = \"$staging/data\""
     echo "zdb_index_dir_path = \"$staging/index\""
     echo "queue_dir = \"$state/queue\""
+    echo "journal_dir = \"$state/journal\""
     echo "max_zdb_data_dir_size = \"${STACK_MAX_STAGING:-256M}\""
     echo "[encryption]"; echo "algorithm = \"AES\""; echo "key = \"$key\""
     echo "[compression]"; echo "algorithm = \"zstd\""; echo "level = 1"

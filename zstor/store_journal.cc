@@ -114,11 +114,21 @@ std::string ReadAllFd(int fd) {
   return out;
 }
 
+// mkdir -p, each missing level 0700 (the journal names backends and keys).
+Status MakeDirs(const std::string& dir) {
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string prefix = dir.substr(0, pos);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + prefix);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StoreJournal>> StoreJournal::Begin(const std::string& dir, const std::string& path,
                                                           const std::string& object_id) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + dir);
+  QS_RETURN_IF_ERROR(MakeDirs(dir));
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   thread_local std::mt19937 rng(std::random_device{}());
   char name[80];

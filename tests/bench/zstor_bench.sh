@@ -59,7 +59,7 @@ hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 cfg=$work/zstor.toml
 {
   printf 'minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n'
-  printf 'chunk_size = "16M"\n'
+  printf 'chunk_size = "16M"\njournal_dir = "%s"\n' "$work/journal"
   printf '[encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
   printf '[compression]\nalgorithm = "zstd"\nlevel = 1\n'
   printf '[meta]\ntype = "zdb"\n[meta.config]\nprefix = "bench"\n'

@@ -72,7 +72,7 @@ cfg=$work/zstor.toml
   # 8+4 over 4 groups of 5, surviving the loss of a whole group: with one
   # group cut off, 15 backends in 3 groups still take 12 fragments.
   printf 'minimal_shards = 8\nexpected_shards = 12\nredundant_groups = 1\nredundant_nodes = 0\n'
-  printf 'socket = "%s"\nchunk_size = "4M"\n' "$work/zstor.sock"
+  printf 'socket = "%s"\nchunk_size = "4M"\njournal_dir = "%s"\n' "$work/zstor.sock" "$work/journal"
   printf 'zdb_data_dir_path = "%s"\nzdb_index_dir_path = "%s"\nqueue_dir = "%s"\nmax_zdb_data_dir_size = "1G"\n' \
     "$work/staging/data" "$work/staging/index" "$work/queue"
   printf '[encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"

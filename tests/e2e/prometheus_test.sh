@@ -38,6 +38,7 @@ done
 hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 {
   printf 'minimal_shards = 2\nexpected_shards = 4\nsocket = "%s"\nprometheus_port = %d\n' "$work/zstor.sock" "$zstor_metrics"
+  printf 'journal_dir = "%s"\n' "$work/journal"
   printf '[encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
   printf '[meta]\ntype = "zdb"\n[meta.config]\nprefix = "e2e"\n'
   printf '[meta.config.encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"

@@ -2,6 +2,7 @@
 // CLI) are reclaimed from the store journal: the backends go back to what
 // the committed objects account for.
 #include "tests/zstor/cluster_fixture.h"
+#include "zstor/store_journal.h"
 
 namespace zstor_test {
 namespace {
@@ -138,6 +139,19 @@ TEST_F(OrphanCliTest, KillNineOfAnInProcessStoreIsReclaimedByTheNextStore) {
   EXPECT_GE(end.entries, base.entries + 20);
   EXPECT_LE(end.entries, base.entries + 20 + kInFlightBound);
   EXPECT_EQ(Intents(dir_.path() + "/journal"), 0u);
+}
+
+// The journal directory's parents are created too (the default,
+// /var/lib/zstor/journal, has none on a fresh machine), each 0700.
+TEST(StoreJournalTest, BeginCreatesMissingParents) {
+  zdb_test::TempDir tmp;
+  std::string dir = tmp.path() + "/var/lib/zstor/journal";
+  auto j = zstor::StoreJournal::Begin(dir, "/obj", "id");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  struct stat st {};
+  ASSERT_EQ(stat((tmp.path() + "/var/lib/zstor").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  (*j)->Finish();
 }
 
 }  // namespace
