@@ -1,0 +1,145 @@
+// The fragment sweep (`zstor sweep`) deletes fragments no object record
+// names once they are older than sweep_min_age; it keeps every fragment of
+// a committed object, young orphans and fragments named by intents, and
+// refuses to delete anything when a record cannot be read.
+#include "tests/zstor/cluster_fixture.h"
+
+namespace zstor_test {
+namespace {
+
+// A JSON field's integer value in `zstor --json sweep` output, -1 if absent.
+long long Field(const std::string& json, const std::string& name) {
+  size_t p = json.find("\"" + name + "\": ");
+  return p == std::string::npos ? -1 : std::atoll(json.c_str() + p + name.size() + 4);
+}
+
+class SweepTest : public ClusterTest {
+ protected:
+  // Writes an unreferenced fragment-sized value to data backend i (a
+  // sequential namespace), stamped age_s seconds ago (0: now).
+  void WriteOrphan(int i, size_t bytes, long long age_s) {
+    redisContext* c = redisConnectUnix(Sock(i).c_str());
+    ASSERT_NE(c, nullptr);
+    std::string v = RandomData(bytes, static_cast<uint32_t>(i * 31 + bytes));
+    long long ts = age_s > 0 ? static_cast<long long>(time(nullptr)) - age_s : 0;
+    std::string tss = std::to_string(ts);
+    redisReply* r = static_cast<redisReply*>(
+        redisCommand(c, "SET %b %b %b", "", static_cast<size_t>(0), v.data(), v.size(), tss.data(), tss.size()));
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->type, REDIS_REPLY_STRING) << (r->str ? r->str : "");
+    freeReplyObject(r);
+    redisFree(c);
+  }
+  long long Fragments() {
+    long long n = 0;
+    for (int b = 0; b < kData; ++b) n += Dbsize(b);
+    return n;
+  }
+  std::pair<int, std::string> Zstor(const std::string& args) {
+    return RunCommand(std::string(QS_BIN_DIR) + "/zstor -c " + dir_.path() + "/zstor.toml " + args);
+  }
+};
+
+TEST_F(SweepTest, DeletesOldOrphansKeepsCommittedObjectsAndYoungOrphans) {
+  std::string a1 = RandomData(2 << 20, 91), a2 = RandomData(3 << 20, 92), b = TextData(1 << 20);
+  ASSERT_TRUE(store_->Store(WriteFile("a1.in", a1), "/a").ok());
+  ASSERT_TRUE(store_->Store(WriteFile("a2.in", a2), "/a").ok());  // replaces /a
+  ASSERT_TRUE(store_->Store(WriteFile("b.in", b), "/b").ok());
+  long long committed = Fragments();
+  ASSERT_EQ(committed, 3 * 20 + 1 * 20);
+  for (int i = 0; i < 7; ++i) WriteOrphan(i * 3 % kData, 4096 + static_cast<size_t>(i), 7200);  // 2 h old
+  for (int i = 0; i < 3; ++i) WriteOrphan(i + 1, 1000, 0);                                  // just written
+  long long before = Fragments();
+  ASSERT_EQ(before, committed + 10);
+
+  auto [rc, out] = Zstor("--json sweep --dry-run");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(Field(out, "orphans"), 7) << out;
+  EXPECT_EQ(Field(out, "deleted"), 0) << out;
+  EXPECT_EQ(Field(out, "young"), 3) << out;
+  EXPECT_EQ(Field(out, "referenced"), committed) << out;
+  EXPECT_EQ(Fragments(), before);
+
+  std::tie(rc, out) = Zstor("--json sweep");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(Field(out, "deleted"), 7) << out;
+  long long expected_bytes = 0;
+  for (int i = 0; i < 7; ++i) expected_bytes += 4096 + i;
+  EXPECT_EQ(Field(out, "bytes"), expected_bytes) << out;
+  long long after = Fragments();
+  std::printf("committed: %lld fragments; with orphans: %lld (7 old, 3 young); after sweep: %lld; %lld bytes freed\n",
+              committed, before, after, Field(out, "bytes"));
+  EXPECT_EQ(after, committed + 3);
+
+  std::tie(rc, out) = Zstor("sweep");  // human output; nothing left to delete
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("0 orphan fragments deleted"), std::string::npos) << out;
+  EXPECT_EQ(Fragments(), committed + 3);
+
+  ASSERT_TRUE(store_->Retrieve("/a", dir_.path() + "/a.out").ok());
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/a.out"), a2);
+  ASSERT_TRUE(store_->Retrieve("/b", dir_.path() + "/b.out").ok());
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/b.out"), b);
+}
+
+TEST_F(SweepTest, AnUnreadableRecordMakesTheSweepRefuse) {
+  ASSERT_TRUE(store_->Store(WriteFile("a.in", RandomData(1 << 20, 93)), "/a").ok());
+  for (int i = 0; i < 4; ++i) WriteOrphan(i, 4096, 7200);
+  // A record key whose shards are garbage on every meta backend.
+  for (int i = kData; i < kData + kMeta; ++i) {
+    redisContext* c = redisConnectUnix(Sock(i).c_str());
+    ASSERT_NE(c, nullptr);
+    redisReply* r = static_cast<redisReply*>(redisCommand(c, "SET test:%s junk", std::string(64, '0').c_str()));
+    ASSERT_NE(r, nullptr);
+    freeReplyObject(r);
+    redisFree(c);
+  }
+  long long before = Fragments();
+  auto [rc, out] = Zstor("--json sweep");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("\"ok\": false"), std::string::npos) << out;
+  EXPECT_NE(out.find("object records unreadable"), std::string::npos) << out;
+  EXPECT_NE(out.find("nothing swept"), std::string::npos) << out;
+  EXPECT_EQ(Fragments(), before);
+}
+
+TEST_F(SweepTest, FragmentsNamedByAnIntentAreKept) {
+  ASSERT_TRUE(store_->Store(WriteFile("a.in", RandomData(1 << 20, 94)), "/a").ok());
+  long long committed = Fragments();
+  // An old fragment that an unfinished store's intent names (its store may
+  // still write its record): the journal decides about it, not the sweep.
+  WriteOrphan(5, 4096, 7200);
+  auto journal = zstor::StoreJournal::Begin(dir_.path() + "/journal", "/pending", std::string(16, 'x'));
+  ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+  // The key zdb assigned: the newest id of backend 5 (SCAN from the start).
+  redisContext* c = redisConnectUnix(Sock(5).c_str());
+  ASSERT_NE(c, nullptr);
+  std::string last;
+  std::string cursor;
+  for (;;) {
+    redisReply* r = cursor.empty() ? static_cast<redisReply*>(redisCommand(c, "SCAN"))
+                                   : static_cast<redisReply*>(redisCommand(c, "SCAN %b", cursor.data(), cursor.size()));
+    ASSERT_NE(r, nullptr);
+    if (r->type != REDIS_REPLY_ARRAY) {
+      freeReplyObject(r);
+      break;
+    }
+    cursor.assign(r->element[0]->str, r->element[0]->len);
+    redisReply* items = r->element[1];
+    for (size_t j = 0; j < items->elements; ++j) last.assign(items->element[j]->element[0]->str, items->element[j]->element[0]->len);
+    freeReplyObject(r);
+  }
+  redisFree(c);
+  ASSERT_EQ(last.size(), 8u);
+  (*journal)->Fragment("unix:" + Sock(5), "default", last);
+  (*journal)->Sync();
+  WriteOrphan(6, 4096, 7200);  // named by nothing
+  auto [rc, out] = Zstor("--json sweep");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(Field(out, "deleted"), 1) << out;
+  EXPECT_EQ(Field(out, "intent"), 1) << out;
+  EXPECT_EQ(Fragments(), committed + 1);
+}
+
+}  // namespace
+}  // namespace zstor_test
