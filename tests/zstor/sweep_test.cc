@@ -170,6 +170,19 @@ TEST_F(SweepTest, FragmentsOfAnOlderDecodableGenerationAreKept) {
   EXPECT_EQ(Fragments(), 40);
 }
 
+TEST_F(SweepTest, ConfigKeysHaveDefaultsAndAFloor) {
+  EXPECT_EQ(cfg_.monitor.sweep_interval, 86400);
+  EXPECT_EQ(cfg_.monitor.sweep_min_age, 3600);
+  std::string text = zdb_test::ReadRaw(dir_.path() + "/zstor.toml");
+  auto c = zstor::ParseConfig(text + "[monitor]\nsweep_interval = 0\nsweep_min_age = 300\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->monitor.sweep_interval, 0);
+  EXPECT_EQ(c->monitor.sweep_min_age, 300);
+  c = zstor::ParseConfig(text + "[monitor]\nsweep_min_age = 60\n", "t.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("sweep_min_age"), std::string::npos) << c.status().ToString();
+}
+
 class SweepDaemonTest : public DaemonTest {
  protected:
   using ClusterTest::Dbsize;
