@@ -205,6 +205,38 @@ TEST_F(SweepTest, AfterAKilledStoreJournalAndSweepLeaveOnlyCommittedFragments) {
   EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/keep.out"), keep);
 }
 
+TEST_F(SweepTest, ADataBackendDownIsSkippedAndNamedTheOthersAreSwept) {
+  ASSERT_TRUE(store_->Store(WriteFile("a.in", RandomData(1 << 20, 101)), "/a").ok());
+  WriteOrphan(3, 4096, 7200);
+  WriteOrphan(21, 4096, 7200);
+  long long on21 = Dbsize(21);
+  KillBackend(21);
+  auto [rc, out] = Zstor("--json sweep");
+  EXPECT_EQ(rc, 1) << out;  // not everything could be swept
+  EXPECT_EQ(Field(out, "deleted"), 1) << out;
+  EXPECT_EQ(Field(out, "backends"), kData - 1) << out;
+  EXPECT_NE(out.find("zdb21.sock/default: "), std::string::npos) << out;
+  std::printf("data backend down: %s", out.c_str() + std::min(out.find("{\"ok"), out.size()));
+  StartBackend(21);
+  EXPECT_EQ(Dbsize(21), on21);
+  std::tie(rc, out) = Zstor("--json sweep");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(Field(out, "deleted"), 1) << out;
+  EXPECT_EQ(Dbsize(21), on21 - 1);
+}
+
+TEST_F(SweepTest, AMetaBackendDownMakesTheSweepRefuse) {
+  ASSERT_TRUE(store_->Store(WriteFile("a.in", RandomData(1 << 20, 102)), "/a").ok());
+  WriteOrphan(3, 4096, 7200);
+  long long before = Fragments();
+  KillBackend(kData + 1);  // the record is still readable (2 of 4 answer)
+  auto [rc, out] = Zstor("--json sweep");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("nothing swept: "), std::string::npos) << out;
+  EXPECT_EQ(Fragments(), before);
+  std::printf("meta backend down: %s", out.c_str() + std::min(out.find("{\"ok"), out.size()));
+}
+
 TEST_F(SweepTest, ConfigKeysHaveDefaultsAndAFloor) {
   EXPECT_EQ(cfg_.monitor.sweep_interval, 86400);
   EXPECT_EQ(cfg_.monitor.sweep_min_age, 3600);
