@@ -225,6 +225,10 @@ Result<Config> FromTable(const toml::table& table) {
       {"repair_objects_per_round", &c.monitor.repair_objects_per_round, 1, 1000000},
       {"scrub_interval", &c.monitor.scrub_interval, 1, 86400 * 365},
       {"full_scrub_interval", &c.monitor.full_scrub_interval, 1, 86400 * 365},
+      {"sweep_interval", &c.monitor.sweep_interval, 0, 86400 * 365},
+      // At least 10 request deadlines: a fragment that old was acknowledged
+      // (and named by its store's intent) before a sweep starts.
+      {"sweep_min_age", &c.monitor.sweep_min_age, 300, 86400 * 365},
   };
   for (auto& mk : mon_keys) {
     auto v = mon->GetIntOr(mk.key, *mk.field, mk.lo, mk.hi);

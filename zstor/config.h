@@ -52,6 +52,8 @@ struct MonitorConfig {
   int repair_objects_per_round = 100;  // repair rate limit
   int scrub_interval = 3600;     // PROVE challenges (no download)
   int full_scrub_interval = 86400;  // download and verify every fragment
+  int sweep_interval = 86400;    // fragment sweep (zstor/fragment_sweep.h); 0: off
+  int sweep_min_age = 3600;      // the sweep keeps unreferenced fragments younger than this
 };
 
 struct Config {

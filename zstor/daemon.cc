@@ -21,6 +21,9 @@ Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
   ops_ = &prometheus::BuildCounter().Name("zstor_operations_total").Help("Client operations, by operation and result").Register(*registry_);
   bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
   latency_ = &prometheus::BuildHistogram().Name("zstor_operation_duration_seconds").Help("Duration of client operations").Register(*registry_);
+  swept_fragments_ = &prometheus::BuildCounter().Name("zstor_sweep_fragments_total").Help("Orphan fragments the sweep deleted").Register(*registry_).Add({});
+  swept_bytes_ = &prometheus::BuildCounter().Name("zstor_sweep_bytes_total").Help("Bytes of the orphan fragments the sweep deleted").Register(*registry_).Add({});
+  sweeps_ = &prometheus::BuildCounter().Name("zstor_sweeps_total").Help("Fragment sweeps, by result (ok, partial: a backend skipped, refused)").Register(*registry_);
   monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
   if (!store_->config().zdb_data_dir_path.empty()) {
     staging_ = std::make_unique<Staging>(store_.get(), &op_mu_, registry_.get());
@@ -53,6 +56,7 @@ Status Daemon::Start() {
   monitor_->Start();
   if (staging_ != nullptr) staging_->Start();
   accept_thread_ = std::thread([this] { AcceptLoop(); });
+  if (cfg.monitor.sweep_interval > 0) sweep_thread_ = std::thread([this] { SweepLoop(); });
   spdlog::info("zstor daemon on {} ({} data backends, {} meta backends{})", cfg.socket, cfg.backends.size(),
                cfg.meta.backends.size(), cfg.prometheus_port ? ", metrics on :" + std::to_string(cfg.prometheus_port) : "");
   return Status::OK();
@@ -65,6 +69,11 @@ void Daemon::Stop() {
     close(listen_fd_);
   }
   if (accept_thread_.joinable()) accept_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(sweep_mu_);
+    sweep_cv_.notify_all();
+  }
+  if (sweep_thread_.joinable()) sweep_thread_.join();
   {
     std::lock_guard<std::mutex> lock(conn_mu_);
     for (int fd : conn_fds_) shutdown(fd, SHUT_RDWR);
@@ -165,6 +174,7 @@ const std::vector<Daemon::Command>& Daemon::Commands() {
       {"LIST", 1, &Daemon::ListCommand},         {"STATUS", 1, &Daemon::StatusCommand},
       {"HOOK", -3, &Daemon::HookCommand},        {"STAGING", 1, &Daemon::StagingCommand},
       {"REPAIR", 1, &Daemon::RepairCommand},     {"SCRUB", -1, &Daemon::ScrubCommand},
+      {"SWEEP", -1, &Daemon::SweepCommand},
   };
   return table;
 }
@@ -317,6 +327,58 @@ void Daemon::ScrubCommand(const Args& argv, std::string* out) {
   if (argv.size() > 2) return resp::AppendError(out, "ERR wrong number of arguments for SCRUB");
   bool full = argv.size() > 1 && (argv[1] == "FULL" || argv[1] == "full");
   resp::AppendInteger(out, static_cast<int64_t>(monitor_->ScrubRound(full)));
+}
+
+}  // namespace zstor
+
+namespace zstor {
+
+qs::Result<SweepReport> Daemon::Sweep(bool dry_run) {
+  SweepOptions o;
+  o.min_age_s = store_->config().monitor.sweep_min_age;
+  o.dry_run = dry_run;
+  std::lock_guard<std::mutex> lock(op_mu_);
+  auto r = SweepFragments(store_.get(), o);
+  if (!r.ok()) {
+    spdlog::warn("sweep: {}", r.status().ToString());
+    sweeps_->Add({{"result", "refused"}}).Increment();
+    return r;
+  }
+  sweeps_->Add({{"result", r->skipped.empty() ? "ok" : "partial"}}).Increment();
+  if (!dry_run) {
+    swept_fragments_->Increment(static_cast<double>(r->deleted));
+    swept_bytes_->Increment(static_cast<double>(r->bytes));
+  }
+  return r;
+}
+
+void Daemon::SweepLoop() {
+  const auto interval = std::chrono::seconds(store_->config().monitor.sweep_interval);
+  std::unique_lock<std::mutex> lock(sweep_mu_);
+  while (!stop_) {
+    if (sweep_cv_.wait_for(lock, interval, [this] { return stop_.load(); })) return;
+    lock.unlock();
+    (void)Sweep(false);  // logged and counted there
+    lock.lock();
+  }
+}
+
+// SWEEP [DRYRUN] -> records, referenced, intent, backends, scanned, young,
+// orphans, deleted, bytes, complete (0/1), [skipped backends]
+void Daemon::SweepCommand(const Args& argv, std::string* out) {
+  if (argv.size() > 2 || (argv.size() == 2 && argv[1] != "DRYRUN" && argv[1] != "dryrun"))
+    return resp::AppendError(out, "ERR syntax: SWEEP [DRYRUN]");
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = Sweep(argv.size() == 2);
+  Count("sweep", r.ok(), Since(t0), 0);
+  if (!r.ok()) return Reply{out}.Fail(r.status());
+  resp::AppendArrayHeader(out, 11);
+  for (size_t v : {r->records, r->referenced, r->intent, r->backends, r->scanned, r->young, r->orphans, r->deleted})
+    resp::AppendInteger(out, static_cast<int64_t>(v));
+  resp::AppendInteger(out, static_cast<int64_t>(r->bytes));
+  resp::AppendInteger(out, r->complete ? 1 : 0);
+  resp::AppendArrayHeader(out, static_cast<int64_t>(r->skipped.size()));
+  for (const auto& s : r->skipped) resp::AppendBulk(out, s);
 }
 
 }  // namespace zstor

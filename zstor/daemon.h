@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/resp_parser.h"
 #include "zstor/monitor.h"
+#include "zstor/fragment_sweep.h"
 #include "zstor/object_store.h"
 #include "zstor/staging.h"
 
@@ -52,6 +54,10 @@ class Daemon {
   void StagingCommand(const Args& argv, std::string* out);
   void RepairCommand(const Args& argv, std::string* out);
   void ScrubCommand(const Args& argv, std::string* out);
+  void SweepCommand(const Args& argv, std::string* out);
+  // One fragment sweep under op_mu_, counted in the metrics.
+  qs::Result<SweepReport> Sweep(bool dry_run);
+  void SweepLoop();  // every [monitor] sweep_interval seconds until Stop
   void Count(const std::string& op, bool ok, double seconds, uint64_t bytes);
 
   std::unique_ptr<ObjectStore> store_;
@@ -63,12 +69,18 @@ class Daemon {
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread accept_thread_;
+  std::thread sweep_thread_;  // only with sweep_interval > 0
+  std::mutex sweep_mu_;       // guards nothing but the wait on sweep_cv_
+  std::condition_variable sweep_cv_;
   std::mutex conn_mu_;
   std::vector<std::thread> conns_;
   std::vector<int> conn_fds_;
   prometheus::Family<prometheus::Counter>* ops_ = nullptr;
   prometheus::Family<prometheus::Counter>* bytes_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+  prometheus::Counter* swept_fragments_ = nullptr;  // orphan fragments the sweep deleted
+  prometheus::Counter* swept_bytes_ = nullptr;
+  prometheus::Family<prometheus::Counter>* sweeps_ = nullptr;  // runs, by result
 };
 
 }  // namespace zstor

@@ -20,6 +20,7 @@
 #include "common/version.h"
 #include "zstor/config.h"
 #include "zstor/daemon.h"
+#include "zstor/fragment_sweep.h"
 #include "zstor/object_store.h"
 #include "zstor/staging.h"
 
@@ -38,10 +39,14 @@ Commands:
   monitor                       run the daemon: socket, health, repair, scrub, /metrics
   repair                        (daemon) one repair round now
   scrub [--full]                (daemon) one scrub round now
+  sweep [--dry-run]             delete fragments no object record names that are
+                                older than [monitor] sweep_min_age (--dry-run:
+                                count them only); refuses when a record is unreadable
   hook EVENT INSTANCE [ARGS...] a staging zdb hook event (what zstor-hook runs)
 Options:
   -c, --config FILE   zstor configuration (TOML, see config/zstor.toml)
   --json              machine-readable output
+  --dry-run           sweep: count, delete nothing
   -v, --verbose       debug logging
   -h, --help          this text
   --version           version and git revision
@@ -172,6 +177,26 @@ void PrintStatus(const std::vector<BackendRow>& rows, bool json, const std::stri
   else std::printf("%d of %zu backends down\n", down, rows.size());
 }
 
+int PrintSweep(const zstor::SweepReport& r, bool dry_run, bool json) {
+  if (json) {
+    std::string skipped;
+    for (const auto& s : r.skipped) skipped += (skipped.empty() ? "" : ", ") + JsonEscape(s);
+    std::printf("{\"ok\": true, \"dry_run\": %s, \"records\": %zu, \"referenced\": %zu, \"intent\": %zu, "
+                "\"backends\": %zu, \"scanned\": %zu, \"young\": %zu, \"orphans\": %zu, \"deleted\": %zu, "
+                "\"bytes\": %llu, \"complete\": %s, \"skipped\": [%s]}\n",
+                dry_run ? "true" : "false", r.records, r.referenced, r.intent, r.backends, r.scanned, r.young, r.orphans,
+                r.deleted, static_cast<unsigned long long>(r.bytes), r.complete ? "true" : "false", skipped.c_str());
+  } else {
+    std::printf("sweep%s: %zu orphan fragments %s (%s) of %zu keys on %zu backends; %zu records name %zu fragments, "
+                "intents %zu; %zu unreferenced kept as too young%s\n",
+                dry_run ? " (dry run)" : "", dry_run ? r.orphans : r.deleted, dry_run ? "found" : "deleted",
+                HumanBytes(r.bytes).c_str(), r.scanned, r.backends, r.records, r.referenced, r.intent, r.young,
+                r.complete ? "" : "; bound reached, run again for the rest");
+    for (const auto& s : r.skipped) std::printf("skipped %s\n", s.c_str());
+  }
+  return r.skipped.empty() ? 0 : 1;
+}
+
 int Fail(bool json, const qs::Status& s) {
   if (json) std::printf("{\"ok\": false, \"error\": %s}\n", JsonEscape(s.message()).c_str());
   else std::fprintf(stderr, "zstor: %s\n", s.message().c_str());
@@ -255,7 +280,7 @@ int RunHook(const zstor::Config& cfg, const std::vector<std::string>& args) {
 
 // Sends the command to the daemon and prints its answer like the in-process path.
 int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& object, const std::string& local,
-              const std::string& dest, bool json, bool full) {
+              const std::string& dest, bool json, bool full, bool dry_run) {
   auto call = [&](std::vector<std::string_view> argv) -> qs::Result<qs::Reply> {
     auto r = d.Command(argv);
     if (!r.ok()) return r.status();
@@ -335,6 +360,18 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
       }
     }
     PrintStatus(rows, json, staging_json);
+  } else if (command == "sweep") {
+    auto r = dry_run ? call({"SWEEP", "DRYRUN"}) : call({"SWEEP"});
+    if (!r.ok()) return fail(r.status());
+    const auto& e = r->elements;
+    if (e.size() != 11 || !e[10].is_array()) return fail(qs::Status::IOError("malformed SWEEP reply"));
+    zstor::SweepReport s;
+    size_t* fields[] = {&s.records, &s.referenced, &s.intent, &s.backends, &s.scanned, &s.young, &s.orphans, &s.deleted};
+    for (size_t i = 0; i < 8; ++i) *fields[i] = static_cast<size_t>(e[i].integer);
+    s.bytes = static_cast<uint64_t>(e[8].integer);
+    s.complete = e[9].integer == 1;
+    for (const auto& sk : e[10].elements) s.skipped.push_back(sk.str);
+    return PrintSweep(s, dry_run, json);
   } else if (command == "repair" || command == "scrub") {
     auto r = command == "repair" ? call({"REPAIR"}) : full ? call({"SCRUB", "FULL"}) : call({"SCRUB"});
     if (!r.ok()) return fail(r.status());
@@ -356,7 +393,7 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   if (qs::VersionRequested(argc, argv)) return qs::PrintVersion(std::filesystem::path(argv[0]).filename().c_str());
   std::string config_path, command, file, key, out;
-  bool json = false, verbose = false, full = false;
+  bool json = false, verbose = false, full = false, dry_run = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> hook_args;
   const std::string self = std::filesystem::path(argv[0]).filename().string();
@@ -381,6 +418,7 @@ int main(int argc, char** argv) {
     else if (a == "-o" || a == "--output") ok = value(&out);
     else if (a == "--json") json = true;
     else if (a == "--full") full = true;
+    else if (a == "--dry-run") dry_run = true;
     else if (a == "-v" || a == "--verbose") verbose = true;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
@@ -408,13 +446,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   static const std::vector<std::string> kCommands = {"store",  "retrieve", "check",  "rebuild", "delete",
-                                                     "list",   "status",   "monitor", "repair", "scrub", "hook"};
+                                                     "list",   "status",   "monitor", "repair", "scrub", "hook",
+                                                     "sweep"};
   if (std::find(kCommands.begin(), kCommands.end(), command) == kCommands.end()) {
     std::fprintf(stderr, "zstor: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   }
   bool needs_file = command != "list" && command != "status" && command != "monitor" && command != "repair" &&
-                    command != "scrub" && command != "hook";
+                    command != "scrub" && command != "hook" && command != "sweep";
   if (command == "hook" && hook_args.size() < 2) {
     std::fprintf(stderr, "zstor: hook needs EVENT INSTANCE [ARGS...]\n");
     return 2;
@@ -452,7 +491,7 @@ int main(int argc, char** argv) {
     if (daemon.Connect().ok()) {
       std::string local = needs_file ? std::filesystem::absolute(file).string() : "";
       std::string dest = std::filesystem::absolute(out.empty() ? (file.empty() ? "." : file) : out).string();
-      return RunRemote(daemon, command, object, local, dest, json, full);
+      return RunRemote(daemon, command, object, local, dest, json, full, dry_run);
     }
     if (command == "repair" || command == "scrub") {
       std::fprintf(stderr, "zstor: %s needs the daemon, and none listens on %s\n", command.c_str(), cfg->socket.c_str());
@@ -506,6 +545,14 @@ int main(int argc, char** argv) {
     if (json) std::printf("{\"ok\": true, \"key\": %s}\n", JsonEscape(object).c_str());
     else std::printf("deleted %s\n", object.c_str());
     return 0;
+  }
+  if (command == "sweep") {
+    zstor::SweepOptions o;
+    o.min_age_s = cfg->monitor.sweep_min_age;
+    o.dry_run = dry_run;
+    auto r = zstor::SweepFragments(store->get(), o);
+    if (!r.ok()) return Fail(json, r.status());
+    return PrintSweep(*r, dry_run, json);
   }
   if (command == "list") {
     auto l = (*store)->List(/*strict=*/true);
