@@ -8,9 +8,7 @@
 
 namespace qs {
 
-namespace {
-
-std::string Location(const toml::source_region& src) {
+std::string TomlLocation(const toml::source_region& src) {
   if (src.begin.line == 0) return "";
   std::string out = " (at ";
   if (src.path && !src.path->empty()) out += *src.path + ":";
@@ -18,7 +16,7 @@ std::string Location(const toml::source_region& src) {
   return out;
 }
 
-const char* TypeName(toml::node_type t) {
+const char* TomlTypeName(toml::node_type t) {
   switch (t) {
     case toml::node_type::none: return "nothing";
     case toml::node_type::table: return "a table";
@@ -33,6 +31,8 @@ const char* TypeName(toml::node_type t) {
   }
   return "an unknown type";
 }
+
+namespace {
 
 std::string Quote(std::string_view s) {
   // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive)
@@ -159,14 +159,14 @@ Status TomlReader::Missing(std::string_view key) const {
 Status TomlReader::TypeError(std::string_view key, const toml::node& node,
                              std::string_view expected) const {
   return Status::InvalidArgument("config key " + Quote(KeyPath(key)) + ": expected " +
-                                 std::string(expected) + ", got " + TypeName(node.type()) +
-                                 Location(node.source()));
+                                 std::string(expected) + ", got " + TomlTypeName(node.type()) +
+                                 TomlLocation(node.source()));
 }
 
 Status TomlReader::ValueError(std::string_view key, const toml::node& node,
                               std::string_view what) const {
   return Status::InvalidArgument("config key " + Quote(KeyPath(key)) + ": " + std::string(what) +
-                                 Location(node.source()));
+                                 TomlLocation(node.source()));
 }
 
 Result<std::string> TomlReader::GetString(std::string_view key) {
@@ -353,7 +353,7 @@ void TomlReader::CollectUnknown(const toml::table& table, const std::string& pre
     std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     auto it = read_->find(path);
     if (it == read_->end()) {
-      out->push_back("unknown config key " + Quote(path) + Location(k.source()));
+      out->push_back("unknown config key " + Quote(path) + TomlLocation(k.source()));
       continue;
     }
     if (it->second == Kind::kTable) {

@@ -25,6 +25,12 @@ Result<toml::table> LoadTomlFile(const std::string& path);
 // Parses TOML text; `source_name` is used in error messages.
 Result<toml::table> ParseToml(std::string_view text, std::string_view source_name = "config");
 
+// " (at file:line:col)" for a node's source, "" when it has none: how every
+// configuration error says where it is.
+std::string TomlLocation(const toml::source_region& src);
+// "a string", "an integer", ...: a TOML type in an error message.
+const char* TomlTypeName(toml::node_type t);
+
 // Parses a size: a non-negative integer optionally followed by K, M, G, T
 // or P (powers of 1024, case-insensitive, optionally followed by "B" or
 // "iB"), e.g. "4096", "64M", "1G", "512KiB". Returns InvalidArgument.

@@ -7,6 +7,8 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "common/config.h"
+
 namespace zdb {
 
 using qs::Status;
@@ -111,26 +113,6 @@ const std::set<std::string> kKeys = {
     "client-output-hard", "client-output-seconds", "clients-memory", "dualnet", "protect", "evict-synced", "sync",
     "background", "verbose"};
 
-const char* TypeName(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
-  }
-}
-
-// " (at file:line:col)", as common/config.h words it for zstor and qsfs.
-std::string Location(const toml::source_region& src) {
-  if (src.begin.line == 0) return "";
-  std::string out = " (at ";
-  if (src.path && !src.path->empty()) out += *src.path + ":";
-  return out + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column) + ")";
-}
-
 // One TOML value as the text Apply() takes. The type is checked on the node
 // itself: toml++'s value<int64_t>() also converts booleans (false -> 0).
 Status TomlText(const std::string& key, const toml::node& node, std::string* v) {
@@ -140,11 +122,15 @@ Status TomlText(const std::string& key, const toml::node& node, std::string* v) 
     *v = node.as_boolean()->get() ? "true" : "false";
     return Status::OK();
   }
-  if (bool_key) return Status::InvalidArgument(std::string("expected true or false, got ") + TypeName(node));
+  if (bool_key) {
+    return Status::InvalidArgument(std::string("expected true or false, got ") + qs::TomlTypeName(node.type()));
+  }
   if (node.is_string()) *v = node.as_string()->get();
   else if (node.is_integer()) *v = std::to_string(node.as_integer()->get());
   else if (node.is_floating_point()) *v = std::to_string(node.as_floating_point()->get());
-  else return Status::InvalidArgument(std::string("expected a string, number or boolean, got ") + TypeName(node));
+  else
+    return Status::InvalidArgument(std::string("expected a string, number or boolean, got ") +
+                                   qs::TomlTypeName(node.type()));
   return Status::OK();
 }
 
@@ -162,7 +148,7 @@ Status LoadToml(const std::string& path, Options* o, const std::set<std::string>
   for (auto& [k, node] : tbl) {
     std::string key(k.str());
     if (from_flags.count(key)) continue;
-    if (!kKeys.count(key)) return Status::InvalidArgument("unknown config key '" + key + "'" + Location(k.source()));
+    if (!kKeys.count(key)) return Status::InvalidArgument("unknown config key '" + key + "'" + qs::TomlLocation(k.source()));
     std::string v;
     Status s = TomlText(key, node, &v);
     if (s.ok()) s = Apply(o, key, v);
@@ -170,7 +156,7 @@ Status LoadToml(const std::string& path, Options* o, const std::set<std::string>
     // Apply's messages start with "key: "; the file's form quotes the key.
     std::string what = s.message();
     if (what.rfind(key + ": ", 0) == 0) what.erase(0, key.size() + 2);
-    return Status::InvalidArgument("config key '" + key + "': " + what + Location(node.source()));
+    return Status::InvalidArgument("config key '" + key + "': " + what + qs::TomlLocation(node.source()));
   }
   return Status::OK();
 }

@@ -12,6 +12,8 @@
 #include <random>
 #include <sstream>
 
+#include "common/file_env.h"
+
 namespace zstor {
 
 using qs::Status;
@@ -20,15 +22,6 @@ namespace {
 
 constexpr const char* kMagic = "zstor-job 1";
 constexpr const char* kSuffix = ".job";
-
-Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + dir);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  return rc == 0 ? Status::OK() : Status::FromErrno(err, "fsync " + dir);
-}
 
 Status WriteDurably(const std::string& dir, const std::string& name, const std::string& body) {
   std::string tmp = dir + "/." + name + ".tmp";
@@ -58,7 +51,7 @@ Status WriteDurably(const std::string& dir, const std::string& name, const std::
     unlink(tmp.c_str());
     return s;
   }
-  return FsyncDir(dir);
+  return qs::Env::Default()->SyncDir(dir);
 }
 
 // Names sort by creation time: nanoseconds, then pid and a random tag so
@@ -167,7 +160,7 @@ Status UploadQueue::Done(const std::string& name) {
   jobs_.erase(name);
   if (unlink((dir_ + "/" + name).c_str()) != 0 && errno != ENOENT)
     return Status::FromErrno(errno, "unlink " + dir_ + "/" + name);
-  return FsyncDir(dir_);
+  return qs::Env::Default()->SyncDir(dir_);
 }
 
 void UploadQueue::Failed(const std::string& name, const std::string& error, int64_t now_ms,
