@@ -26,14 +26,9 @@ std::string MetaAad(const std::string& storage_key, uint64_t generation) {
   return aad;
 }
 
-struct ParsedShard {
-  uint8_t k, m, index;
-  uint64_t generation;
-  uint32_t payload_len;
-  std::string bytes;
-};
+}  // namespace
 
-bool ParseShard(const std::string& v, ParsedShard* p) {
+bool MetaStore::ParseShard(const std::string& v, ParsedShard* p) {
   if (v.size() < kShardHeader || std::memcmp(v.data(), kShardMagic, 4) != 0 || v[4] != 1) return false;
   p->k = static_cast<uint8_t>(v[5]);
   p->m = static_cast<uint8_t>(v[6]);
@@ -45,8 +40,6 @@ bool ParseShard(const std::string& v, ParsedShard* p) {
   std::memcpy(d.data(), v.data() + 20, 32);
   return p->k > 0 && p->index < p->k + p->m && Sha256(p->bytes) == d;
 }
-
-}  // namespace
 
 MetaStore::MetaStore(const MetaConfig& cfg, TaskPool* pool) : cfg_(cfg), pool_(pool) {}
 
@@ -123,8 +116,10 @@ size_t MetaStore::shard_count() const {
 
 int MetaStore::read_quorum() const { return static_cast<int>(shard_count()) - cfg_.write_quorum + 1; }
 
-Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
-  // Only the first k + m backends are ever written (Put), so only they answer.
+// Asks the first k + m meta backends (only they are ever written, Put) for
+// key. An answer is a valid shard or "not found"; a transport error or an
+// invalid shard value says nothing about what the backend holds.
+int MetaStore::ReadShards(const std::string& key, ShardsByGeneration* by_generation) {
   size_t n = shard_count();
   std::vector<std::future<Result<std::string>>> reads;
   for (size_t i = 0; i < n; ++i) {
@@ -134,25 +129,73 @@ Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
       return b->Get(key);
     }));
   }
-  // An answer is a valid shard or "not found"; a transport error or an
-  // invalid shard value says nothing about what the backend holds.
-  std::map<uint64_t, std::vector<ParsedShard>, std::greater<uint64_t>> by_generation;
-  int answers = 0, failed = 0;
+  int answers = 0;
   for (auto& f : reads) {
     auto r = f.get();
     if (!r.ok()) {
       if (r.status().IsNotFound()) ++answers;
-      else ++failed;
       continue;
     }
     ParsedShard p;
     if (ParseShard(*r, &p)) {
       ++answers;
-      by_generation[p.generation].push_back(std::move(p));
-    } else {
-      ++failed;
+      (*by_generation)[p.generation].push_back(std::move(p));
     }
   }
+  return answers;
+}
+
+// The payload of one generation from its shards; false when they do not
+// decode (too few, or of another k + m).
+bool MetaStore::DecodeGeneration(const std::vector<ParsedShard>& shards, std::string* payload) const {
+  const ParsedShard& first = shards.front();
+  if (static_cast<int>(shards.size()) < coder_->k() || first.k != coder_->k() || first.m != coder_->m()) return false;
+  std::vector<std::string> parts(static_cast<size_t>(first.k + first.m));
+  std::vector<bool> present(parts.size(), false);
+  for (auto& sh : shards) {
+    if (sh.bytes.size() != first.bytes.size() || sh.k != first.k || sh.m != first.m) continue;
+    parts[sh.index] = sh.bytes;
+    present[sh.index] = true;
+  }
+  return coder_->Decode(parts, present, first.payload_len, payload).ok() && payload->size() >= kNonceSize;
+}
+
+// Decrypts (current key, then rotated ones) and decodes a decoded payload.
+Result<ObjectMeta> MetaStore::OpenGeneration(const std::string& key, uint64_t gen, const std::string& payload) const {
+  std::string record;
+  Status s = Open(cfg_.key, payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record);
+  for (size_t k = 0; !s.ok() && s.IsCorruption() && k < cfg_.old_keys.size(); ++k) {  // rotated keys
+    if (Open(cfg_.old_keys[k], payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record).ok())
+      s = Status::OK();
+  }
+  if (!s.ok()) return Status::Corruption("metadata cannot be decrypted (wrong meta key?): " + s.message());
+  ObjectMeta m;
+  QS_RETURN_IF_ERROR(DecodeObjectMeta(record, &m));
+  return m;
+}
+
+Result<std::vector<ObjectMeta>> MetaStore::Generations(const std::string& path) {
+  const std::string key = StorageKey(path);
+  ShardsByGeneration by_generation;
+  int answers = ReadShards(key, &by_generation);
+  if (answers < static_cast<int>(shard_count()))
+    return Status::Unavailable("metadata of " + path + ": " + std::to_string(answers) + " of " +
+                               std::to_string(shard_count()) + " meta backends answered, all needed");
+  std::vector<ObjectMeta> out;
+  for (auto& [gen, shards] : by_generation) {
+    std::string payload;
+    if (!DecodeGeneration(shards, &payload)) continue;  // no reader can decode it either
+    auto m = OpenGeneration(key, gen, payload);
+    if (!m.ok()) return m.status().WithContext("generation " + std::to_string(gen) + " of " + path);
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
+  ShardsByGeneration by_generation;
+  const int answers = ReadShards(key, &by_generation);
+  const size_t n = shard_count();
   const int quorum = read_quorum();
   if (answers < quorum)
     return Status::Unavailable("metadata unreadable: " + std::to_string(answers) + " of " + std::to_string(n) +
@@ -164,20 +207,8 @@ Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
   int newer_holders = 0;
   const int silent = static_cast<int>(n) - answers;
   for (auto& [gen, shards] : by_generation) {
-    const ParsedShard& first = shards.front();
     std::string payload;
-    bool decoded = false;
-    if (static_cast<int>(shards.size()) >= coder_->k() && first.k == coder_->k() && first.m == coder_->m()) {
-      std::vector<std::string> parts(static_cast<size_t>(first.k + first.m));
-      std::vector<bool> present(parts.size(), false);
-      for (auto& sh : shards) {
-        if (sh.bytes.size() != first.bytes.size() || sh.k != first.k || sh.m != first.m) continue;
-        parts[sh.index] = sh.bytes;
-        present[sh.index] = true;
-      }
-      decoded = coder_->Decode(parts, present, first.payload_len, &payload).ok() && payload.size() >= kNonceSize;
-    }
-    if (!decoded) {
+    if (!DecodeGeneration(shards, &payload)) {
       int may_hold = static_cast<int>(shards.size()) + newer_holders + silent;
       if (may_hold >= cfg_.write_quorum)
         return Status::Unavailable("metadata unreadable: the newest record seen (generation " + std::to_string(gen) +
@@ -187,16 +218,7 @@ Result<ObjectMeta> MetaStore::GetByKey(const std::string& key) {
       newer_holders += static_cast<int>(shards.size());
       continue;
     }
-    std::string record;
-    Status s = Open(cfg_.key, payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record);
-    for (size_t k = 0; !s.ok() && s.IsCorruption() && k < cfg_.old_keys.size(); ++k) {  // rotated keys
-      if (Open(cfg_.old_keys[k], payload.substr(0, kNonceSize), MetaAad(key, gen), payload.substr(kNonceSize), &record).ok())
-        s = Status::OK();
-    }
-    if (!s.ok()) return Status::Corruption("metadata cannot be decrypted (wrong meta key?): " + s.message());
-    ObjectMeta m;
-    QS_RETURN_IF_ERROR(DecodeObjectMeta(record, &m));
-    return m;
+    return OpenGeneration(key, gen, payload);
   }
   // Nothing seen, or only writes that never reached the quorum.
   return Status::NotFound("no such object");

@@ -5,6 +5,9 @@
 // crash between shard writes never yields a mixed record.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +42,12 @@ class MetaStore {
   // record under the prefix cannot be read (e.g. a wrong meta key), rather
   // than leave it out with a warning.
   qs::Result<std::vector<ObjectMeta>> List(bool strict = false);
+  // Every generation of path's record that decodes from the shards the
+  // meta backends hold, newest first: what any reader could still be given
+  // (an older one when a newer one does not decode from its answers).
+  // Unavailable unless every backend written answers; Corruption when a
+  // generation decodes but cannot be decrypted.
+  qs::Result<std::vector<ObjectMeta>> Generations(const std::string& path);
 
   BackendPool& backends() { return *pool_backends_; }
   int write_quorum() const { return cfg_.write_quorum; }
@@ -48,6 +57,18 @@ class MetaStore {
  private:
   MetaStore(const MetaConfig& cfg, TaskPool* pool);
   std::string StorageKey(const std::string& path) const;
+  // One shard value (docs/zstor-metadata.md, "Shard value").
+  struct ParsedShard {
+    uint8_t k, m, index;
+    uint64_t generation;
+    uint32_t payload_len;
+    std::string bytes;
+  };
+  using ShardsByGeneration = std::map<uint64_t, std::vector<ParsedShard>, std::greater<uint64_t>>;
+  static bool ParseShard(const std::string& v, ParsedShard* p);
+  int ReadShards(const std::string& key, ShardsByGeneration* by_generation);  // returns the answers
+  bool DecodeGeneration(const std::vector<ParsedShard>& shards, std::string* payload) const;
+  qs::Result<ObjectMeta> OpenGeneration(const std::string& key, uint64_t gen, const std::string& payload) const;
   qs::Result<ObjectMeta> GetByKey(const std::string& key);
   size_t shard_count() const;  // backends written: min(k + m, configured)
 

@@ -14,6 +14,7 @@
 
 #include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/file_env.h"
 #include "zstor/object_store.h"
 
 namespace zstor {
@@ -39,15 +40,6 @@ bool GetBytes(const std::string& s, size_t* pos, std::string* out) {
   out->assign(s, *pos + 4, n);
   *pos += 4 + n;
   return true;
-}
-
-Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + dir);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  return rc == 0 ? Status::OK() : Status::FromErrno(err, "fsync " + dir);
 }
 
 Status WriteAll(int fd, const std::string& bytes) {
@@ -151,7 +143,7 @@ Result<std::unique_ptr<StoreJournal>> StoreJournal::Begin(const std::string& dir
     j->finished_ = true;
     return s;
   }
-  QS_RETURN_IF_ERROR(FsyncDir(dir));
+  QS_RETURN_IF_ERROR(qs::Env::Default()->SyncDir(dir));
   return j;
 }
 
@@ -199,17 +191,49 @@ void StoreJournal::Finish() {
   finished_ = true;
 }
 
-StoreJournal::ReclaimStats StoreJournal::Reclaim(const std::string& dir, ObjectStore* store) {
-  ReclaimStats stats;
+namespace {
+
+// The intent files in dir (names only); errno is left set when dir cannot
+// be opened.
+bool IntentNames(const std::string& dir, std::vector<std::string>* names) {
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return stats;
-  std::vector<std::string> names;
+  if (d == nullptr) return false;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
     if (n.size() > sizeof(kSuffix) - 1 && n.compare(n.size() - (sizeof(kSuffix) - 1), std::string::npos, kSuffix) == 0)
-      names.push_back(n);
+      names->push_back(n);
   }
   closedir(d);
+  return true;
+}
+
+}  // namespace
+
+Status StoreJournal::ForEachFragment(const std::string& dir, const FragmentFn& fn) {
+  std::vector<std::string> names;
+  if (!IntentNames(dir, &names)) {
+    if (errno == ENOENT) return Status::OK();  // no store ever ran
+    return Status::FromErrno(errno, "open journal directory " + dir);
+  }
+  for (const auto& n : names) {
+    std::string file = dir + "/" + n;
+    int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // finished meanwhile: its record names its fragments
+      return Status::FromErrno(errno, "read intent " + file);
+    }
+    Intent in;
+    ParseIntent(ReadAllFd(fd), &in);  // the records before a torn one count
+    close(fd);
+    for (const auto& f : in.fragments) fn(f.address, f.ns, f.key);
+  }
+  return Status::OK();
+}
+
+StoreJournal::ReclaimStats StoreJournal::Reclaim(const std::string& dir, ObjectStore* store) {
+  ReclaimStats stats;
+  std::vector<std::string> names;
+  if (!IntentNames(dir, &names)) return stats;
   for (const auto& n : names) {
     std::string file = dir + "/" + n;
     int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);

@@ -8,6 +8,7 @@
 // never touches the intent of a store still running in any process.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,6 +54,11 @@ class StoreJournal {
   // now is simply removed. Intents that cannot be resolved yet (a backend
   // unreachable or not configured here, the record unreadable) stay.
   static ReclaimStats Reclaim(const std::string& dir, ObjectStore* store);
+  // Calls fn(address, namespace, key) for every fragment any intent in dir
+  // names, of running and dead stores alike (what a sweep must keep). A
+  // missing dir names none; IOError when dir or an intent cannot be read.
+  using FragmentFn = std::function<void(const std::string& address, const std::string& ns, const std::string& key)>;
+  static qs::Status ForEachFragment(const std::string& dir, const FragmentFn& fn);
 
  private:
   StoreJournal(int fd, std::string file) : fd_(fd), file_(std::move(file)) {}
