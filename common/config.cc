@@ -225,13 +225,16 @@ Result<double> TomlReader::GetDoubleOr(std::string_view key, double def, double 
   return GetDouble(key, min, max);
 }
 
-Result<uint64_t> TomlReader::GetSize(std::string_view key, uint64_t min, uint64_t max) {
+Result<uint64_t> TomlReader::GetSize(std::string_view key, uint64_t min, uint64_t max, uint64_t integer_unit) {
   const toml::node* n = Lookup(key, Kind::kValue);
   if (n == nullptr) return Missing(key);
   uint64_t v;
   if (const auto* i = n->as_integer()) {
     if (i->get() < 0) return ValueError(key, *n, "size must not be negative");
     v = static_cast<uint64_t>(i->get());
+    if (integer_unit > 1 && v > std::numeric_limits<uint64_t>::max() / integer_unit)
+      return ValueError(key, *n, "size too large");
+    v *= integer_unit;
   } else if (const auto* s = n->as_string()) {
     Result<uint64_t> r = ParseSize(s->get());
     if (!r.ok()) return ValueError(key, *n, r.status().message());
@@ -247,10 +250,10 @@ Result<uint64_t> TomlReader::GetSize(std::string_view key, uint64_t min, uint64_
   return v;
 }
 
-Result<uint64_t> TomlReader::GetSizeOr(std::string_view key, uint64_t def, uint64_t min,
-                                       uint64_t max) {
+Result<uint64_t> TomlReader::GetSizeOr(std::string_view key, uint64_t def, uint64_t min, uint64_t max,
+                                       uint64_t integer_unit) {
   if (!Has(key)) return def;
-  return GetSize(key, min, max);
+  return GetSize(key, min, max, integer_unit);
 }
 
 Result<bool> TomlReader::GetBool(std::string_view key) {

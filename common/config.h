@@ -68,11 +68,12 @@ class TomlReader {
                              double min = std::numeric_limits<double>::lowest(),
                              double max = std::numeric_limits<double>::max());
 
-  // Accepts an integer (bytes) or a string for ParseSize ("64M").
+  // Accepts an integer (counted in integer_unit bytes: 1, or 1 << 20 for
+  // keys that other tools count in MiB) or a string for ParseSize ("64M").
   Result<uint64_t> GetSize(std::string_view key, uint64_t min = 0,
-                           uint64_t max = std::numeric_limits<uint64_t>::max());
+                           uint64_t max = std::numeric_limits<uint64_t>::max(), uint64_t integer_unit = 1);
   Result<uint64_t> GetSizeOr(std::string_view key, uint64_t def, uint64_t min = 0,
-                             uint64_t max = std::numeric_limits<uint64_t>::max());
+                             uint64_t max = std::numeric_limits<uint64_t>::max(), uint64_t integer_unit = 1);
 
   Result<bool> GetBool(std::string_view key);
   Result<bool> GetBoolOr(std::string_view key, bool def);

@@ -141,7 +141,8 @@ Result<Config> FromTable(const toml::table& table) {
     auto jd = r.GetStringOr("journal_dir", c.journal_dir);
     if (!jd.ok()) return jd.status();
     c.journal_dir = *jd;
-    auto m = r.GetSizeOr("max_zdb_data_dir_size", 0);
+    // An integer is MiB, as in 0-stor_v2; a string takes its unit ("64G").
+    auto m = r.GetSizeOr("max_zdb_data_dir_size", 0, 0, std::numeric_limits<uint64_t>::max(), uint64_t{1} << 20);
     if (!m.ok()) return m.status();
     c.max_zdb_data_dir_size = *m;
     auto cs = r.GetSizeOr("chunk_size", 16ull << 20, 4096, 256ull << 20);

@@ -181,6 +181,21 @@ TEST(ZstorConfigTest, LocalExampleLoads) {
   ASSERT_EQ(c->policies.size(), 1u);
 }
 
+// 0-stor_v2 counts max_zdb_data_dir_size in MiB: a bare integer keeps that
+// meaning (a 0-stor_v2 config means the same here); a string takes a unit.
+TEST(ZstorConfigTest, MaxZdbDataDirSizeIntegerIsMiBAs0StorV2) {
+  auto c = ParseConfig(With("redundant_groups = 1\n", "redundant_groups = 1\nmax_zdb_data_dir_size = 2048\n"),
+                       "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_zdb_data_dir_size, 2048ull << 20);
+  c = ParseConfig(With("redundant_groups = 1\n", "redundant_groups = 1\nmax_zdb_data_dir_size = \"3G\"\n"),
+                  "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_zdb_data_dir_size, 3ull << 30);
+  std::string msg = ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nmax_zdb_data_dir_size = -1\n"));
+  EXPECT_TRUE(Contains(msg, "max_zdb_data_dir_size")) << msg;
+}
+
 TEST(ZstorConfigTest, UnknownTopLevelKey) {
   std::string msg = ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nredundant_group = 1\n"));
   EXPECT_TRUE(Contains(msg, "unknown config key 'redundant_group' (at test.toml:4:1)"));
