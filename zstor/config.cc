@@ -2,7 +2,10 @@
 
 #include "common/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 namespace zstor {
@@ -288,6 +291,21 @@ Result<Config> FromTable(const toml::table& table) {
   return c;
 }
 
+// The keys decrypt every object: a file holding one must not be readable by
+// every user. Its group may read it (the daemon runs as a member).
+Status CheckKeysPrivate(const toml::table& table, const std::string& path, uint32_t mode) {
+  if ((mode & S_IROTH) == 0) return Status::OK();
+  bool holds_keys = false;
+  for (const char* key : {"encryption.key", "encryption.old_keys", "meta.config.encryption.key",
+                          "meta.config.encryption.old_keys"})
+    holds_keys = holds_keys || table.at_path(key).node() != nullptr;
+  if (!holds_keys) return Status::OK();
+  char octal[8];
+  std::snprintf(octal, sizeof(octal), "%04o", static_cast<unsigned>(mode & 07777));
+  return Status::PermissionDenied(path + " holds encryption keys and is readable by every user (mode " + octal +
+                                  "); run: chmod 600 " + path);
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view text, std::string_view source_name) {
@@ -297,8 +315,10 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
 }
 
 Result<Config> LoadConfig(const std::string& path) {
-  auto table = qs::LoadTomlFile(path);
+  uint32_t mode = 0;
+  auto table = qs::LoadTomlFile(path, &mode);
   if (!table.ok()) return table.status();
+  QS_RETURN_IF_ERROR(CheckKeysPrivate(*table, path, mode));
   return FromTable(*table);
 }
 

@@ -2,10 +2,18 @@
 // refused with a message naming the offending key.
 #include "zstor/config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 
 #include <gtest/gtest.h>
+
+#include "tests/common/run_command.h"
+#include "tests/zdb/test_util.h"
 
 namespace zstor {
 namespace {
@@ -90,6 +98,16 @@ std::string ErrorOf(const std::string& text) {
 
 std::string Source(std::string_view rel) { return std::string(QS_SOURCE_DIR) + "/" + std::string(rel); }
 
+// Loads a copy of the example config at `rel`, private as an installed
+// config must be (a checkout leaves the examples readable by everyone).
+qs::Result<Config> LoadExample(std::string_view rel) {
+  zdb_test::TempDir dir;
+  std::string copy = dir.path() + "/" + std::string(std::filesystem::path(rel).filename());
+  std::filesystem::copy_file(Source(rel), copy);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return LoadConfig(copy);
+}
+
 TEST(ZstorConfigTest, BaseConfigIsValid) {
   auto c = ParseConfig(BaseConfig(), "test.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -109,7 +127,7 @@ TEST(ZstorConfigTest, BaseConfigIsValid) {
 }
 
 TEST(ZstorConfigTest, ProductionExampleLoads) {
-  auto c = LoadConfig(Source("config/zstor.toml"));
+  auto c = LoadExample("config/zstor.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->minimal_shards, 10);
   EXPECT_EQ(c->expected_shards, 16);
@@ -155,7 +173,7 @@ TEST(ZstorConfigTest, ProductionExampleLoads) {
 }
 
 TEST(ZstorConfigTest, LocalExampleLoads) {
-  auto c = LoadConfig(Source("config/zstor-local.toml"));
+  auto c = LoadExample("config/zstor-local.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->group_count, 4);
   ASSERT_EQ(c->backends.size(), 20u);
@@ -362,3 +380,86 @@ TEST(ZstorConfigTest, UnbracketedIpv6IsRefused) {
 
 }  // namespace
 }  // namespace zstor
+
+namespace zstor {
+namespace {
+
+// Writes text to path with exactly `mode` (the umask does not apply).
+void WriteWithMode(const std::string& path, const std::string& text, mode_t mode) {
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+  }
+  ASSERT_EQ(chmod(path.c_str(), mode), 0) << path;
+}
+
+std::string ReadableByAll(const std::string& path, const char* mode) {
+  return path + " holds encryption keys and is readable by every user (mode " + mode + "); run: chmod 600 " + path;
+}
+
+// The config holds the keys of every object: a copy readable by every user
+// of the machine is refused, with the command that fixes it. The daemon's
+// group may read it.
+TEST(ZstorConfigTest, KeysReadableByEveryUserAreRefused) {
+  zdb_test::TempDir dir;
+  const std::string path = dir.path() + "/zstor.toml";
+  for (mode_t mode : {0600, 0640, 0400, 0660}) {
+    WriteWithMode(path, BaseConfig(), mode);
+    auto c = LoadConfig(path);
+    EXPECT_TRUE(c.ok()) << std::oct << mode << ": " << c.status().ToString();
+  }
+  struct {
+    mode_t mode;
+    const char* shown;
+  } refused[] = {{0644, "0644"}, {0604, "0604"}, {0666, "0666"}, {0444, "0444"}};
+  for (const auto& r : refused) {
+    WriteWithMode(path, BaseConfig(), r.mode);
+    auto c = LoadConfig(path);
+    ASSERT_FALSE(c.ok()) << r.shown;
+    EXPECT_EQ(c.status().code(), qs::Status::Code::kPermissionDenied);
+    EXPECT_EQ(c.status().message(), ReadableByAll(path, r.shown));
+  }
+  // ParseConfig reads text, not a file: nothing to check.
+  EXPECT_TRUE(ParseConfig(BaseConfig(), path).ok());
+}
+
+// Through a symlink the target's mode counts (the link's own is 0777).
+TEST(ZstorConfigTest, SymlinkedKeysReadableByEveryUserAreRefused) {
+  zdb_test::TempDir dir;
+  const std::string target = dir.path() + "/real.toml", link = dir.path() + "/zstor.toml";
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  WriteWithMode(target, BaseConfig(), 0600);
+  auto c = LoadConfig(link);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(chmod(target.c_str(), 0644), 0);
+  c = LoadConfig(link);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), ReadableByAll(link, "0644"));
+}
+
+// Every command that loads the config refuses it, zstor-hook too (the
+// staging zdb's hook, config from $ZSTOR_CONFIG), with exit status 2.
+TEST(ZstorConfigTest, CommandsRefuseKeysReadableByEveryUser) {
+  zdb_test::TempDir dir;
+  const std::string path = dir.path() + "/zstor.toml";
+  // Backends on sockets that do not exist: nothing is reached if the check
+  // is missing, and every command ends on its own.
+  std::string text = BaseConfig();
+  for (size_t at; (at = text.find("127.0.0.1:")) != std::string::npos;)
+    text.replace(at, 10, "unix:" + dir.path() + "/none-");
+  WriteWithMode(path, text, 0644);
+  const std::string bin = QS_BIN_DIR;
+  const std::string want = "zstor: " + ReadableByAll(path, "0644") + "\n";
+  for (const char* command : {"list", "status", "monitor", "check -f /etc/hostname", "hook ready zdb"}) {
+    auto [rc, out] = qs_test::RunCommand("timeout 60 " + bin + "/zstor -c " + path + " " + command);
+    EXPECT_EQ(rc, 2) << command << ": " << out;
+    EXPECT_EQ(out, want) << command;
+  }
+  auto [rc, out] = qs_test::RunCommand("ZSTOR_CONFIG=" + path + " timeout 60 " + bin + "/zstor-hook ready zdb");
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_EQ(out, want);
+}
+
+}  // namespace
+}  // namespace zstor
+
