@@ -100,7 +100,10 @@ Status CheckZeroStorV2Keys(const toml::table& t) {
   }
   if (found.empty()) return Status::OK();
   std::string msg;
-  for (const std::string& f : found) msg += (msg.empty() ? "" : "; ") + f;
+  for (const std::string& f : found) {
+    if (!msg.empty()) msg.append("; ");
+    msg.append(f);
+  }
   return Status::InvalidArgument(msg);
 }
 
