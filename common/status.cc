@@ -40,6 +40,7 @@ std::string Status::ToString() const {
     case Code::kAlreadyExists: name = "AlreadyExists"; break;
     case Code::kBusy: name = "Busy"; break;
     case Code::kLimitExceeded: name = "LimitExceeded"; break;
+    case Code::kNotSupported: name = "NotSupported"; break;
   }
   return std::string(name) + ": " + message_;
 }

@@ -24,6 +24,7 @@ class Status {
     kAlreadyExists,
     kBusy,
     kLimitExceeded,  // a configured quota (e.g. namespace maxsize) is reached
+    kNotSupported,   // the peer does not implement the request (e.g. 0-db without PROVE)
   };
 
   Status() = default;
@@ -38,6 +39,7 @@ class Status {
   static Status AlreadyExists(std::string_view m) { return Status(Code::kAlreadyExists, m); }
   static Status Busy(std::string_view m) { return Status(Code::kBusy, m); }
   static Status LimitExceeded(std::string_view m) { return Status(Code::kLimitExceeded, m); }
+  static Status NotSupported(std::string_view m) { return Status(Code::kNotSupported, m); }
   // Maps an errno value to the closest code; message gets strerror appended.
   static Status FromErrno(int err, std::string_view context);
 
@@ -46,6 +48,7 @@ class Status {
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsNoSpace() const { return code_ == Code::kNoSpace; }
+  bool IsNotSupported() const { return code_ == Code::kNotSupported; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
   // The same error with "context: " before its message (OK stays OK).

@@ -34,8 +34,11 @@ class Backend {
   // NotFound when the key does not exist.
   qs::Result<std::string> Get(std::string_view key);
   qs::Status Del(std::string_view key);
-  // Hex of zdb's PROVE answer.
+  // Hex of zdb's PROVE answer; NotSupported from a 0-db without PROVE,
+  // Corruption when zdb finds the entry fails its own checksum.
   qs::Result<std::string> Prove(std::string_view key, std::string_view nonce);
+  // True the first time it is called: a backend without PROVE is logged once.
+  bool FirstNoProveNotice() { return !no_prove_noticed_.exchange(true); }
   // Raw command (SCAN, NSINFO, ...); server errors come back as Reply errors.
   qs::Result<qs::Reply> Command(const std::vector<std::string_view>& argv);
 
@@ -71,6 +74,7 @@ class Backend {
   std::atomic<int64_t> free_bytes_{-1};
   std::atomic<int64_t> entries_{-1};
   std::atomic<int64_t> used_bytes_{-1};
+  std::atomic<bool> no_prove_noticed_{false};
   std::string last_error_;
 };
 

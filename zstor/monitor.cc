@@ -196,6 +196,13 @@ size_t Monitor::ScrubRound(bool full) {
           Backend& b = store_->backends().at(static_cast<size_t>(i));
           if (!b.healthy()) return;  // health and repair deal with that
           auto proof = b.Prove(f.key, nonce);
+          // A backend without PROVE (0-db): its fragments wait for the full scrub.
+          if (proof.status().IsNotSupported()) {
+            if (b.FirstNoProveNotice()) {
+              spdlog::warn("scrub: {} does not support PROVE; its fragments are checked by the full scrub only", b.name());
+            }
+            return;
+          }
           std::string expect = ToHex(std::string_view(reinterpret_cast<const char*>(expected.data()), expected.size()));
           if (proof.ok() ? *proof != expect : proof.status().IsNotFound() || proof.status().IsCorruption()) {
             spdlog::warn("scrub: fragment {} of {} on {} fails its proof", j, m.path, b.name());
