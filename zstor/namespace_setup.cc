@@ -80,8 +80,8 @@ Status Explain(Status s) {
     return Status::PermissionDenied(s.message() + " (zdb has an admin password: give it with --admin-password-file)");
   if (s.message().find("single runtime mode") != std::string::npos)
     return Status::InvalidArgument(s.message() +
-                                   " (zdb runs with a fixed --mode; zstor sets each namespace's mode: run it without "
-                                   "--mode, or `mode = \"mixed\"`)");
+                                   " (zdb runs with a fixed --mode; zstor sets each namespace's mode: start it "
+                                   "without --mode and without `mode` in its config)");
   return s;
 }
 

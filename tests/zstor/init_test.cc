@@ -43,12 +43,12 @@ class InitTest : public ::testing::Test {
   std::string Addr(int i) { return "unix:" + Sock(i); }
   std::string Config() { return dir_.path() + "/etc/zstor/zstor.toml"; }
 
-  void StartZdb(int i) {
+  void StartZdb(int i, std::vector<std::string> extra = {}) {
     std::string d = dir_.path() + "/zdb" + std::to_string(i);
-    ASSERT_TRUE(zdbs_[i].Start(std::string(QS_BIN_DIR) + "/zdb",
-                               {"--data", d + "/data", "--index", d + "/index", "--socket", Sock(i), "--admin", kAdmin,
-                                "--datasize", "4M"},
-                               d + ".log"));
+    std::vector<std::string> args = {"--data", d + "/data", "--index", d + "/index", "--socket", Sock(i),
+                                     "--admin", kAdmin, "--datasize", "4M"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(zdbs_[i].Start(std::string(QS_BIN_DIR) + "/zdb", args, d + ".log"));
     ASSERT_TRUE(zdbs_[i].WaitUnix(Sock(i))) << "zdb " << i;
   }
 
@@ -341,6 +341,54 @@ TEST_F(InitTest, NamespaceWithAnotherPasswordIsRefusedAndKept) {
   EXPECT_EQ(out2.rfind("zstor: init: " + Config() + " exists and differs from the arguments: its prefix is \"t5\". ", 0), 0u)
       << out2;
   EXPECT_TRUE(zdb_test::ReadRaw(Config()) == before);
+}
+
+TEST_F(InitTest, WhatInitDidNotMakeIsLeftAsItIs) {
+  // zdb 1 holds a password-less namespace of that name with a key in it;
+  // zdb 3 runs with a fixed --mode seq, so its meta namespace cannot be user.
+  ASSERT_EQ(Cmd(1, {"NSNEW", "zstor-t7-data"}), "OK");
+  ASSERT_EQ(InNamespace(1, "zstor-t7-data", "", {"SET", "k", "someone's"}), "k");
+  zdbs_[3].Kill();
+  StartZdb(3, {"--mode", "seq"});
+  auto [rc, out] = Zstor(Config(), InitArgs(" --prefix t7"));
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(Line(out, "data  " + Addr(1) + " ")
+                .find("FAILED: namespace zstor-t7-data exists without a password and holds 1 keys: zstor init did not "
+                      "make it; left as it is"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(Line(out, "meta  " + Addr(3) + " ")
+                .find("FAILED: NSSET zstor-t7-meta mode user: This server instance is configured to use a single "
+                      "runtime mode (zdb runs with a fixed --mode; zstor sets each namespace's mode: start it without "
+                      "--mode and without `mode` in its config)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(Line(out, "data  " + Addr(3) + " ").find("created (mode seq, private, password set)"), std::string::npos) << out;
+  EXPECT_NE(out.find("zstor: init: 2 of 10 backends not ready: "), std::string::npos) << out;
+  EXPECT_EQ(InNamespace(1, "zstor-t7-data", "", {"GET", "k"}), "someone's");
+  EXPECT_NE(Cmd(1, {"NSINFO", "zstor-t7-data"}).find("password: no\n"), std::string::npos);
+
+  // --json says the same; zdb 3 without --mode: its meta namespace is completed.
+  auto [jrc, jout] = Zstor(Config(), "--json init --admin-password-file " + AdminFile());
+  EXPECT_EQ(jrc, 1);
+  EXPECT_EQ(jout.rfind("{\"ok\": false, ", 0), 0u) << jout;
+  EXPECT_NE(jout.find("\"ready\": 8, \"failed\": 2, \"error\": \"meta backend " + Addr(3)), std::string::npos) << jout;
+  zdbs_[3].Kill();
+  StartZdb(3);
+  auto [rc2, out2] = Zstor(Config(), "init --admin-password-file " + AdminFile());
+  EXPECT_EQ(rc2, 1) << out2;
+  EXPECT_NE(Line(out2, "meta  " + Addr(3) + " ").find("completed (mode user, private, password set; an earlier run stopped half-way)"),
+            std::string::npos)
+      << out2;
+  EXPECT_NE(out2.find("zstor: init: 1 of 10 backends not ready: data backend " + Addr(1)), std::string::npos) << out2;
+
+  // A config that exists but does not load is named and kept.
+  std::string bad = dir_.path() + "/bad.toml";
+  zdb_test::WriteRaw(bad, "minimal_shards = \"many\"\n");
+  auto [brc, bout] = Zstor(bad, InitArgs(" --prefix t7"));
+  EXPECT_EQ(brc, 2);
+  EXPECT_EQ(bout.rfind("zstor: init: " + bad + " exists but does not load (", 0), 0u) << bout;
+  EXPECT_EQ(zdb_test::ReadRaw(bad), "minimal_shards = \"many\"\n");
 }
 
 TEST_F(InitTest, AddBackendThenStoreUsesIt) {
