@@ -203,17 +203,20 @@ void SetupAll(std::vector<Target>* targets, const NamespaceSetupOptions& o) {
   for (size_t i = 0; i < f.size(); ++i) (*targets)[i].outcome = f[i].get();
 }
 
-std::string Said(const std::string& done, bool user_mode) {
-  const char* mode = user_mode ? "user" : "seq";
-  if (done == "created") return std::string("created (mode ") + mode + ", private, password set)";
-  if (done == "finished") return std::string("completed (mode ") + mode + ", private, password set; an earlier run stopped half-way)";
-  if (done == "mode set") return std::string("exists, password works, mode set to ") + mode;
-  return std::string("exists, password works, mode ") + mode;
+std::string Said(const std::string& done, const NamespaceSpec& spec) {
+  const std::string mode = spec.user_mode ? "user" : "seq";
+  bool none = spec.address.password.empty();  // a hand-written config may name namespaces without one
+  const std::string set = none ? "no password: the config gives none" : "private, password set";
+  const std::string works = none ? "exists, no password as in the config" : "exists, password works";
+  if (done == "created") return "created (mode " + mode + ", " + set + ")";
+  if (done == "finished") return "completed (mode " + mode + ", " + set + "; an earlier run stopped half-way)";
+  if (done == "mode set") return works + ", mode set to " + mode;
+  return works + ", mode " + mode;
 }
 
 void PrintTarget(const Target& t) {
   std::string group = t.group >= 0 ? "group " + std::to_string(t.group) : "";
-  std::string what = t.outcome.status.ok() ? Said(t.outcome.done, t.spec.user_mode) : "FAILED: " + t.outcome.status.message();
+  std::string what = t.outcome.status.ok() ? Said(t.outcome.done, t.spec) : "FAILED: " + t.outcome.status.message();
   std::printf("%-4s  %-30s %-8s %-24s %s\n", t.role.c_str(), t.spec.address.ToString().c_str(), group.c_str(),
               t.spec.address.ns.c_str(), what.c_str());
 }

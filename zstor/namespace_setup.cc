@@ -93,6 +93,7 @@ Status Finish(qs::ZdbClient& c, const NamespaceSpec& spec, const std::string& cu
     auto r = Call(c, {"NSSET", ns, "mode", ModeWord(spec.user_mode)}, std::string("NSSET ") + ns + " mode " + ModeWord(spec.user_mode));
     if (!r.ok()) return Explain(r.status());
   }
+  if (spec.address.password.empty()) return Status::OK();  // a hand-written config without one: none set
   auto pub = Call(c, {"NSSET", ns, "public", "0"}, "NSSET " + ns + " public 0");
   if (!pub.ok()) return Explain(pub.status());
   auto pw = Call(c, {"NSSET", ns, "password", spec.address.password}, "NSSET " + ns + " password");
@@ -131,7 +132,11 @@ NamespaceOutcome SetupNamespace(const NamespaceSpec& spec, const NamespaceSetupO
   }
   if (!info.ok()) return {info.status(), ""};
   const std::string entries = (*info)["entries"];
-  if ((*info)["password"] != "yes") {
+  bool open = (*info)["password"] != "yes";
+  if (open && spec.address.password.empty()) {
+    // A hand-written config that names a namespace without password: it
+    // matches; only the mode is checked.
+  } else if (open) {
     if (entries != "0")
       return {Status::AlreadyExists("namespace " + ns + " exists without a password and holds " + entries +
                                     " keys: zstor init did not make it; left as it is"),
@@ -139,7 +144,9 @@ NamespaceOutcome SetupNamespace(const NamespaceSpec& spec, const NamespaceSetupO
     s = Finish(c, spec, (*info)["mode"]);
     return {s, s.ok() ? "finished" : ""};
   }
-  auto sel = c.Command({"SELECT", ns, spec.address.password});
+  if (!open && spec.address.password.empty())
+    return {Status::PermissionDenied("namespace " + ns + " has a password and the config gives none: left as it is"), ""};
+  auto sel = open ? c.Command({"SELECT", ns}) : c.Command({"SELECT", ns, spec.address.password});
   if (!sel.ok()) return {Status::Unavailable("SELECT " + ns + ": " + sel.status().message()), ""};
   if (sel->is_error()) {
     if (sel->str.find("Access denied") != std::string::npos)

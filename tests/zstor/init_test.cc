@@ -391,6 +391,31 @@ TEST_F(InitTest, WhatInitDidNotMakeIsLeftAsItIs) {
   EXPECT_EQ(zdb_test::ReadRaw(bad), "minimal_shards = \"many\"\n");
 }
 
+TEST_F(InitTest, AHandWrittenConfigIsCheckedAsItIs) {
+  // Namespaces without passwords, one already holding a key: init checks
+  // what the file names and creates what is missing, adding no password.
+  std::string text = "minimal_shards = 4\nexpected_shards = 6\n[encryption]\nkey = \"" + std::string(64, '1') +
+                     "\"\n[meta]\n[meta.config]\nprefix = \"hand\"\n[meta.config.encryption]\nkey = \"" +
+                     std::string(64, '2') + "\"\n";
+  for (int i = 0; i < 4; ++i) text += "[[meta.config.backends]]\naddress = \"" + Addr(i) + "\"\nnamespace = \"hand-meta\"\n";
+  text += "[[groups]]\n";
+  for (int i = 0; i < 6; ++i) text += "[[groups.backends]]\naddress = \"" + Addr(i) + "\"\nnamespace = \"hand\"\n";
+  zdb_test::WriteRaw(dir_.path() + "/hand.toml", text);
+  ASSERT_EQ(Cmd(0, {"NSNEW", "hand"}), "OK");
+  ASSERT_EQ(Cmd(0, {"NSSET", "hand", "mode", "seq"}), "OK");
+  ASSERT_NE(InNamespace(0, "hand", "", {"SET", "", "fragment"}).find("ERR"), 0u);
+  auto [rc, out] = Zstor(dir_.path() + "/hand.toml", "init --admin-password-file " + AdminFile());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(Line(out, "data  " + Addr(0) + " ").find("exists, no password as in the config, mode seq"), std::string::npos) << out;
+  EXPECT_NE(Line(out, "data  " + Addr(1) + " ").find("created (mode seq, no password: the config gives none)"), std::string::npos)
+      << out;
+  EXPECT_NE(Line(out, "meta  " + Addr(2) + " ").find("created (mode user, no password: the config gives none)"), std::string::npos)
+      << out;
+  EXPECT_TRUE(zdb_test::ReadRaw(dir_.path() + "/hand.toml") == text);
+  EXPECT_NE(Cmd(1, {"NSINFO", "hand"}).find("password: no\n"), std::string::npos);
+  EXPECT_EQ(InNamespace(0, "hand", "", {"DBSIZE"}), "1");
+}
+
 TEST_F(InitTest, AddBackendThenStoreUsesIt) {
   auto [rc, out] = Zstor(Config(), InitArgs(" --prefix t6"));
   ASSERT_EQ(rc, 0) << out;
