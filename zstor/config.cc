@@ -365,7 +365,7 @@ Status CheckKeysPrivate(const toml::table& table, const std::string& path, uint3
   char octal[8];
   std::snprintf(octal, sizeof(octal), "%04o", static_cast<unsigned>(mode & 07777));
   return Status::PermissionDenied(path + " holds encryption keys and is readable by every user (mode " + octal +
-                                  "); run: chmod 600 " + path);
+                                  "); run: chmod o-rwx " + path);
 }
 
 }  // namespace

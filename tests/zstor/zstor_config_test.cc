@@ -395,7 +395,7 @@ void WriteWithMode(const std::string& path, const std::string& text, mode_t mode
 }
 
 std::string ReadableByAll(const std::string& path, const char* mode) {
-  return path + " holds encryption keys and is readable by every user (mode " + mode + "); run: chmod 600 " + path;
+  return path + " holds encryption keys and is readable by every user (mode " + mode + "); run: chmod o-rwx " + path;
 }
 
 // The config holds the keys of every object: a copy readable by every user
