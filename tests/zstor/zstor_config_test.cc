@@ -135,7 +135,7 @@ TEST(ZstorConfigTest, ProductionExampleLoads) {
   EXPECT_EQ(c->redundant_nodes, 2);
   EXPECT_EQ(c->socket, "/run/zstor/zstor.sock");
   EXPECT_EQ(c->prometheus_port, 9100);
-  EXPECT_EQ(c->zdb_data_dir_path, "/var/lib/zdb/data");
+  EXPECT_EQ(c->zdb_data_dir_path, "/var/lib/qsfs/zdb/data");
   EXPECT_EQ(c->max_zdb_data_dir_size, 64ull << 30);
   EXPECT_EQ(c->chunk_size, 16ull << 20);
   EXPECT_EQ(c->compression_level, 3);
