@@ -113,7 +113,7 @@ qs::Status Store::WaitForZdb(qs::ZdbClient& client, int wait_seconds) {
     auto now = Clock::now();
     const int64_t waited = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
     if (now >= deadline) {
-      if (wait_seconds == 0) return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + s.message());
+      if (wait_seconds == 0) return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + ConnectReason(s));
       return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + ConnectReason(s) + " (waited " +
                                      std::to_string(waited) + " s; wait=SECONDS sets how long)");
     }
