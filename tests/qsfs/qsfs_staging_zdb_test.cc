@@ -4,6 +4,7 @@
 // intact and new writes working.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -123,6 +124,41 @@ TEST_F(QsfsWaitTest, ShortWaitWithoutZdbFailsCleanly) {
   EXPECT_EQ(rc, 1) << out;
   EXPECT_TRUE(Contains(out, "cannot reach zdb at 127.0.0.1:" + std::to_string(port))) << out;
   EXPECT_FALSE(Contains(ReadWholeFile(dir_ + "/qsfs0.log"), "waiting for zdb"));
+  EXPECT_FALSE(IsMounted(mnt_));
+}
+
+// The pids of the processes whose command line holds `text`, but `except`.
+std::vector<pid_t> ProcessesWith(const std::string& text, pid_t except) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = ReadWholeFile(e.path().string() + "/cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid != except && pid != getpid() && Contains(cmd, text)) out.push_back(pid);
+  }
+  return out;
+}
+
+// mount(8) interrupted (Ctrl-C) while qsfs waits for zdb: the waiting
+// daemon stops too, so the mount does not appear later behind the user's
+// back.
+TEST_F(QsfsWaitTest, InterruptedWhileWaitingMountsNothing) {
+  const int port = qs_test::FreePort();
+  const std::string log = dir_ + "/qsfs.log";
+  qs_test::DaemonProcess parent;  // what mount(8) runs: forks, waits for the verdict
+  ASSERT_TRUE(parent.Start(std::string(QS_BIN_DIR) + "/qsfs",
+                           {"-o", "host=127.0.0.1,port=" + std::to_string(port) + ",wait=120,logfile=" + log, mnt_},
+                           dir_ + "/out.log"));
+  ASSERT_TRUE(WaitFor([&] { return Contains(ReadWholeFile(log), "waiting for zdb at"); }, 60)) << ReadWholeFile(log);
+  std::vector<pid_t> daemon = ProcessesWith(mnt_, parent.pid());
+  ASSERT_EQ(daemon.size(), 1u) << "the forked qsfs";
+  kill(parent.pid(), SIGINT);  // the terminal's Ctrl-C reaches mount(8), not the daemon's session
+  EXPECT_TRUE(WaitFor([&] { return !parent.Running(); }, 30));
+  bool stopped = WaitFor([&] { return ProcessesWith(mnt_, -1).empty(); }, 30);
+  EXPECT_TRUE(stopped) << "the daemon still waits for zdb after its parent was interrupted";
+  if (!stopped) kill(daemon[0], SIGKILL);
   EXPECT_FALSE(IsMounted(mnt_));
 }
 
