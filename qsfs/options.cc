@@ -258,15 +258,15 @@ qs::Result<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
   std::vector<std::string> dash_o;
   std::vector<std::string> positional;
+  bool flag_f = false, flag_d = false;  // re-applied after the file: flags win
   for (size_t i = 1; i < args.size(); i++) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
       o.show_help = true;
     } else if (a == "-f") {
-      o.foreground = true;
+      flag_f = true;
     } else if (a == "-d") {
-      o.debug = true;
-      o.foreground = true;
+      flag_d = true;
     } else if (a == "-o") {
       if (i + 1 >= args.size()) return Bad("-o needs an argument");
       dash_o.push_back(args[++i]);
@@ -327,6 +327,8 @@ qs::Result<Options> ParseOptions(const std::vector<std::string>& args) {
     if (!s.ok()) return Bad("config " + o.config_file + ": " + s.message());
   }
   for (const auto& [key, value] : items) QS_RETURN_IF_ERROR(ApplyOption(key, value, &o));
+  if (flag_f || flag_d) o.foreground = true;
+  if (flag_d) o.debug = true;
   if (o.mountpoint.empty()) return Bad("no mount point given");
   if (o.meta_ns == o.data_ns) return Bad("meta_ns and data_ns must differ");
   return o;

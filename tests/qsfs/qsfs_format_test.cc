@@ -310,6 +310,28 @@ TEST(Options, ConfigFileAndOverride) {
   unlink(path);
 }
 
+// The command line wins over the file: `qsfs -f --config FILE` (qsfs@'s
+// ExecStart, Type=notify) stays in the foreground whatever FILE says.
+TEST(Options, ForegroundFlagWinsOverTheFile) {
+  char path[] = "/tmp/qsfs_opts_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string text = "foreground = false\nverbose = false\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  auto o = ParseOptions({"qsfs", "-f", "--config", path, "/m"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->foreground);
+  o = ParseOptions({"qsfs", "-d", "--config", path, "/m"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->foreground);
+  EXPECT_TRUE(o->debug);
+  o = ParseOptions({"qsfs", "--config", path, "/m"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_FALSE(o->foreground);
+  unlink(path);
+}
+
 }  // namespace
 }  // namespace qsfs
 
