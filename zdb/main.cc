@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/service_notify.h"
 #include "common/version.h"
+#include "zdb/config_writer.h"
 #include "zdb/options.h"
 #include "zdb/server.h"
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zdb: %s\n", s.message().c_str());
     return 2;
   }
+  if (!opts.write_config.empty()) return zdb::RunWriteConfig(opts);
   // --background: fork before any thread exists; the parent waits until the
   // child is ready (or failed) and exits with that outcome, as 0-db does.
   int ready_pipe = -1;

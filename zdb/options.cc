@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <utility>
+#include <vector>
 #include <toml++/toml.h>
 
 #include "common/config.h"
@@ -161,6 +163,31 @@ Status LoadToml(const std::string& path, Options* o, const std::set<std::string>
   return Status::OK();
 }
 
+// --write-config's own flags: the settings the written file holds.
+Status ParseWriteConfig(const std::vector<std::pair<std::string, std::string>>& given, Options* out) {
+  const char* kOnly = "--write-config takes only --port, --listen, --admin-password-file and --force";
+  if (!out->config_file.empty()) return Status::InvalidArgument(std::string(kOnly) + " (not --config)");
+  bool port = false;
+  for (auto& [k, v] : given) {
+    if (k != "port" && k != "listen") return Status::InvalidArgument(std::string(kOnly) + " (not --" + k + ")");
+    port = port || k == "port";
+  }
+  if (!port) return Status::InvalidArgument("--write-config needs --port N");
+  if (out->admin_password_file.empty()) return Status::InvalidArgument("--write-config needs --admin-password-file FILE");
+  for (auto& [k, v] : given) {
+    if (k == "listen") {
+      if (v.empty()) return Status::InvalidArgument("--listen: empty address");
+      out->listen = v;
+      continue;
+    }
+    int64_t n = 0;
+    Status s = ParseInt("port", v, 1, 65535, &n);
+    if (!s.ok()) return Status::InvalidArgument("--" + s.message());
+    out->port = static_cast<int>(n);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string Usage() {
@@ -203,6 +230,17 @@ std::string Usage() {
   --verbose            debug logging
   --help               this text
   --version            version and git revision
+
+Storage node set-up (writes a config, then exits):
+  --write-config FILE  write a complete, commented config to FILE with --port N,
+                       --listen ADDR (default ::) and the admin password, in
+                       mixed mode (each namespace's creator sets its mode); FILE
+                       gets mode 0640 and group zdb (0600 without that group).
+                       Run again with the same settings: no change. An existing
+                       FILE with other settings is refused (exit status 2)
+  --admin-password-file FILE
+                       with --write-config: the admin password, FILE's one line
+  --force              with --write-config: replace an existing FILE
 )";
 }
 
@@ -227,6 +265,9 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
       {"client-output-seconds", required_argument, nullptr, 0},
       {"client-output-hard", required_argument, nullptr, 0},
       {"clients-memory", required_argument, nullptr, 0},
+      {"write-config", required_argument, nullptr, 0},
+      {"admin-password-file", required_argument, nullptr, 0},
+      {"force", no_argument, nullptr, 0},
       {nullptr, 0, nullptr, 0}};
   std::vector<std::pair<std::string, std::string>> given;
   std::set<std::string> from_flags;
@@ -245,12 +286,18 @@ Status ParseOptions(int argc, char** argv, Options* out, bool* help) {
     std::string name = c == 'c' ? "config" : longopts[idx].name;
     std::string val = optarg ? optarg : "true";
     if (name == "config") out->config_file = val;
+    else if (name == "write-config") out->write_config = val;
+    else if (name == "admin-password-file") out->admin_password_file = val;
+    else if (name == "force") out->force = true;
     else {
       given.emplace_back(name, val);
       from_flags.insert(name);
     }
   }
   if (optind < argc) return Status::InvalidArgument(std::string("unexpected argument '") + argv[optind] + "'");
+  if (!out->write_config.empty()) return ParseWriteConfig(given, out);
+  if (!out->admin_password_file.empty() || out->force)
+    return Status::InvalidArgument("--admin-password-file and --force only go with --write-config");
   if (!out->config_file.empty()) QS_RETURN_IF_ERROR(LoadToml(out->config_file, out, from_flags));
   for (auto& [k, v] : given) {
     Status s = Apply(out, k, v);

@@ -44,9 +44,15 @@ struct Options {
   uint64_t client_output_hard = 256ull << 20;  // unsent replies: above, disconnected at once
   uint64_t clients_memory = 1ull << 30;        // all clients' buffers; over it, the largest go
   std::string config_file;
+  // --write-config FILE: write a storage node's config and exit
+  // (zdb/config_writer.h); only port, listen and the two below go with it.
+  std::string write_config;
+  std::string admin_password_file;
+  bool force = false;
 };
 
 // Parses argv; on --help sets *help. Errors name the flag or config key.
+// With --write-config nothing is loaded: only the flags it takes are read.
 qs::Status ParseOptions(int argc, char** argv, Options* out, bool* help);
 std::string Usage();
 // Hook instance id as 0-db builds it: "unix://path" or "tcp://listen:port".
