@@ -21,6 +21,7 @@
 #include "zstor/config.h"
 #include "zstor/daemon.h"
 #include "zstor/fragment_sweep.h"
+#include "zstor/init.h"
 #include "zstor/object_store.h"
 #include "zstor/staging.h"
 
@@ -42,7 +43,32 @@ Commands:
   sweep [--dry-run]             delete fragments no object record names that are
                                 older than [monitor] sweep_min_age (--dry-run:
                                 count them only); refuses when a record is unreadable
+  init --meta ADDR,... --group ADDR,... [setup options]
+                                write CONFIG (new keys, a password per namespace;
+                                mode 0640 root:qsfs, else 0600), then create or
+                                check on every backend the namespaces
+                                zstor-PREFIX-data (mode seq) and zstor-PREFIX-meta
+                                (mode user). Run again: nothing is generated, what
+                                is missing is created, the rest checked; a namespace
+                                with another password is refused, never changed.
+                                Exit 1 names the backends that are not ready
+  add-backend --group N ADDR [setup options]
+                                add data backend ADDR to group N of CONFIG (0 is the
+                                first; the number of groups starts a new one) and
+                                create its namespace; restart the daemon to use it.
+                                Meta backends cannot be added
   hook EVENT INSTANCE [ARGS...] a staging zdb hook event (what zstor-hook runs)
+Setup options (init, add-backend):
+  --admin-password-file FILE    the backends' zdb admin password (FILE's first line)
+  --meta ADDR,ADDR,...          meta backends, host:port or [v6]:port; shard i of
+                                every record goes to the i-th: the order is for good
+  --group ADDR,...              data backends of one failure domain; one --group per
+                                domain ([[groups]] in CONFIG)
+  --labels k=v,...              labels of every backend of the --group before it
+  --shards K+M                  data + parity fragments per chunk (default 16+4);
+                                needs K+M data backends
+  --prefix NAME                 [a-z0-9-]: record prefix and namespace names
+                                (default: the short host name)
 Options:
   -c, --config FILE   zstor configuration (TOML, see config/zstor.toml)
   --json              machine-readable output
@@ -428,7 +454,7 @@ int main(int argc, char** argv) {
       return 2;
     } else if (command.empty()) {
       command = a;
-      if (command == "hook") {  // everything after is the event and its arguments
+      if (command == "hook" || command == "init" || command == "add-backend") {  // the rest is theirs
         hook_args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
         break;
       }
@@ -444,6 +470,16 @@ int main(int argc, char** argv) {
   if (config_path.empty() || command.empty()) {
     std::fputs(kUsage, stderr);
     return 2;
+  }
+  if (command == "init" || command == "add-backend") {
+    for (const auto& h : hook_args) {
+      if (h == "-h" || h == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      }
+    }
+    json = json || std::find(hook_args.begin(), hook_args.end(), "--json") != hook_args.end();
+    return command == "init" ? zstor::RunInit(config_path, hook_args, json) : zstor::RunAddBackend(config_path, hook_args, json);
   }
   static const std::vector<std::string> kCommands = {"store",  "retrieve", "check",  "rebuild", "delete",
                                                      "list",   "status",   "monitor", "repair", "scrub", "hook",
