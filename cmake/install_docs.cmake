@@ -1,6 +1,7 @@
 # Documentation and example configurations. Every machine gets the whole
 # documentation with the zdb component (the qsfs package depends on it).
 set(QS_DOCS README.md docs/architecture.md docs/benchmarks.md docs/operations.md docs/qsfs-format.md
+    docs/migrating-from-0-stor.md
     docs/zdb-format.md docs/zdb-protocol.md docs/zstor-journal.md docs/zstor-metadata.md docs/zstor-staging.md)
 list(TRANSFORM QS_DOCS PREPEND ${PROJECT_SOURCE_DIR}/)
 install(FILES ${QS_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT zdb)

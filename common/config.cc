@@ -6,6 +6,8 @@
 #include <exception>
 #include <sstream>
 
+#include <sys/stat.h>
+
 namespace qs {
 
 std::string TomlLocation(const toml::source_region& src) {
@@ -64,12 +66,22 @@ Result<toml::table> ParseToml(std::string_view text, std::string_view source_nam
   }
 }
 
-Result<toml::table> LoadTomlFile(const std::string& path) {
+Result<toml::table> LoadTomlFile(const std::string& path, uint32_t* mode) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
     int err = errno;
     if (err == ENOENT) return Status::NotFound("config file '" + path + "' does not exist");
     return Status::FromErrno(err, "cannot open config file '" + path + "'");
+  }
+  if (mode != nullptr) {
+    // The mode of what was opened, not of the name (which may be replaced).
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+      int err = errno;
+      std::fclose(f);
+      return Status::FromErrno(err, "cannot stat config file '" + path + "'");
+    }
+    *mode = static_cast<uint32_t>(st.st_mode & 07777);
   }
   std::string text;
   char buf[64 * 1024];

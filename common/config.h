@@ -19,8 +19,10 @@
 namespace qs {
 
 // Parses the TOML file at `path`. NotFound when it does not exist,
-// InvalidArgument "path:line:col: description" on syntax errors.
-Result<toml::table> LoadTomlFile(const std::string& path);
+// InvalidArgument "path:line:col: description" on syntax errors. With
+// `mode`, sets *mode to the permission bits (07777) of the file read: the
+// target's when `path` is a symlink.
+Result<toml::table> LoadTomlFile(const std::string& path, uint32_t* mode = nullptr);
 
 // Parses TOML text; `source_name` is used in error messages.
 Result<toml::table> ParseToml(std::string_view text, std::string_view source_name = "config");

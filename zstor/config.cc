@@ -2,7 +2,10 @@
 
 #include "common/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 namespace zstor {
@@ -41,6 +44,67 @@ Result<std::vector<Key>> ReadOldKeys(TomlReader& section) {
     keys.push_back(*k);
   }
   return keys;
+}
+
+// 0-stor_v2 took the zdb's default namespace for a backend without one.
+std::string MissingNamespace(const std::string& key_path, const toml::table& backend) {
+  return "missing required config key '" + key_path +
+         "': 0-stor_v2 used the zdb's default namespace when none is given; write namespace = \"default\" to "
+         "keep that backend" + qs::TomlLocation(backend.source());
+}
+
+// What a 0-stor_v2 config (github.com/threefoldtech/0-stor_v2, zstor/src/
+// config.rs) holds that has no meaning here, each with what to write
+// instead; all of them in one message, so that a 0-stor_v2 config is
+// converted in one pass. Keys with the same meaning are read as usual.
+Status CheckZeroStorV2Keys(const toml::table& t) {
+  std::vector<std::string> found;
+  auto note = [&](const toml::node* n, const std::string& what) {
+    if (n != nullptr) found.push_back(what + qs::TomlLocation(n->source()));
+  };
+  note(t.get("root"),
+       "config key 'root': 0-stor_v2's virtual root is not supported: an object is named by the absolute path of "
+       "its file, or by -k KEY; remove it");
+  note(t.get("pid_file"),
+       "config key 'pid_file': 0-stor_v2's pid file is not written: systemd tracks the daemon (zstor.service); "
+       "remove it");
+  note(t.get("zdbfs_mountpoint"),
+       "config key 'zdbfs_mountpoint': 0-stor_v2's 0-db-fs statistics are not collected: qsfs serves its own "
+       "(its mount option metrics=ADDR:PORT); remove it");
+  note(t.get("explorer"),
+       "config section 'explorer': 0-stor_v2's grid provisioning is not supported: create the namespaces with "
+       "`zstor init` and list them in [[groups]]; remove it");
+  const toml::node* algo = t.at_path("compression.algorithm").node();
+  if (algo != nullptr && algo->value<std::string>() == "snappy")
+    note(algo, "config key 'compression.algorithm': compression algorithm \"snappy\" is not supported: use \"zstd\" "
+               "(or remove [compression])");
+  const toml::node* mtype = t.at_path("meta.type").node();
+  if (mtype != nullptr && mtype->value<std::string>() == "etcd")
+    note(mtype, "config key 'meta.type': metadata on etcd is not supported: use type = \"zdb\" with [meta.config] "
+                "prefix, [meta.config.encryption] and 4 [[meta.config.backends]] (zdb namespaces in user mode)");
+  auto backends = [&](const toml::node* list, const std::string& path) {
+    const toml::array* arr = list != nullptr ? list->as_array() : nullptr;
+    if (arr == nullptr) return;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* b = arr->get(i)->as_table();
+      if (b != nullptr && !b->contains("namespace"))
+        found.push_back(MissingNamespace(path + "[" + std::to_string(i) + "].namespace", *b));
+    }
+  };
+  backends(t.at_path("meta.config.backends").node(), "meta.config.backends");
+  if (const toml::array* groups = t["groups"].as_array()) {
+    for (size_t g = 0; g < groups->size(); ++g) {
+      if (const toml::table* gt = groups->get(g)->as_table())
+        backends(gt->get("backends"), "groups[" + std::to_string(g) + "].backends");
+    }
+  }
+  if (found.empty()) return Status::OK();
+  std::string msg;
+  for (const std::string& f : found) {
+    if (!msg.empty()) msg.append("; ");
+    msg.append(f);
+  }
+  return Status::InvalidArgument(msg);
 }
 
 Status ReadBackend(TomlReader& r, int group, BackendConfig* b) {
@@ -111,6 +175,7 @@ Status CheckBackends(const Config& c) {
 }
 
 Result<Config> FromTable(const toml::table& table) {
+  QS_RETURN_IF_ERROR(CheckZeroStorV2Keys(table));
   TomlReader r(table);
   Config c;
 #define READ_INT(field, key, def, lo, hi)            \
@@ -288,6 +353,21 @@ Result<Config> FromTable(const toml::table& table) {
   return c;
 }
 
+// The keys decrypt every object: a file holding one must not be readable by
+// every user. Its group may read it (the daemon runs as a member).
+Status CheckKeysPrivate(const toml::table& table, const std::string& path, uint32_t mode) {
+  if ((mode & S_IROTH) == 0) return Status::OK();
+  bool holds_keys = false;
+  for (const char* key : {"encryption.key", "encryption.old_keys", "meta.config.encryption.key",
+                          "meta.config.encryption.old_keys"})
+    holds_keys = holds_keys || table.at_path(key).node() != nullptr;
+  if (!holds_keys) return Status::OK();
+  char octal[8];
+  std::snprintf(octal, sizeof(octal), "%04o", static_cast<unsigned>(mode & 07777));
+  return Status::PermissionDenied(path + " holds encryption keys and is readable by every user (mode " + octal +
+                                  "); run: chmod 600 " + path);
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view text, std::string_view source_name) {
@@ -297,8 +377,10 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
 }
 
 Result<Config> LoadConfig(const std::string& path) {
-  auto table = qs::LoadTomlFile(path);
+  uint32_t mode = 0;
+  auto table = qs::LoadTomlFile(path, &mode);
   if (!table.ok()) return table.status();
+  QS_RETURN_IF_ERROR(CheckKeysPrivate(*table, path, mode));
   return FromTable(*table);
 }
 

@@ -74,6 +74,7 @@ cfg=$work/zstor.toml
     done
   done
 } >"$cfg"
+chmod 600 "$cfg"  # zstor refuses keys readable by every user
 
 build/bin/zstor_codec_bench --bytes "$bytes" --write-random "$work/random.in" --write-text "$work/text.in"
 

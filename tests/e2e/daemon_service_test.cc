@@ -4,6 +4,7 @@
 // rename, as logrotate does, and one line says so).
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -131,6 +132,7 @@ class DaemonServiceTest : public ::testing::Test {
                        "[[groups.backends]]\naddress = \"127.0.0.1:1\"\nnamespace = \"data2\"\n";
     std::string path = dir_ + "/zstor.toml";
     qsfs_test::WriteFile(path, text);
+    chmod(path.c_str(), 0600);  // zstor refuses keys readable by every user
     return path;
   }
 

@@ -86,6 +86,7 @@ cfg=$work/zstor.toml
     for i in 1 2 3 4 5; do printf '[[groups.backends]]\naddress = "10.77.%d.2:%d"\nnamespace = "default"\n' "$g" $((9900 + i)); done
   done
 } >"$cfg"
+chmod 600 "$cfg"  # zstor refuses keys readable by every user
 "$bin/zstor" -c "$cfg" monitor >"$work/zstor.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do [ -S "$work/zstor.sock" ] && break; sleep 0.05; done

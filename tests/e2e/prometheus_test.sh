@@ -46,6 +46,7 @@ hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
   printf '[[groups]]\n'
   for i in 0 1 2 3; do printf '[[groups.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$work/d$i.sock"; done
 } >"$work/zstor.toml"
+chmod 600 "$work/zstor.toml"  # zstor refuses keys readable by every user
 "$bin/zstor" -c "$work/zstor.toml" monitor >"$work/zstor.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do [ -S "$work/zstor.sock" ] && break; sleep 0.05; done

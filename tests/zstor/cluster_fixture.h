@@ -91,6 +91,8 @@ class ClusterTest : public ::testing::Test {
         if (labels) f << "[groups.backends.labels]\ncountry = \"" << labels(i) << "\"\n";
       }
     }
+    f.close();
+    chmod(path.c_str(), 0600);  // zstor refuses keys readable by every user
   }
 
   std::string WriteFile(const std::string& name, const std::string& data) {

@@ -3,6 +3,7 @@
 // huge bulk string, a trickle. Each command must end with a clear error,
 // within a deadline, without allocating what the reply declares.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
@@ -46,6 +47,7 @@ class HostileBackendTest : public ::testing::TestWithParam<HostileServer::Mode> 
     for (int i = 0; i < 3; ++i)
       f << "[[groups.backends]]\naddress = \"unix:" << servers_[i]->path() << "\"\nnamespace = \"default\"\n";
     f.close();
+    chmod(cfg_.c_str(), 0600);  // zstor refuses keys readable by every user
     file_ = dir_.path() + "/in";
     zdb_test::WriteRaw(file_, std::string(100000, 'q'));
   }

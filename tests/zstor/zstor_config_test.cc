@@ -2,10 +2,18 @@
 // refused with a message naming the offending key.
 #include "zstor/config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 
 #include <gtest/gtest.h>
+
+#include "tests/common/run_command.h"
+#include "tests/zdb/test_util.h"
 
 namespace zstor {
 namespace {
@@ -90,6 +98,16 @@ std::string ErrorOf(const std::string& text) {
 
 std::string Source(std::string_view rel) { return std::string(QS_SOURCE_DIR) + "/" + std::string(rel); }
 
+// Loads a copy of the example config at `rel`, private as an installed
+// config must be (a checkout leaves the examples readable by everyone).
+qs::Result<Config> LoadExample(std::string_view rel) {
+  zdb_test::TempDir dir;
+  std::string copy = dir.path() + "/" + std::string(std::filesystem::path(rel).filename());
+  std::filesystem::copy_file(Source(rel), copy);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return LoadConfig(copy);
+}
+
 TEST(ZstorConfigTest, BaseConfigIsValid) {
   auto c = ParseConfig(BaseConfig(), "test.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -109,7 +127,7 @@ TEST(ZstorConfigTest, BaseConfigIsValid) {
 }
 
 TEST(ZstorConfigTest, ProductionExampleLoads) {
-  auto c = LoadConfig(Source("config/zstor.toml"));
+  auto c = LoadExample("config/zstor.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->minimal_shards, 10);
   EXPECT_EQ(c->expected_shards, 16);
@@ -155,7 +173,7 @@ TEST(ZstorConfigTest, ProductionExampleLoads) {
 }
 
 TEST(ZstorConfigTest, LocalExampleLoads) {
-  auto c = LoadConfig(Source("config/zstor-local.toml"));
+  auto c = LoadExample("config/zstor-local.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->group_count, 4);
   ASSERT_EQ(c->backends.size(), 20u);
@@ -323,7 +341,8 @@ TEST(ZstorConfigTest, MonitorDefaultsAndRange) {
 
 TEST(ZstorConfigTest, MissingBackendNamespace) {
   EXPECT_EQ(ErrorOf(With("address = \"127.0.0.1:9903\"\nnamespace = \"data\"\n", "address = \"127.0.0.1:9903\"\n")),
-            "missing required config key 'groups[1].backends[0].namespace'");
+            "missing required config key 'groups[1].backends[0].namespace': 0-stor_v2 used the zdb's default "
+            "namespace when none is given; write namespace = \"default\" to keep that backend (at test.toml:34:1)");
 }
 
 }  // namespace
@@ -358,6 +377,298 @@ TEST(ZstorConfigTest, RedundancyThatCannotFit) {
 TEST(ZstorConfigTest, UnbracketedIpv6IsRefused) {
   std::string err = ErrorOf(With("127.0.0.1:9901", "2001:db8::1:9900"));
   EXPECT_NE(err.find("an IPv6 address needs brackets, e.g. [2001:db8::1]:9900"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace zstor
+
+namespace zstor {
+namespace {
+
+// Writes text to path with exactly `mode` (the umask does not apply).
+void WriteWithMode(const std::string& path, const std::string& text, mode_t mode) {
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+  }
+  ASSERT_EQ(chmod(path.c_str(), mode), 0) << path;
+}
+
+std::string ReadableByAll(const std::string& path, const char* mode) {
+  return path + " holds encryption keys and is readable by every user (mode " + mode + "); run: chmod 600 " + path;
+}
+
+// The config holds the keys of every object: a copy readable by every user
+// of the machine is refused, with the command that fixes it. The daemon's
+// group may read it.
+TEST(ZstorConfigTest, KeysReadableByEveryUserAreRefused) {
+  zdb_test::TempDir dir;
+  const std::string path = dir.path() + "/zstor.toml";
+  for (mode_t mode : {0600, 0640, 0400, 0660}) {
+    WriteWithMode(path, BaseConfig(), mode);
+    auto c = LoadConfig(path);
+    EXPECT_TRUE(c.ok()) << std::oct << mode << ": " << c.status().ToString();
+  }
+  struct {
+    mode_t mode;
+    const char* shown;
+  } refused[] = {{0644, "0644"}, {0604, "0604"}, {0666, "0666"}, {0444, "0444"}};
+  for (const auto& r : refused) {
+    WriteWithMode(path, BaseConfig(), r.mode);
+    auto c = LoadConfig(path);
+    ASSERT_FALSE(c.ok()) << r.shown;
+    EXPECT_EQ(c.status().code(), qs::Status::Code::kPermissionDenied);
+    EXPECT_EQ(c.status().message(), ReadableByAll(path, r.shown));
+  }
+  // ParseConfig reads text, not a file: nothing to check.
+  EXPECT_TRUE(ParseConfig(BaseConfig(), path).ok());
+}
+
+// Through a symlink the target's mode counts (the link's own is 0777).
+TEST(ZstorConfigTest, SymlinkedKeysReadableByEveryUserAreRefused) {
+  zdb_test::TempDir dir;
+  const std::string target = dir.path() + "/real.toml", link = dir.path() + "/zstor.toml";
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  WriteWithMode(target, BaseConfig(), 0600);
+  auto c = LoadConfig(link);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(chmod(target.c_str(), 0644), 0);
+  c = LoadConfig(link);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), ReadableByAll(link, "0644"));
+}
+
+// Every command that loads the config refuses it, zstor-hook too (the
+// staging zdb's hook, config from $ZSTOR_CONFIG), with exit status 2.
+TEST(ZstorConfigTest, CommandsRefuseKeysReadableByEveryUser) {
+  zdb_test::TempDir dir;
+  const std::string path = dir.path() + "/zstor.toml";
+  // Backends on sockets that do not exist: nothing is reached if the check
+  // is missing, and every command ends on its own.
+  std::string text = BaseConfig();
+  for (size_t at; (at = text.find("127.0.0.1:")) != std::string::npos;)
+    text.replace(at, 10, "unix:" + dir.path() + "/none-");
+  WriteWithMode(path, text, 0644);
+  const std::string bin = QS_BIN_DIR;
+  const std::string want = "zstor: " + ReadableByAll(path, "0644") + "\n";
+  for (const char* command : {"list", "status", "monitor", "check -f /etc/hostname", "hook ready zdb"}) {
+    auto [rc, out] = qs_test::RunCommand("timeout 60 " + bin + "/zstor -c " + path + " " + command);
+    EXPECT_EQ(rc, 2) << command << ": " << out;
+    EXPECT_EQ(out, want) << command;
+  }
+  auto [rc, out] = qs_test::RunCommand("ZSTOR_CONFIG=" + path + " timeout 60 " + bin + "/zstor-hook ready zdb");
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_EQ(out, want);
+}
+
+}  // namespace
+}  // namespace zstor
+
+// 0-stor_v2 (github.com/threefoldtech/0-stor_v2) configs, in the shapes its
+// README, its own tests and the grid's deployment tools write: each either
+// loads with the same meaning or is refused with every change to make.
+namespace zstor {
+namespace {
+
+std::string Repeat(const std::string& block, int n, const std::string& var) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    std::string b = block;
+    for (size_t at; (at = b.find(var)) != std::string::npos;) b.replace(at, var.size(), std::to_string(i));
+    out += b;
+  }
+  return out;
+}
+
+// The shape of 0-stor_v2's README example: a virtual root, snappy, and
+// backends without a namespace (0-stor_v2 takes the zdb's default one).
+std::string ZeroStorV2ReadmeShape() {
+  return "minimal_shards = 2\n"
+         "expected_shards = 4\n"
+         "redundant_groups = 1\n"
+         "redundant_nodes = 0\n"
+         "root = \"/srv/objects\"\n"
+         "socket = \"/run/zstor-v2.sock\"\n"
+         "prometheus_port = 9100\n"
+         "zdb_data_dir_path = \"/srv/zdb/data\"\n"
+         "max_zdb_data_dir_size = 25600\n"
+         "\n"
+         "[encryption]\n"
+         "algorithm = \"AES\"\n"
+         "key = \"" + std::string(kKey) + "\"\n"
+         "\n"
+         "[compression]\n"
+         "algorithm = \"snappy\"\n"
+         "\n"
+         "[meta]\n"
+         "type = \"zdb\"\n"
+         "\n"
+         "[meta.config]\n"
+         "prefix = \"objects\"\n"
+         "\n"
+         "[meta.config.encryption]\n"
+         "algorithm = \"AES\"\n"
+         "key = \"" + std::string(kMetaKey) + "\"\n" +
+         Repeat("\n[[meta.config.backends]]\naddress = \"[2001:db8:0:1::M]:9900\"\nnamespace = \"meta\"\n"
+                "password = \"meta-secret\"\n", 4, "M") +
+         "\n[[groups]]\n"
+         "[[groups.backends]]\n"
+         "address = \"[2001:db8:0:2::1]:9900\"\n"
+         "\n"
+         "[[groups.backends]]\n"
+         "address = \"[2001:db8:0:2::2]:9900\"\n"
+         "namespace = \"data\"\n"
+         "\n"
+         "[[groups]]\n"
+         "[[groups.backends]]\n"
+         "address = \"[2001:db8:0:3::1]:9900\"\n"
+         "\n"
+         "[[groups.backends]]\n"
+         "address = \"[2001:db8:0:3::2]:9900\"\n"
+         "namespace = \"data\"\n"
+         "password = \"data-secret\"\n";
+}
+
+// Every change is named at once, each with what to write instead.
+TEST(ZstorConfigTest, ZeroStorV2ReadmeShapeNamesEveryChange) {
+  EXPECT_EQ(ErrorOf(ZeroStorV2ReadmeShape()),
+            "config key 'root': 0-stor_v2's virtual root is not supported: an object is named by the absolute path "
+            "of its file, or by -k KEY; remove it (at test.toml:5:8); "
+            "config key 'compression.algorithm': compression algorithm \"snappy\" is not supported: use \"zstd\" "
+            "(or remove [compression]) (at test.toml:16:13); "
+            "missing required config key 'groups[0].backends[0].namespace': 0-stor_v2 used the zdb's default "
+            "namespace when none is given; write namespace = \"default\" to keep that backend (at test.toml:49:1); "
+            "missing required config key 'groups[1].backends[0].namespace': 0-stor_v2 used the zdb's default "
+            "namespace when none is given; write namespace = \"default\" to keep that backend (at test.toml:57:1)");
+}
+
+// With the changes the message asks for, the same config loads, and every
+// key it kept means what it meant in 0-stor_v2.
+TEST(ZstorConfigTest, ZeroStorV2ReadmeShapeLoadsOnceChangedAsTold) {
+  std::string text = ZeroStorV2ReadmeShape();
+  auto replace = [&](const std::string& from, const std::string& to) {
+    size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  replace("root = \"/srv/objects\"\n", "");
+  replace("algorithm = \"snappy\"", "algorithm = \"zstd\"");
+  replace("address = \"[2001:db8:0:2::1]:9900\"\n", "address = \"[2001:db8:0:2::1]:9900\"\nnamespace = \"default\"\n");
+  replace("address = \"[2001:db8:0:3::1]:9900\"\n", "address = \"[2001:db8:0:3::1]:9900\"\nnamespace = \"default\"\n");
+  auto c = ParseConfig(text, "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->minimal_shards, 2);
+  EXPECT_EQ(c->expected_shards, 4);
+  EXPECT_EQ(c->redundant_groups, 1);
+  EXPECT_EQ(c->redundant_nodes, 0);
+  EXPECT_EQ(c->socket, "/run/zstor-v2.sock");
+  EXPECT_EQ(c->prometheus_port, 9100);
+  EXPECT_EQ(c->zdb_data_dir_path, "/srv/zdb/data");
+  EXPECT_EQ(c->max_zdb_data_dir_size, 25600ull << 20);  // MiB, as in 0-stor_v2
+  EXPECT_EQ(c->key.ToHex(), kKey);
+  EXPECT_EQ(c->meta.key.ToHex(), kMetaKey);
+  EXPECT_EQ(c->meta.prefix, "objects");
+  // 0-stor_v2 disperses metadata 2 + 2 over exactly 4 backends: the defaults.
+  EXPECT_EQ(c->meta.minimal_shards, 2);
+  EXPECT_EQ(c->meta.expected_shards, 4);
+  ASSERT_EQ(c->meta.backends.size(), 4u);
+  EXPECT_EQ(c->meta.backends[3].Name(), "[2001:db8:0:1::3]:9900/meta");
+  EXPECT_EQ(c->meta.backends[3].address.password, "meta-secret");
+  EXPECT_EQ(c->group_count, 2);
+  ASSERT_EQ(c->backends.size(), 4u);
+  EXPECT_EQ(c->backends[0].Name(), "[2001:db8:0:2::1]:9900/default");
+  EXPECT_EQ(c->backends[0].address.password, "");  // none given: none sent
+  EXPECT_EQ(c->backends[3].group, 1);
+  EXPECT_EQ(c->backends[3].address.password, "data-secret");
+}
+
+// The shape the grid's deployment tools (zos qsfs, quantum-storage) write:
+// root "/", a 0-db-fs mount for statistics, snappy, the same key twice,
+// every backend with namespace and password.
+std::string ZeroStorV2GridShape() {
+  return "minimal_shards = 2\n"
+         "expected_shards = 4\n"
+         "redundant_groups = 0\n"
+         "redundant_nodes = 0\n"
+         "root = \"/\"\n"
+         "zdbfs_mountpoint = \"/mnt/qsfs\"\n"
+         "socket = \"/var/run/zstor.sock\"\n"
+         "prometheus_port = 9200\n"
+         "zdb_data_dir_path = \"/data/data/zdbfs-data/\"\n"
+         "max_zdb_data_dir_size = 2560\n"
+         "\n"
+         "[compression]\n"
+         "algorithm = \"snappy\"\n"
+         "\n"
+         "[meta]\n"
+         "type = \"zdb\"\n"
+         "\n"
+         "[meta.config]\n"
+         "prefix = \"zstor-meta\"\n"
+         "\n"
+         "[encryption]\n"
+         "algorithm = \"AES\"\n"
+         "key = \"" + std::string(kKey) + "\"\n"
+         "\n"
+         "[meta.config.encryption]\n"
+         "algorithm = \"AES\"\n"
+         "key = \"" + std::string(kKey) + "\"\n" +
+         Repeat("\n[[meta.config.backends]]\naddress = \"[2001:db8:1::M]:9900\"\nnamespace = \"meta-M\"\n"
+                "password = \"pw\"\n", 4, "M") +
+         "\n[[groups]]\n" +
+         Repeat("[[groups.backends]]\naddress = \"[2001:db8:2::D]:9900\"\nnamespace = \"data-D\"\npassword = \"pw\"\n\n",
+                4, "D");
+}
+
+TEST(ZstorConfigTest, ZeroStorV2GridShapeNamesEveryChange) {
+  EXPECT_EQ(ErrorOf(ZeroStorV2GridShape()),
+            "config key 'root': 0-stor_v2's virtual root is not supported: an object is named by the absolute path "
+            "of its file, or by -k KEY; remove it (at test.toml:5:8); "
+            "config key 'zdbfs_mountpoint': 0-stor_v2's 0-db-fs statistics are not collected: qsfs serves its own "
+            "(its mount option metrics=ADDR:PORT); remove it (at test.toml:6:20); "
+            "config key 'compression.algorithm': compression algorithm \"snappy\" is not supported: use \"zstd\" "
+            "(or remove [compression]) (at test.toml:13:13)");
+  std::string text = ZeroStorV2GridShape();
+  for (const char* line : {"root = \"/\"\n", "zdbfs_mountpoint = \"/mnt/qsfs\"\n", "[compression]\n",
+                           "algorithm = \"snappy\"\n"})
+    text.erase(text.find(line), std::string(line).size());
+  auto c = ParseConfig(text, "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_zdb_data_dir_size, 2560ull << 20);
+  EXPECT_EQ(c->zdb_data_dir_path, "/data/data/zdbfs-data/");
+  EXPECT_EQ(c->socket, "/var/run/zstor.sock");
+  EXPECT_EQ(c->prometheus_port, 9200);
+  EXPECT_EQ(c->compression_level, 3);  // zstd, the default
+  EXPECT_EQ(c->meta.prefix, "zstor-meta");
+  EXPECT_EQ(c->key.ToHex(), c->meta.key.ToHex());
+  ASSERT_EQ(c->backends.size(), 4u);
+  EXPECT_EQ(c->backends[2].Name(), "[2001:db8:2::2]:9900/data-2");
+  EXPECT_EQ(c->backends[2].address.password, "pw");
+}
+
+// The keys 0-stor_v2's own tests set (pid_file), its earlier grid
+// provisioning ([explorer]) and its earlier etcd metadata store.
+TEST(ZstorConfigTest, ZeroStorV2DaemonAndProvisioningKeysAreNamed) {
+  EXPECT_EQ(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\npid_file = \"/tmp/zstor.pid\"\n")),
+            "config key 'pid_file': 0-stor_v2's pid file is not written: systemd tracks the daemon (zstor.service); "
+            "remove it (at test.toml:4:12)");
+  EXPECT_EQ(ErrorOf(BaseConfig() + "[explorer]\nnetwork = \"Main\"\nidentity_id = 25\n"),
+            "config section 'explorer': 0-stor_v2's grid provisioning is not supported: create the namespaces with "
+            "`zstor init` and list them in [[groups]]; remove it (at test.toml:40:1)");
+  EXPECT_EQ(ErrorOf(With("type = \"zdb\"\n", "type = \"etcd\"\n")),
+            "config key 'meta.type': metadata on etcd is not supported: use type = \"zdb\" with [meta.config] prefix, "
+            "[meta.config.encryption] and 4 [[meta.config.backends]] (zdb namespaces in user mode) (at test.toml:12:8)");
+}
+
+// zdb_index_dir_path (0-stor_v2 late 2021: the staging zdb's index
+// directory) loads; other unknown keys stay unknown.
+TEST(ZstorConfigTest, ZeroStorV2IndexDirLoads) {
+  auto c = ParseConfig(With("redundant_groups = 1\n", "redundant_groups = 1\nzdb_index_dir_path = \"/srv/zdb/index\"\n"),
+                       "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->zdb_index_dir_path, "/srv/zdb/index");
+  EXPECT_EQ(ErrorOf(With("redundant_groups = 1\n", "redundant_groups = 1\nidentifier = \"node-1\"\n")),
+            "unknown config key 'identifier' (at test.toml:4:1)");
 }
 
 }  // namespace
