@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Multi-node deployment, as docs/operations.md tells it. Builds the Debian
 # packages (or takes them from a directory), then plays the guide's command
-# blocks on "machines": seven storage nodes and the machine that mounts,
-# each a network namespace (the nodes on a bridge in the mounting machine's
-# namespace, at the guide's addresses 198.51.100.10-17) and a mount
-# namespace whose /etc, /usr and /var are overlays: the packages unpacked
-# (dpkg -x, then their postinst) over the host's files, every write kept in
-# the machine's own directory. So the guide's commands run as written:
-# /usr/bin/zdb is the packaged binary, /etc/zstor/zstor.toml is this
-# machine's, and `mount /mnt/data` reads this machine's /etc/fstab.
+# blocks on "machines": seven storage nodes (an eighth joins later) and the
+# machine that mounts, each a network namespace (the nodes on a bridge in
+# the mounting machine's namespace, at the guide's addresses
+# 198.51.100.10-18) and a mount namespace whose /etc, /usr and /var are
+# overlays: the packages unpacked (dpkg -x, then their maintainer scripts)
+# over the host's files, every write kept in the machine's own directory.
+# So the guide's commands run as written: /usr/bin/zdb is the packaged
+# binary, /etc/zstor/zstor.toml is this machine's, and `mount /mnt/data`
+# reads this machine's /etc/fstab.
 #
 # What the doc says is what the test does: the test runs the fenced blocks
 # of docs/operations.md tagged ```sh deploy-step NAME```, verbatim, on the
@@ -28,7 +29,8 @@
 # Then it checks, following progress (never a fixed sleep, always a
 # deadline): every backend up; files written (random bytes) read back; a
 # storage node lost (its link down) is seen down and repaired (every object
-# healthy again, zstor_repair_backlog 0); the machine that mounts is
+# healthy again, zstor_repair_backlog 0); a new node joins (add-backend)
+# and is used; the lost node, back, is seen up; the machine that mounts is
 # retired and rebuilt from nothing but the backed-up /etc/zstor/zstor.toml,
 # and every file reads back byte for byte.
 #
@@ -75,12 +77,13 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 fail() { say "FAIL: $*"; exit 1; }
 
 # ---- the guide's blocks ------------------------------------------------------
 
-steps=(install-node install-client password storage-node init backup start mount check watch-repair retire
-       recover-config)
+steps=(install-node install-client password storage-node init backup start mount check watch-repair add-backend
+       retire recover-config)
 # Fenced blocks may be indented (inside a list item): the fence's indent is
 # removed from each line.
 doc_steps=$(sed -n 's/^ *```sh deploy-step \([a-z0-9-]*\) *$/\1/p' "$doc")
@@ -345,9 +348,22 @@ interval=$(config_value monitor.repair_interval 30)
 step="repair"
 poll $((delay + 3 * interval + 300)) "repair done (repair_delay $delay s, repair_interval $interval s)" repaired
 play watch-repair client 60
+
+step="a new node"
+network n18 198.51.100.18
+install_machine n18
+play storage-node n18
+play add-backend client 300
+step="new node in use"
+poll 120 "zstor status: 198.51.100.18 up, 198.51.100.17 the only one down" status_is \
+  'any("198.51.100.18" in b["backend"] and b["up"] for b in data) and all("198.51.100.17" in b["backend"] for b in s["backends"] if not b["up"])'
 step="files written with a node lost"
 write_files during 8 >/dev/null
 files_match
+
+step="node n17 back"
+ip -n "${tag}n17" link set eth0 up
+poll 120 "zstor status: every backend up once 198.51.100.17 is back" status_is 's["down"] == 0'
 
 play retire client 900
 step="machine rebuilt"
