@@ -9,7 +9,8 @@ install(FILES ${QS_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT zdb)
 # The example configurations, as documentation: none is usable as it is
 # (addresses, passwords and keys are the operator's).
 set(QS_ZDB_EXAMPLES config/zdb.toml config/prometheus.yml)
-set(QS_QSFS_EXAMPLES config/zdb-staging.toml config/zstor.toml config/zstor-local.toml config/qsfs.toml)
+set(QS_QSFS_EXAMPLES config/zdb-staging.toml config/zstor.toml config/zstor-local.toml config/qsfs.toml
+    systemd/mnt-data.mount)
 list(TRANSFORM QS_ZDB_EXAMPLES PREPEND ${PROJECT_SOURCE_DIR}/)
 list(TRANSFORM QS_QSFS_EXAMPLES PREPEND ${PROJECT_SOURCE_DIR}/)
 install(FILES ${QS_ZDB_EXAMPLES} DESTINATION ${QSFS_EXAMPLES_DIR} COMPONENT zdb)

@@ -577,8 +577,10 @@ int ServeFuse(const Options& options, Filesystem* fs, FsMetrics* metrics, const 
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
   fuse_opt_add_arg(&args, "qsfs");
   if (options.debug) fuse_opt_add_arg(&args, "-d");
-  std::string mount_opts = "default_permissions,fsname=qsfs,subtype=qsfs";
+  // Shown by /proc/mounts and df as "SOURCE MOUNTPOINT fuse.qsfs".
+  std::string mount_opts = "default_permissions,fsname=" + options.source + ",subtype=qsfs";
   if (options.allow_other) mount_opts += ",allow_other";
+  for (const std::string& flag : options.mount_flags) mount_opts += "," + flag;
   fuse_opt_add_arg(&args, "-o");
   fuse_opt_add_arg(&args, mount_opts.c_str());
   // The absolute path, resolved before the mount hides what is beneath.

@@ -1,6 +1,7 @@
 #include "qsfs/options.h"
 
 #include <charconv>
+#include <set>
 
 #include "common/config.h"
 
@@ -39,10 +40,41 @@ qs::Status CheckBlockSize(uint64_t n) {
   return qs::Status::OK();
 }
 
+// Generic mount flags: libfuse hands them to the kernel (mount(2) flags).
+// mount(8) sends some on every mount (rw; dev,suid from mount.fuse3).
+bool IsMountFlag(const std::string& key) {
+  static const std::set<std::string> kFlags = {"ro",   "rw",    "suid",  "nosuid", "dev",     "nodev",  "exec",
+                                               "noexec", "sync", "async", "dirsync", "atime", "noatime"};
+  return kFlags.count(key) != 0;
+}
+
+// Options for mount(8), its helper or systemd, not for the filesystem.
+// mount(8) and mount.fuse3 drop most of them before running qsfs; the rest
+// (and all of them when qsfs runs directly from an fstab-like line) are
+// ignored. The access-time variants the kernel knows but FUSE does not
+// take are ignored too (qsfs keeps no access times of its own).
+bool IsMountOnlyOption(const std::string& key) {
+  static const std::set<std::string> kIgnored = {
+      "defaults", "_netdev",  "nofail",     "auto",         "noauto",   "user",       "nouser",
+      "users",    "owner",    "group",      "relatime",     "norelatime", "strictatime", "nostrictatime",
+      "diratime", "nodiratime", "lazytime", "nolazytime",   "silent",   "loud"};
+  return kIgnored.count(key) != 0 || key.rfind("x-", 0) == 0 || key == "comment";
+}
+
 // One key=value from -o.
 qs::Status ApplyOption(const std::string& key, const std::string& v, Options* o) {
   uint64_t n = 0;
-  if (key == "host") {
+  if (IsMountFlag(key)) {
+    if (!v.empty()) return Bad("option " + key + " takes no value");
+    o->mount_flags.push_back(key);
+  } else if (IsMountOnlyOption(key)) {
+    // not the filesystem's business
+  } else if (key == "remount") {
+    return Bad("remount is not supported: unmount qsfs and mount it again");
+  } else if (key == "wait") {
+    QS_RETURN_IF_ERROR(ParseUint(key, v, 0, 86400, &n));
+    o->wait_seconds = static_cast<int>(n);
+  } else if (key == "host") {
     o->host = v;
   } else if (key == "port") {
     QS_RETURN_IF_ERROR(ParseUint(key, v, 1, 65535, &n));
@@ -153,6 +185,9 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
   auto lease = r.GetIntOr("lease_timeout", o->lease_timeout_seconds, 3, 3600);
   if (!lease.ok()) return lease.status();
   o->lease_timeout_seconds = static_cast<int>(*lease);
+  auto wait = r.GetIntOr("wait", o->wait_seconds, 0, 86400);
+  if (!wait.ok()) return wait.status();
+  o->wait_seconds = static_cast<int>(*wait);
   auto threads = r.GetIntOr("threads", o->max_threads, 1, 256);
   if (!threads.ok()) return threads.status();
   o->max_threads = static_cast<unsigned>(*threads);
@@ -175,17 +210,21 @@ qs::Status LoadConfig(const std::string& path, Options* o) {
 }  // namespace
 
 std::string Usage() {
-  return "usage: qsfs [-f] [-d] [-o OPTIONS] [--config FILE] MOUNTPOINT\n"
+  return "usage: qsfs [-f] [-d] [-o OPTIONS] [--config FILE] [SOURCE] MOUNTPOINT\n"
          "       qsfs --help | --version\n"
          "\n"
          "  -f                  stay in the foreground\n"
          "  -d                  trace FUSE requests (implies -f)\n"
          "  --config FILE       TOML file with the keys below\n"
+         "  SOURCE              the mount's name in /proc/mounts (qsfs): the fstab's first field\n"
          "  -o OPTIONS          comma-separated key=value:\n"
+         "     config=FILE               as --config; read first, the other options override it\n"
          "     host=ADDR port=N          zdb TCP address (127.0.0.1:9900)\n"
          "     unix=PATH                 zdb Unix socket (replaces host/port)\n"
-         "     meta_ns=NAME data_ns=NAME namespaces (qsfs-meta, qsfs-data)\n"
-         "     meta_password=P data_password=P admin_password=P\n"
+         "     wait=SECONDS              at start, wait for zdb to answer (300; 0 = fail at once)\n"
+         "     meta_ns=NAME data_ns=NAME  namespaces (qsfs-meta, qsfs-data)\n"
+         "     meta_password=P data_password=P  the namespaces' passwords (none)\n"
+         "     admin_password=P          zdb's admin password, to create the namespaces\n"
          "     nocreate                  fail when a namespace is missing\n"
          "     fsck                      check the filesystem at mount (always after a crash)\n"
          "     lease_timeout=SECONDS     another mount may take over after (30; 3..3600)\n"
@@ -197,12 +236,28 @@ std::string Usage() {
          "     writeback_cache           let the kernel cache writes (off; see README)\n"
          "     threads=N                 FUSE worker threads (8)\n"
          "     metrics=ADDR:PORT         serve Prometheus /metrics (off)\n"
-         "     logfile=PATH verbose allow_other foreground\n";
+         "     logfile=PATH              log to this file (stderr)\n"
+         "     verbose                   log debug messages too\n"
+         "     allow_other               let other users use the mount\n"
+         "     foreground                as -f\n"
+         "     ro rw nosuid suid nodev dev noexec exec sync async dirsync noatime atime\n"
+         "                               mount flags, passed to the kernel\n"
+         "     _netdev nofail noauto auto user users defaults x-* comment=\n"
+         "                               for mount(8) and systemd: ignored\n"
+         "\n"
+         "Examples:\n"
+         "  an fstab line (mount(8) runs qsfs through /sbin/mount.fuse3)\n"
+         "      qsfs /mnt/data fuse.qsfs _netdev,config=/etc/qsfs/qsfs.toml 0 0\n"
+         "  the same by hand\n"
+         "      mount -t fuse.qsfs -o config=/etc/qsfs/qsfs.toml qsfs /mnt/data\n"
+         "  directly, in the foreground\n"
+         "      qsfs -f -o unix=/run/zdb-staging/zdb.sock,wait=0 /mnt/data\n";
 }
 
 qs::Result<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
   std::vector<std::string> dash_o;
+  std::vector<std::string> positional;
   for (size_t i = 1; i < args.size(); i++) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -224,17 +279,26 @@ qs::Result<Options> ParseOptions(const std::vector<std::string>& args) {
       o.config_file = a.substr(9);
     } else if (!a.empty() && a[0] == '-') {
       return Bad("unknown flag '" + a + "'");
-    } else if (o.mountpoint.empty()) {
-      o.mountpoint = a;
     } else {
-      return Bad("more than one mount point given ('" + o.mountpoint + "', '" + a + "')");
+      positional.push_back(a);
     }
   }
   if (o.show_help) return o;
-  if (!o.config_file.empty()) {
-    qs::Status s = LoadConfig(o.config_file, &o);
-    if (!s.ok()) return Bad("config " + o.config_file + ": " + s.message());
+  // [SOURCE] MOUNTPOINT: mount.fuse3 runs `qsfs SOURCE MOUNTPOINT -o ...`.
+  if (positional.size() > 2) {
+    return Bad("too many arguments ('" + positional[2] + "'): expected [SOURCE] MOUNTPOINT");
   }
+  if (positional.size() == 2) {
+    o.source = positional[0];
+    if (o.source.empty() ||
+        o.source.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@+-") !=
+            std::string::npos) {
+      return Bad("source '" + o.source + "': only letters, digits and ._/:@+- (it names the mount in /proc/mounts)");
+    }
+  }
+  if (!positional.empty()) o.mountpoint = positional.back();
+
+  std::vector<std::pair<std::string, std::string>> items;
   for (const std::string& group : dash_o) {
     size_t start = 0;
     while (start <= group.size()) {
@@ -245,9 +309,23 @@ qs::Result<Options> ParseOptions(const std::vector<std::string>& args) {
       size_t eq = item.find('=');
       std::string key = item.substr(0, eq);
       std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
-      QS_RETURN_IF_ERROR(ApplyOption(key, value, &o));
+      if (key != "config") {
+        items.emplace_back(std::move(key), std::move(value));
+      } else if (value.empty()) {
+        return Bad("option config needs a file name (config=/etc/qsfs/qsfs.toml)");
+      } else if (!o.config_file.empty() && o.config_file != value) {
+        return Bad("two configuration files given ('" + o.config_file + "', '" + value + "')");
+      } else {
+        o.config_file = value;
+      }
     }
   }
+  // The file first, wherever config= stood: the other -o options override it.
+  if (!o.config_file.empty()) {
+    qs::Status s = LoadConfig(o.config_file, &o);
+    if (!s.ok()) return Bad("config " + o.config_file + ": " + s.message());
+  }
+  for (const auto& [key, value] : items) QS_RETURN_IF_ERROR(ApplyOption(key, value, &o));
   if (o.mountpoint.empty()) return Bad("no mount point given");
   if (o.meta_ns == o.data_ns) return Bad("meta_ns and data_ns must differ");
   return o;

@@ -1,6 +1,11 @@
 // qsfs command line and configuration file.
-//   qsfs [-f] [-d] [-o key=value,...] [--config FILE] MOUNTPOINT
-// Options from -o override the same keys from the TOML file.
+//   qsfs [-f] [-d] [-o key=value,...] [--config FILE] [SOURCE] MOUNTPOINT
+// Options from -o override the same keys from the TOML file (given with
+// --config or as -o config=FILE). The mount(8) shape, as /sbin/mount.fuse3
+// runs it for type fuse.qsfs (`qsfs SOURCE MOUNTPOINT -o rw,...`), is
+// accepted: the generic mount flags (ro, nosuid, noexec, ...) go to the
+// kernel, the options only mount(8) and systemd act on (_netdev, nofail,
+// noauto, x-*, ...) are ignored.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +35,9 @@ struct Options {
   // renewed for this long; this mount stops acknowledging changes after
   // two thirds of it without a renewal.
   int lease_timeout_seconds = 30;
+  // At start, how long to wait for zdb to accept connections (it may still
+  // be starting, at boot), retrying with back-off; 0 = fail at once.
+  int wait_seconds = 300;
 
   // filesystem
   uint32_t block_size = 128 * 1024;  // used when formatting a new filesystem
@@ -51,6 +59,12 @@ struct Options {
 
   // process
   std::string mountpoint;
+  // What mount(8) calls the device (the fstab's first field): the name the
+  // mount shows in /proc/mounts and df ("qsfs" when not given).
+  std::string source = "qsfs";
+  // Generic mount flags for the kernel, in the order given: ro, rw, nosuid,
+  // suid, nodev, dev, noexec, exec, sync, async, dirsync, noatime, atime.
+  std::vector<std::string> mount_flags;
   bool foreground = false;
   bool debug = false;  // libfuse request tracing (implies foreground)
   bool verbose = false;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -82,6 +83,52 @@ qs::ZdbClientOptions RuntimeClientOptions() {
 }
 }  // namespace
 
+namespace {
+// The reason of a failed connect without the client's "zdb ADDR: connect: ".
+std::string ConnectReason(const qs::Status& s) {
+  const std::string& m = s.message();
+  size_t at = m.rfind("connect: ");
+  return at == std::string::npos ? m : m.substr(at + 9);
+}
+}  // namespace
+
+qs::Status Store::WaitForZdb(qs::ZdbClient& client, int wait_seconds) {
+  using Clock = std::chrono::steady_clock;
+  const std::string where = client.address().ToString();
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(wait_seconds);
+  auto backoff = std::chrono::milliseconds(100);
+  auto next_log = start;
+  std::string last_reason;
+  for (;;) {
+    qs::Status s = client.Connect();
+    if (s.ok()) {
+      if (!last_reason.empty()) {
+        spdlog::info("zdb at {} answers after {} s", where,
+                     std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count());
+      }
+      return s;
+    }
+    if (s.code() != qs::Status::Code::kUnavailable) return s;  // not a matter of time
+    auto now = Clock::now();
+    const int64_t waited = std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+    if (now >= deadline) {
+      if (wait_seconds == 0) return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + ConnectReason(s));
+      return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + ConnectReason(s) + " (waited " +
+                                     std::to_string(waited) + " s; wait=SECONDS sets how long)");
+    }
+    std::string reason = ConnectReason(s);
+    // A line at the first failure, every 10 s after, and when the reason changes.
+    if (now >= next_log || reason != last_reason) {
+      spdlog::warn("waiting for zdb at {}: {}; {} s of {}", where, reason, waited, wait_seconds);
+      next_log = now + std::chrono::seconds(10);
+    }
+    last_reason = reason;
+    std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - now));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
 Store::Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, qs::ZdbAddress data)
     : options_(options),
       meta_(std::move(meta), RuntimeClientOptions()),
@@ -96,14 +143,15 @@ qs::Result<std::unique_ptr<Store>> Store::Open(const Options& o) {
   base.unix_path = o.unix_path;
   std::string where = base.ToString();
 
-  // First contact with one attempt, so a wrong address fails at once.
+  // First contact: one attempt at a time, so a wrong address fails at once
+  // with wait=0 and each try of the wait is logged.
   qs::ZdbClientOptions fast;
   fast.connect_attempts = 1;
   fast.connect_timeout = std::chrono::milliseconds(3000);
   fast.command_timeout = std::chrono::milliseconds(10000);
   qs::ZdbClient setup(base, fast);
-  qs::Status s = setup.Connect();
-  if (!s.ok()) return qs::Status::Unavailable("cannot reach zdb at " + where + ": " + s.message());
+  qs::Status s = WaitForZdb(setup, o.wait_seconds);
+  if (!s.ok()) return s;
   if (!o.admin_password.empty()) {
     s = setup.Auth(o.admin_password);
     if (!s.ok()) return qs::Status::PermissionDenied("zdb at " + where + " refused the admin password: " + s.message());

@@ -62,9 +62,11 @@ struct SpaceInfo {
 
 class Store {
  public:
-  // Connects, creates the namespaces when missing (if allowed), checks the
-  // data namespace is in sequential mode. Fails fast with a message that
-  // names the address and the namespace.
+  // Connects, waiting up to options.wait_seconds for zdb to accept the
+  // connection (logged: "waiting for zdb at ADDR: REASON; N s of WAIT");
+  // creates the namespaces when missing (if allowed), checks the data
+  // namespace is in sequential mode. Anything but an unreachable zdb fails
+  // at once, with a message that names the address and the namespace.
   static qs::Result<std::unique_ptr<Store>> Open(const Options& options);
 
   qs::Result<std::optional<std::string>> MetaGet(const std::string& key);
@@ -113,6 +115,10 @@ class Store {
 
  private:
   Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, qs::ZdbAddress data);
+  // client.Connect() until it succeeds, fails for another reason than a
+  // transport one, or wait_seconds pass; retries with back-off (0.1 s
+  // doubling to 2 s).
+  static qs::Status WaitForZdb(qs::ZdbClient& client, int wait_seconds);
   // Runs fn(client) again after Unavailable, up to kAttempts times.
   template <typename Fn>
   auto Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client));

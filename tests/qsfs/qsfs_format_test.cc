@@ -226,8 +226,59 @@ TEST(Options, CommandLine) {
   EXPECT_FALSE(ParseOptions({"qsfs", "-o", "port=0", "/m"}).ok());
   EXPECT_FALSE(ParseOptions({"qsfs", "-o", "block_size=3000", "/m"}).ok());
   EXPECT_FALSE(ParseOptions({"qsfs"}).ok());
-  EXPECT_FALSE(ParseOptions({"qsfs", "/a", "/b"}).ok());
+  EXPECT_FALSE(ParseOptions({"qsfs", "/a", "/b", "/c"}).ok());
   EXPECT_FALSE(ParseOptions({"qsfs", "-o", "meta_ns=x,data_ns=x", "/m"}).ok());
+}
+
+// What /sbin/mount.fuse3 runs for `mount -t fuse.qsfs` and fstab lines:
+// `qsfs SOURCE MOUNTPOINT -o rw,...,dev,suid`, config= among the options.
+TEST(Options, MountHelperShape) {
+  char path[] = "/tmp/qsfs_opts_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string text = "host = \"10.1.1.1\"\nport = 9911\nmeta_ns = \"file\"\nwait = 60\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  // config= comes first whatever its place: the other options override it.
+  auto o = ParseOptions({"qsfs", "qsfs", "/mnt/data", "-o",
+                         std::string("rw,port=9912,config=") + path + ",_netdev,nofail,noauto,x-systemd.automount,"
+                         "defaults,user,relatime,comment=x,noatime,dev,suid"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->source, "qsfs");
+  EXPECT_EQ(o->mountpoint, "/mnt/data");
+  EXPECT_EQ(o->config_file, path);
+  EXPECT_EQ(o->host, "10.1.1.1");
+  EXPECT_EQ(o->port, 9912);
+  EXPECT_EQ(o->meta_ns, "file");
+  EXPECT_EQ(o->wait_seconds, 60);
+  EXPECT_EQ(o->mount_flags, (std::vector<std::string>{"rw", "noatime", "dev", "suid"}));
+  EXPECT_FALSE(o->foreground);
+
+  auto plain = ParseOptions({"qsfs", "/m"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->source, "qsfs");
+  EXPECT_EQ(plain->wait_seconds, 300);
+  EXPECT_TRUE(plain->mount_flags.empty());
+  EXPECT_EQ(ParseOptions({"qsfs", "-o", "wait=0", "/m"})->wait_seconds, 0);
+  EXPECT_EQ(ParseOptions({"qsfs", "-o", "ro,nosuid,nodev,noexec", "data1", "/m"})->mount_flags,
+            (std::vector<std::string>{"ro", "nosuid", "nodev", "noexec"}));
+  EXPECT_EQ(ParseOptions({"qsfs", "data1", "/m"})->source, "data1");
+
+  auto error = [](const std::vector<std::string>& args) {
+    auto r = ParseOptions(args);
+    return r.ok() ? std::string("accepted") : r.status().message();
+  };
+  EXPECT_EQ(error({"qsfs", "-o", "wait=x", "/m"}), "option wait: expected a number in 0..86400, got 'x'");
+  EXPECT_EQ(error({"qsfs", "-o", "remount", "qsfs", "/m"}), "remount is not supported: unmount qsfs and mount it again");
+  EXPECT_EQ(error({"qsfs", "-o", "ro=1", "/m"}), "option ro takes no value");
+  EXPECT_EQ(error({"qsfs", "-o", "config=", "/m"}), "option config needs a file name (config=/etc/qsfs/qsfs.toml)");
+  EXPECT_EQ(error({"qsfs", "-o", "config=/a.toml", "--config", "/b.toml", "/m"}),
+            "two configuration files given ('/b.toml', '/a.toml')");
+  EXPECT_EQ(error({"qsfs", "-o", "config=/nonexistent/q.toml", "qsfs", "/m"}).find("config /nonexistent/q.toml: "), 0u);
+  EXPECT_EQ(error({"qsfs", "a,b", "/m"}),
+            "source 'a,b': only letters, digits and ._/:@+- (it names the mount in /proc/mounts)");
+  EXPECT_EQ(error({"qsfs", "-o", "nonsense=1", "qsfs", "/m"}), "unknown option 'nonsense' (see qsfs --help)");
+  unlink(path);
 }
 
 TEST(Options, ConfigFileAndOverride) {
@@ -267,6 +318,7 @@ TEST(Options, ExampleConfigParses) {
   EXPECT_EQ(o->port, 9900);
   EXPECT_EQ(o->block_size, 128u * 1024);
   EXPECT_EQ(o->writeback_delay_seconds, 5.0);
+  EXPECT_EQ(o->wait_seconds, 300);
 }
 
 }  // namespace

@@ -790,7 +790,7 @@ TEST_F(QsfsTest, SecondMountAndUnreachableZdbRefused) {
   qs_test::DaemonProcess lost;
   auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(lost.Start(std::string(QS_BIN_DIR) + "/qsfs",
-                         {"-f", "-o", "unix=" + dir_ + "/nothing.sock", other}, dir_ + "/lost.log"));
+                         {"-f", "-o", "unix=" + dir_ + "/nothing.sock,wait=0", other}, dir_ + "/lost.log"));
   while (lost.Running() && std::chrono::steady_clock::now() < start + std::chrono::seconds(20)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
