@@ -53,8 +53,22 @@ for c in ip nsenter unshare dpkg-deb python3 curl mount.fuse3; do
   command -v "$c" >/dev/null || { say "$c missing"; exit 1; }
 done
 
+# Namespaces of an earlier run that was killed (SIGKILL: no clean-up),
+# named after its pid: their processes are ended and the namespaces removed.
+for ns in $(ip netns list | awk '$1 ~ /^dq[0-9]+client$/ {print $1}'); do
+  old=${ns#dq}
+  old=${old%client}
+  kill -0 "$old" 2>/dev/null && continue
+  say "removing the namespaces of a killed run (dq$old*)"
+  for n in $(ip netns list | awk -v t="dq$old" 'index($1, t) == 1 && substr($1, length(t) + 1) ~ /^(client|n[0-9]+)$/ {print $1}'); do
+    pids=$(ip netns pids "$n")
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+    ip netns del "$n" 2>/dev/null || true
+  done
+done
+
 work=$(mktemp -d /tmp/deploy-test.XXXXXX)
-tag=dq$(($$ % 100000))  # network namespace names unique to this run
+tag=dq$$  # network namespace names unique to this run (see above)
 step=setup
 declare -A holder       # machine -> pid holding its namespaces
 declare -A address      # machine -> IPv4 address
@@ -189,7 +203,8 @@ install_machine() {
     for script in "preinst install" "postinst configure"; do
       set -- $script
       [ -x "$mdir/control/$1" ] || continue
-      in_machine "$m" "$mdir/control/$1" "$2" >>"$mdir/maintainer.log" 2>&1 ||
+      in_machine "$m" env DPKG_MAINTSCRIPT_PACKAGE="$pkg" DPKG_MAINTSCRIPT_NAME="$1" "$mdir/control/$1" "$2" \
+        >>"$mdir/maintainer.log" 2>&1 ||
         { cat "$mdir/maintainer.log"; fail "$pkg's $1 $2 failed on $m"; }
     done
   done
