@@ -3,9 +3,12 @@
 # (cmake/install_dirs.cmake), and dpkg-shlibdeps computes the libraries'
 # package dependencies from the binaries.
 #
-#   qsfs-zdb  zdb, zdb@.service, the documentation      (storage nodes)
+#   qsfs-zdb  zdb, zdb@.service, the system user zdb, the documentation
+#             (storage nodes)
 #   qsfs      zstor, zstor-hook, qsfs, the staging zdb's, zstor's and qsfs's
-#             units; depends on qsfs-zdb (the staging zdb) and fuse3
+#             units, the system user qsfs, /etc/zdb/staging.toml and
+#             /etc/qsfs/qsfs.toml (conffiles); depends on qsfs-zdb (the
+#             staging zdb) and fuse3
 set(QS_DEB_RELEASE 1)
 set(QS_DEB_VERSION ${PROJECT_VERSION}-${QS_DEB_RELEASE})
 set(QS_DEB_MAINTAINER "qsfs-stack developers <qsfs-stack@users.noreply.github.com>")
@@ -61,15 +64,21 @@ holds the documentation of the whole stack.")
 set(CPACK_DEBIAN_QSFS_PACKAGE_NAME qsfs)
 set(CPACK_DEBIAN_QSFS_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_QSFS_PACKAGE_DEPENDS "qsfs-zdb (= ${QS_DEB_VERSION}), fuse3")
+# dpkg keeps an operator's edits of a conffile across upgrades; CPack marks
+# none by itself.
+list(JOIN QS_QSFS_CONFFILES "\n" QS_QSFS_CONFFILES_TEXT)
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/qsfs/conffiles "${QS_QSFS_CONFFILES_TEXT}\n")
 set(CPACK_DEBIAN_QSFS_PACKAGE_CONTROL_EXTRA
-    ${PROJECT_SOURCE_DIR}/packaging/postinst ${PROJECT_SOURCE_DIR}/packaging/postrm)
+    ${PROJECT_SOURCE_DIR}/packaging/postinst ${PROJECT_SOURCE_DIR}/packaging/postrm
+    ${CMAKE_BINARY_DIR}/packaging/qsfs/conffiles)
 set(CPACK_COMPONENT_QSFS_DESCRIPTION "dispersed, self-healing FUSE filesystem (qsfs, zstor)
 qsfs mounts a POSIX filesystem whose data a local staging zdb keeps;
 zstor compresses (zstd), encrypts (AES-256-GCM) and erasure-codes
 (Reed-Solomon 16+4) each closed segment over many zdb storage nodes,
 watches them, repairs and scrubs.
 
-Install it on the machine that mounts: it brings zstor, zstor-hook, qsfs
-and the units of the staging zdb, zstor and the qsfs mounts.")
+Install it on the machine that mounts: it brings zstor, zstor-hook, qsfs,
+the units of the staging zdb, zstor and the qsfs mounts, and their
+configurations /etc/zdb/staging.toml and /etc/qsfs/qsfs.toml.")
 
 include(CPack)

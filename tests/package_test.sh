@@ -10,6 +10,10 @@
 #     package's Depends (as dpkg-shlibdeps computed them);
 #   - every program a unit runs is installed, and the units pass
 #     `systemd-analyze verify`;
+#   - the system users come with sysusers.d files, and every file under
+#     /etc is a conffile;
+#   - each unit's daemon runs as the unit sets it up (tests/units_run_test.sh:
+#     users, directories, capabilities, system call filter);
 #   - lintian reports no error (its warnings are printed).
 # A separate command (in ctest only with -DQSFS_PACKAGE_TEST=ON): a first
 # build takes about 9 minutes on 2 cores; with BUILD_DIR kept, about 30 s.
@@ -34,14 +38,23 @@ for deb in "${debs[@]}"; do
   echo "package: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
   echo "  Depends: ${depends[$pkg]}"
   dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#' >"$work/$pkg.files"
+  dpkg-deb -I "$deb" conffiles >"$work/$pkg.conffiles" 2>/dev/null || true
 done
 
 # The split: zdb alone for storage nodes; the mounting machine's package
 # brings zstor, zstor-hook and qsfs and depends on the zdb package.
 for want in "qsfs-zdb /usr/bin/zdb" "qsfs /usr/bin/zstor" "qsfs /usr/bin/zstor-hook" "qsfs /usr/bin/qsfs" \
-            "qsfs-zdb /lib/systemd/system/zdb@.service" "qsfs /lib/systemd/system/qsfs@.service"; do
+            "qsfs-zdb /lib/systemd/system/zdb@.service" "qsfs /lib/systemd/system/qsfs@.service" \
+            "qsfs-zdb /usr/lib/sysusers.d/qsfs-zdb.conf" "qsfs /usr/lib/sysusers.d/qsfs.conf" \
+            "qsfs /etc/zdb/staging.toml" "qsfs /etc/qsfs/qsfs.toml"; do
   set -- $want
   grep -qx "$2" "$work/$1.files" || fail "$2 not in package $1"
+done
+# Every file under /etc is a conffile (dpkg keeps the operator's edits).
+for pkg in qsfs-zdb qsfs; do
+  for f in $(grep '^/etc/.*[^/]$' "$work/$pkg.files" || true); do
+    grep -qx "$f" "$work/$pkg.conffiles" && echo "ok: $f is a conffile of $pkg" || fail "$f is not a conffile of $pkg"
+  done
 done
 [[ "${depends[qsfs]:-}" == *"qsfs-zdb (= $version-"* ]] || fail "qsfs does not depend on qsfs-zdb $version"
 [[ "${depends[qsfs]:-}" == *"fuse3,"* || "${depends[qsfs]:-}" == *"fuse3" ]] || fail "qsfs does not depend on fuse3"
@@ -108,6 +121,13 @@ if command -v systemd-analyze >/dev/null; then
   done
 else
   echo "systemd-analyze not installed: units not verified"
+fi
+
+# The daemons, started as their units set them up, from the scratch root.
+if bash "$src/tests/units_run_test.sh" "$root" >"$work/units_run.txt" 2>&1; then
+  grep -E '^(ok|note|skip|units run)|not run' "$work/units_run.txt" || true
+else
+  cat "$work/units_run.txt"; fail "the units do not run (tests/units_run_test.sh)"
 fi
 
 # lintian: no error. LINTIAN_OUTPUT receives the full report.
