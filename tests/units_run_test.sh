@@ -27,6 +27,17 @@ fi
 # --- The scratch machine. ---
 work=$(mktemp -d)
 chmod 0755 "$work"
+# At the end, whatever is still running in these namespaces (a daemon that
+# forked away from its unit, say) is stopped: these processes are this
+# test's own.
+cleanup() {
+  local p
+  for p in $(pgrep --ns $$ --nslist mnt); do
+    [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] || kill -KILL "$p" 2>/dev/null || true
+  done
+  umount -l /mnt/data /mnt/data2 2>/dev/null || true
+}
+trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
@@ -100,8 +111,12 @@ stop_unit() {
   local name=$1 child
   child=$(pgrep -P "${pids[$name]}" || true)
   # Type=notify: the process systemd started is the daemon, to the end.
-  [ -n "$child" ] || fail "$name: its main process left (forked into the background?)"
-  [ -n "$child" ] && kill -TERM $child
+  if [ -z "$child" ]; then
+    fail "$name: its main process left (forked into the background?)"
+    kill -KILL "${pids[$name]}" 2>/dev/null || true   # strace; the rest at cleanup
+  else
+    kill -TERM $child
+  fi
   if ! wait_for 120 exited "${pids[$name]}"; then
     fail "$name: still running 120 s after SIGTERM"
     [ -n "$child" ] && kill -KILL $child 2>/dev/null || true
@@ -199,19 +214,20 @@ nonroot=$!
 if wait_for 60 grep -q ' /mnt/data2 fuse' /proc/self/mounts; then
   if ls /mnt/data2 >/dev/null 2>&1; then echo "note: root can read a mount made by qsfs without allow_other"
   else ok "qsfs as qsfs with CAP_SYS_ADMIN mounts; root is refused without allow_other: $(ls /mnt/data2 2>&1 | head -1)"; fi
-  kill -TERM $nonroot
+  kill -TERM $nonroot 2>/dev/null || true
 else
   echo "note: qsfs as a non-root user with CAP_SYS_ADMIN did not mount: $(tail -3 "$work/nonroot.log")"
   kill -TERM $nonroot 2>/dev/null || true
 fi
 wait $nonroot || true
-umount /dev/fuse
+umount -l /dev/fuse 2>/dev/null || true
 
 stop_unit zstor.service
 stop_unit zdb-staging.service
 syscall_check "$units/zdb-staging.service" zdb-staging.service
 syscall_check "$units/zstor.service" zstor.service
 
+cleanup
 umount -l /usr/bin /etc /var/lib /var/log /run /srv /mnt 2>/dev/null || true
 rm -rf "$work"
 [ "$fails" -eq 0 ] && echo "units run: all passed" || { echo "units run: $fails failed"; exit 1; }
