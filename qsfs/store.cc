@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/coding.h"
+#include "common/service_notify.h"
 #include "qsfs/keys.h"
 
 namespace qsfs {
@@ -120,7 +121,9 @@ qs::Status Store::WaitForZdb(qs::ZdbClient& client, int wait_seconds) {
     std::string reason = ConnectReason(s);
     // A line at the first failure, every 10 s after, and when the reason changes.
     if (now >= next_log || reason != last_reason) {
-      spdlog::warn("waiting for zdb at {}: {}; {} s of {}", where, reason, waited, wait_seconds);
+      std::string line = fmt::format("waiting for zdb at {}: {}; {} s of {}", where, reason, waited, wait_seconds);
+      spdlog::warn("{}", line);
+      qs::NotifyStatus(line);  // systemctl status qsfs@NAME shows it
       next_log = now + std::chrono::seconds(10);
     }
     last_reason = reason;
