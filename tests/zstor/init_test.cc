@@ -460,6 +460,15 @@ TEST_F(InitTest, AddBackendThenStoreUsesIt) {
   EXPECT_EQ(arc2, 0) << aout2;
   EXPECT_EQ(Line(aout2, "already"), Addr(6) + " is already in group 1 of " + Config());
   EXPECT_TRUE(zdb_test::ReadRaw(Config()) == after);
+  auto [jrc, jout] = Zstor(Config(), "--json add-backend --admin-password-file " + AdminFile() + " --group 1 " + Addr(6));
+  EXPECT_EQ(jrc, 0);
+  EXPECT_EQ(jout, "{\"ok\": true, \"config\": \"" + Config() + "\", \"added\": false, \"backend\": {\"role\": \"data\", "
+                  "\"backend\": \"" + Addr(6) + "\", \"group\": 1, \"namespace\": \"zstor-t6-data\", \"ok\": true, \"done\": "
+                  "\"checked\", \"error\": null}, \"error\": null, \"restart\": false}\n");
+  auto [grc, gout] = Zstor(Config(), "add-backend --admin-password-file " + AdminFile() + " --group 0 " + Addr(6));
+  EXPECT_EQ(grc, 2);
+  EXPECT_EQ(gout, "zstor: add-backend: " + Addr(6) + " is already in group 1 of " + Config() + "\n");
+  EXPECT_TRUE(zdb_test::ReadRaw(Config()) == after);
   StartZdb(7);
   auto [arc3, aout3] = Zstor(Config(), "add-backend --admin-password-file " + AdminFile() + " --group 0 " + Addr(7));
   EXPECT_EQ(arc3, 0) << aout3;
