@@ -39,8 +39,9 @@
 # otherwise builds them there with scripts/package.sh (default build-pkg).
 # DEPLOY_KEEP=1 keeps the scratch directory after a success.
 # Exit status 0 when every step and check passed; on failure it names the
-# step and keeps the logs (each machine's units log to
-# STATE/upper/var/... and STATE/empty/run/deploy-units/).
+# step and keeps the scratch directory: step-STEP-MACHINE.log for each
+# step, MACHINE.N/state/empty/run/deploy-units/UNIT.log for each unit,
+# MACHINE.N/state/upper/ for what the machine wrote.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 here=$src/tests/e2e/deploy
@@ -52,6 +53,29 @@ say() { echo "deploy_test: $*"; }
 for c in ip nsenter unshare dpkg-deb python3 curl mount.fuse3; do
   command -v "$c" >/dev/null || { say "$c missing"; exit 1; }
 done
+
+fail() { say "FAIL: $*"; exit 1; }
+
+# ---- the guide's blocks ------------------------------------------------------
+
+steps=(install-node install-client password storage-node init backup start mount check watch-repair add-backend
+       retire recover-config)
+# Fenced blocks may be indented (inside a list item): the fence's indent is
+# removed from each line.
+doc_steps=$(sed -n 's/^ *```sh deploy-step \([a-z0-9-]*\) *$/\1/p' "$doc")
+for s in $doc_steps; do
+  [[ " ${steps[*]} " == *" $s "* ]] || fail "docs/operations.md has block 'deploy-step $s', which this test does not play"
+done
+for s in "${steps[@]}"; do
+  n=$(grep -c "^ *\`\`\`sh deploy-step $s *\$" "$doc" || true)
+  [ "$n" -eq 1 ] || fail "docs/operations.md has $n blocks 'deploy-step $s' (this test plays exactly one)"
+done
+block() {  # the commands of block NAME
+  awk -v want="$1" '
+    inb && $0 ~ "^ *```" { exit }
+    inb { print substr($0, indent + 1); next }
+    $1 == "```sh" && $2 == "deploy-step" && $3 == want { inb = 1; indent = index($0, "```") - 1 }' "$doc"
+}
 
 # Namespaces of an earlier run that was killed (SIGKILL: no clean-up),
 # named after its pid: their processes are ended and the namespaces removed.
@@ -76,9 +100,7 @@ machines=()
 cleanup() {
   local rc=$? m ns p
   trap - EXIT
-  for m in "${machines[@]}"; do
-    [ -n "${holder[$m]:-}" ] && stop_machine "$m"
-  done
+  stop_machines "${machines[@]}"
   for m in "${machines[@]}"; do ip netns del "$tag$m" 2>/dev/null || true; done
   if [ "$rc" -ne 0 ]; then
     say "FAILED at step '$step' (logs kept in $work)"
@@ -92,28 +114,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-fail() { say "FAIL: $*"; exit 1; }
-
-# ---- the guide's blocks ------------------------------------------------------
-
-steps=(install-node install-client password storage-node init backup start mount check watch-repair add-backend
-       retire recover-config)
-# Fenced blocks may be indented (inside a list item): the fence's indent is
-# removed from each line.
-doc_steps=$(sed -n 's/^ *```sh deploy-step \([a-z0-9-]*\) *$/\1/p' "$doc")
-for s in $doc_steps; do
-  [[ " ${steps[*]} " == *" $s "* ]] || fail "docs/operations.md has block 'deploy-step $s', which this test does not play"
-done
-for s in "${steps[@]}"; do
-  n=$(grep -c "^ *\`\`\`sh deploy-step $s *\$" "$doc" || true)
-  [ "$n" -eq 1 ] || fail "docs/operations.md has $n blocks 'deploy-step $s' (this test plays exactly one)"
-done
-block() {  # the commands of block NAME
-  awk -v want="$1" '
-    inb && $0 ~ "^ *```" { exit }
-    inb { print substr($0, indent + 1); next }
-    $1 == "```sh" && $2 == "deploy-step" && $3 == want { inb = 1; indent = index($0, "```") - 1 }' "$doc"
-}
 
 # ---- machines ------------------------------------------------------------------
 
@@ -211,29 +211,38 @@ install_machine() {
   echo "  | unpacked $(for d in "${debs[@]}"; do basename "$d"; done | tr '\n' ' ')into $mdir/root"
 }
 
-# stop_machine MACHINE: ends every process of the machine (its mount
-# namespace), the FUSE mount unmounted first; the namespace and its mounts
-# go with the last process.
-stop_machine() {
-  local m=$1 pid=${holder[$1]} ns p pids
-  ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) || { unset "holder[$m]"; return 0; }
-  nsenter -t "$pid" -m -- umount -l /mnt/data 2>/dev/null || true
-  for sig in TERM KILL; do
-    pids=()
-    for p in /proc/[0-9]*; do
-      [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && pids+=("${p#/proc/}")
-    done
-    [ "${#pids[@]}" -eq 0 ] && break
-    kill -"$sig" "${pids[@]}" 2>/dev/null || true
-    for _ in $(seq 100); do
-      local alive=0
-      for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-      [ "$alive" -eq 0 ] && break
-      sleep 0.1
-    done
+# stop_machines MACHINE...: ends every process of the machines (their
+# mount namespaces), all at once: the FUSE mount lazily unmounted, then
+# SIGTERM, SIGKILL for what is left after 15 s. The namespaces and their
+# mounts go with their last process.
+stop_machines() {
+  local m p ns pids=() nss=()
+  for m in "$@"; do
+    [ -n "${holder[$m]:-}" ] || continue
+    ns=$(readlink "/proc/${holder[$m]}/ns/mnt" 2>/dev/null) || continue
+    nsenter -t "${holder[$m]}" -m -- umount -l /mnt/data 2>/dev/null || true
+    nss+=("$ns")
   done
-  wait "$pid" 2>/dev/null || true
-  unset "holder[$m]"
+  for p in /proc/[0-9]*; do
+    ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
+    [[ " ${nss[*]} " == *" $ns "* ]] && pids+=("${p#/proc/}")
+  done
+  if [ "${#pids[@]}" -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 150); do any_alive "${pids[@]}" || break; sleep 0.1; done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
+  for m in "$@"; do
+    [ -z "${holder[$m]:-}" ] || wait "${holder[$m]}" 2>/dev/null || true
+    unset "holder[$m]"
+  done
+}
+any_alive() {  # a zombie is not alive
+  local p
+  for p in "$@"; do
+    [ -e "/proc/$p/stat" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && return 0
+  done
+  return 1
 }
 
 # ---- checks --------------------------------------------------------------------
@@ -302,7 +311,9 @@ write_files() {  # write_files SET N: N files of random sizes up to 1 MiB, fsync
 }
 files_match() {  # every file of $work/src reads back from /mnt/data byte for byte
   (cd "$work/src" && find . -type f | sort | xargs sha256sum) >"$work/sums"
-  in_machine client bash -c "cd /mnt/data && sha256sum -c --quiet $work/sums" && echo "$(wc -l <"$work/sums") files match"
+  in_machine client bash -c "cd /mnt/data && sha256sum -c --quiet $work/sums" ||
+    fail "files in /mnt/data differ from what was written (sha256sum above)"
+  echo "  ok: $(wc -l <"$work/sums") files read back from /mnt/data byte for byte"
 }
 
 # ---- the deployment ----------------------------------------------------------
@@ -383,7 +394,7 @@ poll 120 "zstor status: every backend up once 198.51.100.17 is back" status_is '
 play retire client 900
 step="machine rebuilt"
 say "the machine that mounts is gone: a new one from the backup of /etc/zstor/zstor.toml"
-stop_machine client
+stop_machines client
 install_machine client
 play recover-config client
 play start client 600
