@@ -9,8 +9,9 @@
 # /run, /srv, /mnt), with the packages' binaries over /usr/bin.
 #   units_run_test.sh ROOT    (ROOT: the packages unpacked, as package_test.sh does)
 # Needs root, unshare, setpriv, redis-cli and /dev/fuse; skipped without.
-# Also checked, with strace: the system calls each daemon makes are in its
-# unit's SystemCallFilter=.
+# Also checked: with strace, the system calls each daemon makes are in its
+# unit's SystemCallFilter=; a restart of zdb-staging leaves qsfs@'s mount up
+# and writable.
 set -euo pipefail
 root=$(cd "${1:?usage: units_run_test.sh ROOT}" && pwd)
 units=$root/lib/systemd/system
@@ -196,6 +197,19 @@ if wait_for 60 mountpoint -q /mnt/data; then
   [ "$(cat /mnt/data/probe)" = "written through qsfs@data" ] && ok "qsfs@data mounts /mnt/data on the staging socket; a file reads back" \
     || fail "qsfs@data: the file does not read back"
   [ "$(stat -c %U /mnt/data)" = root ] && ok "/mnt/data's root directory is root's" || fail "/mnt/data belongs to $(stat -c %U /mnt/data)"
+  # A restart of the staging zdb (systemctl restart zdb-staging) leaves the
+  # mount up: qsfs@ only Wants= it, and qsfs reconnects.
+  stop_unit zdb-staging.service
+  start_unit "$units/zdb-staging.service"
+  wait_for 60 redis-cli -s $sock PING || fail "zdb-staging does not answer after its restart"
+  if mountpoint -q /mnt/data && ! exited "$(pgrep -P "${pids[qsfs@data.service]}")"; then
+    ok "qsfs@data stays mounted across a restart of zdb-staging"
+  else
+    fail "qsfs@data did not survive a restart of zdb-staging"
+  fi
+  probe2() { echo "after the restart" >/mnt/data/probe2 && sync /mnt/data/probe2 && [ "$(cat /mnt/data/probe2)" = "after the restart" ]; }
+  wait_for 60 probe2 && ok "qsfs@data writes again after the staging zdb's restart" \
+    || fail "qsfs@data: no write succeeds within 60 s of the staging zdb's restart"
 else
   fail "qsfs@data: /mnt/data not mounted"; show_log qsfs@data.service
 fi
