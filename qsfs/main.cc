@@ -1,6 +1,9 @@
 // qsfs: a POSIX filesystem on zdb, mounted with FUSE.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <string>
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   int ready_pipe[2] = {-1, -1};
   if (!options->foreground) {
     if (pipe(ready_pipe) != 0) return 1;
+    const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return 1;
     if (pid > 0) {
@@ -41,9 +45,14 @@ int main(int argc, char** argv) {
     }
     close(ready_pipe[0]);
     setsid();
+    // Until the verdict, the parent's end is this process's end: a mount(8)
+    // interrupted while qsfs waits for zdb leaves nothing to mount later.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) return 1;
   }
   auto report = [&](bool ok) {
     if (ready_pipe[1] < 0) return;
+    prctl(PR_SET_PDEATHSIG, 0);
     char verdict = ok ? 0 : 1;
     if (write(ready_pipe[1], &verdict, 1) != 1) {
     }

@@ -7,6 +7,7 @@
 // namespace of their own in which a directory holding a link to the built
 // qsfs is bound over /usr/local/sbin (the first directory of that PATH):
 // the machine's own directories are untouched.
+// Other tests' FUSE mounts, copied into that namespace, are detached there.
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -61,6 +62,19 @@ class MountHelperTest : public ::testing::Test {
     ASSERT_EQ(access("/sbin/mount.fuse3", X_OK), 0) << "/sbin/mount.fuse3 (package fuse3) is needed";
     ASSERT_EQ(unshare(CLONE_NEWNS), 0) << strerror(errno);
     ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << strerror(errno);
+    // The namespace got a copy of every FUSE mount of other tests running
+    // now; a copy would keep such a filesystem alive after its test
+    // unmounts it (its daemon waiting for the end): detach them here.
+    std::ifstream info("/proc/self/mountinfo");
+    std::vector<std::string> fuse_mounts;
+    for (std::string line; std::getline(info, line);) {
+      std::istringstream in(line);
+      std::string id, parent, dev, root, mnt;
+      in >> id >> parent >> dev >> root >> mnt;
+      size_t dash = line.find(" - ");
+      if (dash != std::string::npos && line.compare(dash + 3, 4, "fuse") == 0) fuse_mounts.push_back(mnt);
+    }
+    for (auto it = fuse_mounts.rbegin(); it != fuse_mounts.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
     char tmpl[] = "/tmp/qsfs_helper_bin.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     bin_dir_ = tmpl;

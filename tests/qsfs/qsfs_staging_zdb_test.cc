@@ -4,6 +4,7 @@
 // intact and new writes working.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -126,6 +127,41 @@ TEST_F(QsfsWaitTest, ShortWaitWithoutZdbFailsCleanly) {
   EXPECT_FALSE(IsMounted(mnt_));
 }
 
+// The pids of the processes whose command line holds `text`, but `except`.
+std::vector<pid_t> ProcessesWith(const std::string& text, pid_t except) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = ReadWholeFile(e.path().string() + "/cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid != except && pid != getpid() && Contains(cmd, text)) out.push_back(pid);
+  }
+  return out;
+}
+
+// mount(8) interrupted (Ctrl-C) while qsfs waits for zdb: the waiting
+// daemon stops too, so the mount does not appear later behind the user's
+// back.
+TEST_F(QsfsWaitTest, InterruptedWhileWaitingMountsNothing) {
+  const int port = qs_test::FreePort();
+  const std::string log = dir_ + "/qsfs.log";
+  qs_test::DaemonProcess parent;  // what mount(8) runs: forks, waits for the verdict
+  ASSERT_TRUE(parent.Start(std::string(QS_BIN_DIR) + "/qsfs",
+                           {"-o", "host=127.0.0.1,port=" + std::to_string(port) + ",wait=120,logfile=" + log, mnt_},
+                           dir_ + "/out.log"));
+  ASSERT_TRUE(WaitFor([&] { return Contains(ReadWholeFile(log), "waiting for zdb at"); }, 60)) << ReadWholeFile(log);
+  std::vector<pid_t> daemon = ProcessesWith(mnt_, parent.pid());
+  ASSERT_EQ(daemon.size(), 1u) << "the forked qsfs";
+  kill(parent.pid(), SIGINT);  // the terminal's Ctrl-C reaches mount(8), not the daemon's session
+  EXPECT_TRUE(WaitFor([&] { return !parent.Running(); }, 30));
+  bool stopped = WaitFor([&] { return ProcessesWith(mnt_, -1).empty(); }, 30);
+  EXPECT_TRUE(stopped) << "the daemon still waits for zdb after its parent was interrupted";
+  if (!stopped) kill(daemon[0], SIGKILL);
+  EXPECT_FALSE(IsMounted(mnt_));
+}
+
 // A wrong namespace password is not worth waiting for: refused at once.
 TEST_F(QsfsWaitTest, ConfigurationErrorsAreNotWaitedFor) {
   const std::string sock = dir_ + "/zdb.sock";
@@ -219,6 +255,37 @@ TEST_F(QsfsZdbRestartTest, MountSurvivesStagingZdbRestart) {
   }
   EXPECT_TRUE(ReadFile(P("more")) == more);
   EXPECT_FALSE(Contains(ReadWholeFile(dir_ + "/qsfs.log"), "fenced:")) << ReadWholeFile(dir_ + "/qsfs.log");
+}
+
+// zdb killed (SIGKILL, a crash) with data written but not yet fsynced in
+// qsfs's cache, then started again: what fsync acknowledges afterwards
+// reads back byte for byte; fsync may fail (EIO) but never acknowledges
+// wrong or missing bytes; fsynced data from before the crash is intact.
+TEST_F(QsfsZdbRestartTest, UnsyncedDataAcrossAZdbCrashIsNeverWrong) {
+  const std::string synced = RandomBytes(1 << 20, 9);
+  WriteFile(P("synced"), synced);
+  FsyncFile(P("synced"));
+  const std::string pending = RandomBytes(2 << 20, 10);
+  // O_CLOEXEC: the zdb started below must not inherit a file of the mount
+  // (it would keep the unmounted filesystem alive, and qsfs waiting).
+  int fd = open(P("pending").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(write(fd, pending.data(), pending.size()), static_cast<ssize_t>(pending.size()));
+  zdb_.Kill();
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the write-back (every second) fails meanwhile
+  StartZdb();
+  int fsync_errno = 0;
+  EXPECT_TRUE(WaitFor([&] {
+    fsync_errno = fsync(fd) == 0 ? 0 : errno;
+    return fsync_errno == 0;
+  }, 60)) << "fsync after the restart: " << strerror(fsync_errno);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  EXPECT_EQ(close(fd), 0) << strerror(errno);
+  EXPECT_TRUE(ReadFile(P("pending")) == pending) << "pending differs after fsync succeeded";
+  EXPECT_TRUE(ReadFile(P("synced")) == synced);
+  Remount();
+  EXPECT_TRUE(ReadFile(P("pending")) == pending) << "pending differs after a remount";
+  EXPECT_TRUE(ReadFile(P("synced")) == synced);
 }
 
 }  // namespace
