@@ -288,10 +288,11 @@ qs::Result<Options> ParseOptions(const std::vector<std::string>& args) {
   if (positional.size() > 2) {
     return Bad("too many arguments ('" + positional[2] + "'): expected [SOURCE] MOUNTPOINT");
   }
-  if (positional.size() == 2) {
+  // An empty SOURCE is what mount.fuse3 passes for the old form of an fstab
+  // line, `qsfs#  /mnt/data  fuse  ...`: the default name then.
+  if (positional.size() == 2 && !positional[0].empty()) {
     o.source = positional[0];
-    if (o.source.empty() ||
-        o.source.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@+-") !=
+    if (o.source.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@+-") !=
             std::string::npos) {
       return Bad("source '" + o.source + "': only letters, digits and ._/:@+- (it names the mount in /proc/mounts)");
     }

@@ -263,6 +263,11 @@ TEST(Options, MountHelperShape) {
   EXPECT_EQ(ParseOptions({"qsfs", "-o", "ro,nosuid,nodev,noexec", "data1", "/m"})->mount_flags,
             (std::vector<std::string>{"ro", "nosuid", "nodev", "noexec"}));
   EXPECT_EQ(ParseOptions({"qsfs", "data1", "/m"})->source, "data1");
+  // mount.fuse3's arguments for the fstab line `qsfs#  /m  fuse  defaults  0 0`.
+  auto old_form = ParseOptions({"qsfs", "", "/m", "-o", "rw,dev,suid"});
+  ASSERT_TRUE(old_form.ok()) << old_form.status().ToString();
+  EXPECT_EQ(old_form->source, "qsfs");
+  EXPECT_EQ(old_form->mountpoint, "/m");
 
   auto error = [](const std::vector<std::string>& args) {
     auto r = ParseOptions(args);

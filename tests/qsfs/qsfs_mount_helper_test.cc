@@ -225,6 +225,14 @@ TEST_F(MountHelperTest, FstabLine) {
   ASSERT_EQ(rc, 0) << out;
   EXPECT_TRUE(ReadFile(mnt_ + "/f") == data);
   Umount();
+
+  // The old form of a FUSE fstab line: type fuse, the program before '#'.
+  std::ofstream(fstab) << "qsfs#  " << mnt_ << "  fuse  config=" << config_ << "  0  0\n";
+  std::tie(rc, out) = Mount("--fstab " + fstab + " " + mnt_);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(MountInfo(mnt_).substr(0, 15), "fuse.qsfs qsfs ") << MountInfo(mnt_);
+  EXPECT_TRUE(ReadFile(mnt_ + "/f") == data);
+  Umount();
 }
 
 // ro from mount(8) reaches the kernel: reads work, writes fail with EROFS.
