@@ -105,8 +105,14 @@ Status Server::OpenNamespaces() {
   QS_RETURN_IF_ERROR(env_->CreateDirs(opts_.data_dir));
   QS_RETURN_IF_ERROR(env_->CreateDirs(opts_.index_dir));
   if (hooks_.enabled()) {
+    // The hook may restore this zdb's namespaces (zstor's staging): serving
+    // what a failed one left would show a partial or empty store as if it
+    // were whole (docs/zdb-protocol.md, "Hooks").
     int rc = hooks_.RunAndWait("namespaces-init", {opts_.index_dir, opts_.data_dir});
-    if (rc != 0) spdlog::warn("namespaces-init hook exited with {}", rc);
+    if (rc != 0) {
+      return Status::Unavailable("namespaces-init hook failed (exit " + std::to_string(rc) +
+                                 "): refusing to serve a partial restore; fix the cause and start again");
+    }
   }
   auto names = env_->ListDir(opts_.index_dir);
   if (!names.ok()) return names.status();

@@ -1,6 +1,7 @@
 #include "zstor/staging.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 namespace zstor {
@@ -19,6 +21,9 @@ namespace {
 
 constexpr const char* kKeyRoot = "/zdb/";
 constexpr const char* kDescriptor = "zdb-namespace";
+// In the index root while a namespaces-init restore is unfinished
+// (docs/zstor-staging.md, "A new machine"): the next start restores again.
+constexpr const char* kRestoreMarker = ".namespaces-init-unfinished";
 
 int64_t NowMs() {
   using namespace std::chrono;
@@ -68,6 +73,26 @@ Status MakeDirs(const std::string& dir) {
 std::string Dirname(const std::string& p) {
   size_t s = p.rfind('/');
   return s == std::string::npos ? "." : p.substr(0, s);
+}
+
+Status SyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open " + dir);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  return rc == 0 ? Status::OK() : Status::FromErrno(err, "fsync " + dir);
+}
+
+// Creates the restore marker durably (an empty file).
+Status PutMarker(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno(errno, "create " + path);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return Status::FromErrno(err, "fsync " + path);
+  return SyncDir(Dirname(path));
 }
 
 }  // namespace
@@ -244,9 +269,15 @@ Status Staging::Restore(const std::string& file) {
 
 Status Staging::InitNamespaces(const std::string& index_root, const std::string& data_root) {
   if (index_root.empty() || data_root.empty()) return Status::InvalidArgument("namespaces-init: index and data roots needed");
-  for (const auto& ns : ListDir(index_root)) {
-    struct stat st;
-    if (stat((index_root + "/" + ns + "/" + kDescriptor).c_str(), &st) == 0) return Status::OK();  // not a new machine
+  const std::string marker = index_root + "/" + kRestoreMarker;
+  struct stat st;
+  bool resuming = stat(marker.c_str(), &st) == 0;
+  if (resuming) {
+    spdlog::warn("namespaces-init: an earlier restore did not finish; restoring again");
+  } else {
+    for (const auto& ns : ListDir(index_root)) {
+      if (stat((index_root + "/" + ns + "/" + kDescriptor).c_str(), &st) == 0) return Status::OK();  // not a new machine
+    }
   }
   std::vector<ObjectMeta> objects;
   {
@@ -281,19 +312,33 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
   }
   if (wanted.empty()) {
     spdlog::info("namespaces-init: nothing stored for this staging zdb; starting empty");
+    if (resuming && unlink(marker.c_str()) != 0) return Status::FromErrno(errno, "unlink " + marker);
     return Status::OK();
   }
+  // The marker first: a restore that fails or is killed part way leaves it,
+  // so the next start restores again instead of taking the files already
+  // there for a machine that has its namespaces.
+  QS_RETURN_IF_ERROR(MakeDirs(index_root));
+  if (!resuming) QS_RETURN_IF_ERROR(PutMarker(marker));
   spdlog::info("namespaces-init: restoring {} files (descriptors, index files, newest data segments)", wanted.size());
   size_t done = 0;
   auto t0 = std::chrono::steady_clock::now();
-  for (const auto& [key, file] : wanted) {
-    QS_RETURN_IF_ERROR(MakeDirs(Dirname(file)));
-    std::lock_guard<std::mutex> lock(*op_mu_);
-    Status s = store_->Retrieve(key, file);
-    if (!s.ok()) return s.WithContext("namespaces-init: " + key);
-    ++done;
-    if (done % 50 == 0 || done == wanted.size()) spdlog::info("namespaces-init: {}/{} files restored", done, wanted.size());
+  // Descriptors last: a namespace directory without one is not opened.
+  for (bool descriptors : {false, true}) {
+    for (const auto& [key, file] : wanted) {
+      bool is_descriptor = file.size() >= std::strlen(kDescriptor) &&
+                           file.compare(file.size() - std::strlen(kDescriptor), std::string::npos, kDescriptor) == 0;
+      if (is_descriptor != descriptors) continue;
+      QS_RETURN_IF_ERROR(MakeDirs(Dirname(file)));
+      std::lock_guard<std::mutex> lock(*op_mu_);
+      Status s = store_->Retrieve(key, file);
+      if (!s.ok()) return s.WithContext("namespaces-init: " + key);
+      ++done;
+      if (done % 50 == 0 || done == wanted.size()) spdlog::info("namespaces-init: {}/{} files restored", done, wanted.size());
+    }
   }
+  if (unlink(marker.c_str()) != 0) return Status::FromErrno(errno, "unlink " + marker);
+  QS_RETURN_IF_ERROR(SyncDir(index_root));
   spdlog::info("namespaces-init: done in {:.1f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return Status::OK();
 }

@@ -257,3 +257,67 @@ TEST_F(StagingTest, QueueOutlivesTheDaemon) {
 }
 
 }  // namespace
+
+// A new machine whose restore fails part way (here: the index file of the
+// namespace cannot be read back, 5 of its 20 fragments damaged) must not
+// serve: a staging zdb that came up on a partial restore would let qsfs
+// create an empty filesystem there, whose uploads replace the real one.
+// zdb refuses to start; once the fragments are back, the next start
+// restores everything.
+TEST_F(StagingTest, FailedRestoreServesNothingAndTheNextStartCompletesIt) {
+  const std::string root = dir_.path() + "/staging";
+  StartStaging(root);
+  Put(0, 12);
+  EXPECT_EQ(staging_.Stop(), 0);  // namespace-closing: head segment and index uploaded
+  std::string status = WaitQueueEmpty();
+  ASSERT_NE(status.find("\"jobs\": 0, \"failing\": 0"), std::string::npos) << status;
+
+  const std::string key = "/zdb/index/default/zdb-index-00000";
+  auto meta = store_->meta().Get(key);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  std::vector<std::pair<std::string, std::string>> saved;  // (socket, key) -> original bytes
+  std::vector<std::string> originals;
+  for (size_t j = 0; j < 5; ++j) {
+    qs::ZdbAddress addr;
+    addr.unix_path = Sock(ProcessOf(*meta, 0, j));
+    qs::ZdbClient client(addr);
+    const std::string& fk = meta->chunks[0].fragments[j].key;
+    auto bytes = client.Get(fk);
+    ASSERT_TRUE(bytes.ok() && bytes->has_value());
+    saved.emplace_back(addr.unix_path, fk);
+    originals.push_back(**bytes);
+    std::string bad = **bytes;
+    bad[bad.size() / 2] ^= 0x5a;
+    ASSERT_TRUE(client.Set(fk, bad).ok());
+  }
+
+  const std::string fresh = dir_.path() + "/fresh";
+  std::filesystem::remove(StagingSock());
+  setenv("ZSTOR_CONFIG", cfg_path_.c_str(), 1);
+  ASSERT_TRUE(staging_.Start(std::string(QS_BIN_DIR) + "/zdb",
+                             {"--data", fresh + "/data", "--index", fresh + "/index", "--socket", StagingSock(),
+                              "--mode", "user", "--datasize", "256K", "--hook", std::string(QS_BIN_DIR) + "/zstor-hook"},
+                             dir_.path() + "/fresh.log"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (staging_.Running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::string log = zdb_test::ReadRaw(dir_.path() + "/fresh.log");
+  ASSERT_FALSE(staging_.Running()) << "zdb serves after a failed restore:\n" << log;
+  EXPECT_NE(staging_.exit_status(), 0);
+  EXPECT_NE(log.find("namespaces-init hook failed (exit 1): refusing to serve a partial restore"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(StagingSock()));
+  // The data segment came back before the failure; the marker says the
+  // restore is unfinished, so the next start does it again.
+  EXPECT_TRUE(std::filesystem::exists(fresh + "/index/.namespaces-init-unfinished"));
+
+  for (size_t j = 0; j < saved.size(); ++j) {
+    qs::ZdbAddress addr;
+    addr.unix_path = saved[j].first;
+    qs::ZdbClient client(addr);
+    ASSERT_TRUE(client.Set(saved[j].second, originals[j]).ok());
+  }
+  std::filesystem::remove(StagingSock());
+  StartStaging(fresh);
+  ExpectAll(0, 12);
+  EXPECT_FALSE(std::filesystem::exists(fresh + "/index/.namespaces-init-unfinished"));
+}
