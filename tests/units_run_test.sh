@@ -171,12 +171,17 @@ if wait_for 60 redis-cli -p 9900 PING; then
 else
   fail "zdb@sdb does not answer on port 9900"; show_log zdb@sdb.service
 fi
-stop_unit zdb@sdb.service
-syscall_check "$units/zdb@.service" zdb@sdb.service
 
 # --- The machine that mounts: zdb-staging, zstor, qsfs@data. ---
-install -m 0640 -g qsfs "$root/usr/share/doc/qsfs-stack/examples/zstor.toml" /etc/zstor/zstor.toml 2>/dev/null ||
-  { install -d /etc/zstor; install -m 0640 -g qsfs "$root/usr/share/doc/qsfs-stack/examples/zstor.toml" /etc/zstor/zstor.toml; }
+# Its zstor.toml from `zstor init` over zdb@sdb (1+0: one backend holds the
+# data and the meta namespace). The staging zdb's namespaces-init must
+# reach the backends: on unreachable ones it refuses to start.
+if out=$(zstor -c /etc/zstor/zstor.toml init --admin-password-file "$work/admin.pass" \
+           --meta 127.0.0.1:9900 --group 127.0.0.1:9900 --shards 1+0 2>&1); then
+  ok "zstor init over zdb@sdb: $(tail -n1 <<<"$out")"
+else
+  fail "zstor init: $out"
+fi
 start_unit "$units/zdb-staging.service"
 sock=/run/zdb-staging/zdb.sock
 if wait_for 60 redis-cli -s $sock PING; then
@@ -239,6 +244,8 @@ umount -l /dev/fuse 2>/dev/null || true
 stop_unit zstor.service
 stop_unit zdb-staging.service
 syscall_check "$units/zdb-staging.service" zdb-staging.service
+stop_unit zdb@sdb.service
+syscall_check "$units/zdb@.service" zdb@sdb.service
 syscall_check "$units/zstor.service" zstor.service
 
 cleanup
