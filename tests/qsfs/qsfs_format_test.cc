@@ -346,6 +346,7 @@ TEST(Options, ExampleConfigParses) {
   EXPECT_EQ(o->block_size, 128u * 1024);
   EXPECT_EQ(o->writeback_delay_seconds, 5.0);
   EXPECT_EQ(o->wait_seconds, 300);
+  EXPECT_EQ(o->unix_path, "/run/zdb-staging/zdb.sock");  // the staging zdb of the units
 }
 
 }  // namespace
