@@ -207,10 +207,11 @@ int PrintSweep(const zstor::SweepReport& r, bool dry_run, bool json) {
   if (json) {
     std::string skipped;
     for (const auto& s : r.skipped) skipped += (skipped.empty() ? "" : ", ") + JsonEscape(s);
-    std::printf("{\"ok\": true, \"dry_run\": %s, \"records\": %zu, \"referenced\": %zu, \"intent\": %zu, "
+    // ok as the exit status says: false when a backend was skipped.
+    std::printf("{\"ok\": %s, \"dry_run\": %s, \"records\": %zu, \"referenced\": %zu, \"intent\": %zu, "
                 "\"backends\": %zu, \"scanned\": %zu, \"young\": %zu, \"orphans\": %zu, \"deleted\": %zu, "
                 "\"bytes\": %llu, \"complete\": %s, \"skipped\": [%s]}\n",
-                dry_run ? "true" : "false", r.records, r.referenced, r.intent, r.backends, r.scanned, r.young, r.orphans,
+                r.skipped.empty() ? "true" : "false", dry_run ? "true" : "false", r.records, r.referenced, r.intent, r.backends, r.scanned, r.young, r.orphans,
                 r.deleted, static_cast<unsigned long long>(r.bytes), r.complete ? "true" : "false", skipped.c_str());
   } else {
     std::printf("sweep%s: %zu orphan fragments %s (%s) of %zu keys on %zu backends; %zu records name %zu fragments, "

@@ -213,6 +213,7 @@ TEST_F(SweepTest, ADataBackendDownIsSkippedAndNamedTheOthersAreSwept) {
   KillBackend(21);
   auto [rc, out] = Zstor("--json sweep");
   EXPECT_EQ(rc, 1) << out;  // not everything could be swept
+  EXPECT_NE(out.find("{\"ok\": false, "), std::string::npos) << out;  // and --json says so too
   EXPECT_EQ(Field(out, "deleted"), 1) << out;
   EXPECT_EQ(Field(out, "backends"), kData - 1) << out;
   EXPECT_NE(out.find("zdb21.sock/default: "), std::string::npos) << out;
@@ -221,6 +222,7 @@ TEST_F(SweepTest, ADataBackendDownIsSkippedAndNamedTheOthersAreSwept) {
   EXPECT_EQ(Dbsize(21), on21);
   std::tie(rc, out) = Zstor("--json sweep");
   EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("{\"ok\": true, "), std::string::npos) << out;
   EXPECT_EQ(Field(out, "deleted"), 1) << out;
   EXPECT_EQ(Dbsize(21), on21 - 1);
 }
