@@ -57,7 +57,8 @@ Commands:
                                 first; the number of groups starts a new one) and
                                 create its namespace; restart the daemon to use it.
                                 Meta backends cannot be added
-  hook EVENT INSTANCE [ARGS...] a staging zdb hook event (what zstor-hook runs)
+  hook EVENT INSTANCE [ARGS...]
+                                a staging zdb hook event (what zstor-hook runs)
 Setup options (init, add-backend):
   --admin-password-file FILE    the backends' zdb admin password (FILE's first line)
   --meta ADDR,ADDR,...          meta backends, host:port or [v6]:port; shard i of
