@@ -12,30 +12,14 @@
 #include <iterator>
 #include <vector>
 
+#include "common/quote.h"
+
 namespace zdb {
 
 using qs::Result;
 using qs::Status;
 
 namespace {
-
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string TomlString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += static_cast<char>(ch);
-    } else if (ch < 0x20 || ch == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-      out += buf;
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  return out + "\"";
-}
 
 Result<Options> LoadConfig(const std::string& path) {
   std::vector<std::string> args = {"zdb", "--config", path};
@@ -104,13 +88,13 @@ std::string RenderNodeConfig(const NodeConfig& c) {
 # disk mounted at /srv/zdb/DISK) on its command line.
 
 # TCP listener. "::" accepts IPv6 and IPv4.
-listen = )" + TomlString(c.listen) + R"(
+listen = )" + qs::Quote(c.listen) + R"(
 port = )" + std::to_string(c.port) + R"(
 
 # Admin password: NSNEW, NSSET and the other admin commands need it (zstor
 # init creates its namespaces with it). Keep this file from other users:
 # mode 0640, group zdb (0600 where there is no zdb group).
-admin = )" + TomlString(c.admin) + R"(
+admin = )" + qs::Quote(c.admin) + R"(
 
 # No `mode` key: mixed mode. Each namespace has its own mode, set by the
 # client that creates it (zstor: seq for data, user for metadata).

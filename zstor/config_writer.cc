@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/file_env.h"
+#include "common/quote.h"
 
 namespace zstor {
 
@@ -19,27 +20,6 @@ using qs::Status;
 std::string DataNamespace(const std::string& prefix) { return "zstor-" + prefix + "-data"; }
 std::string MetaNamespace(const std::string& prefix) { return "zstor-" + prefix + "-meta"; }
 
-std::string TomlQuote(std::string_view s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char b[8];
-          std::snprintf(b, sizeof(b), "\\u%04x", c);
-          o += b;
-        } else {
-          o.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return o + "\"";
-}
-
 namespace {
 
 std::string Labels(const std::map<std::string, std::string>& labels) {
@@ -48,14 +28,14 @@ std::string Labels(const std::map<std::string, std::string>& labels) {
     bool bare = std::all_of(k.begin(), k.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     });
-    o += (o.empty() ? "" : ", ") + (bare ? k : TomlQuote(k)) + " = " + TomlQuote(v);
+    o += (o.empty() ? "" : ", ") + (bare ? k : qs::Quote(k)) + " = " + qs::Quote(v);
   }
   return "{ " + o + " }";
 }
 
 std::string Entry(const char* table, const InitBackend& b, const std::string& ns) {
-  std::string o = std::string("\n[[") + table + "]]\naddress = " + TomlQuote(b.address) + "\nnamespace = " +
-                  TomlQuote(ns) + "\npassword = " + TomlQuote(b.password) + "\n";
+  std::string o = std::string("\n[[") + table + "]]\naddress = " + qs::Quote(b.address) + "\nnamespace = " +
+                  qs::Quote(ns) + "\npassword = " + qs::Quote(b.password) + "\n";
   if (!b.labels.empty()) o += "labels = " + Labels(b.labels) + "\n";
   return o;
 }
@@ -113,13 +93,13 @@ std::string RenderConfig(const InitLayout& l) {
        "redundant_groups = 0\nredundant_nodes = 0\n\n";
   o += "# The daemon (`zstor monitor`, zstor.service): the CLI sends its commands to\n"
        "# this socket when the daemon listens there; /metrics on this TCP port.\n";
-  o += std::string("socket = ") + TomlQuote(kDaemonSocket) + "\nprometheus_port = " + std::to_string(kPrometheusPort) +
+  o += std::string("socket = ") + qs::Quote(kDaemonSocket) + "\nprometheus_port = " + std::to_string(kPrometheusPort) +
        "\n\n";
   o += "# The staging zdb (zdb-staging.service) whose segments zstor uploads for\n"
        "# qsfs, the durable upload queue and the journal of stores in flight.\n";
-  o += std::string("zdb_data_dir_path = ") + TomlQuote(kStagingDataDir) + "\nzdb_index_dir_path = " +
-       TomlQuote(kStagingIndexDir) + "\nqueue_dir = " + TomlQuote(kQueueDir) + "\njournal_dir = " +
-       TomlQuote(kJournalDir) + "\n";
+  o += std::string("zdb_data_dir_path = ") + qs::Quote(kStagingDataDir) + "\nzdb_index_dir_path = " +
+       qs::Quote(kStagingIndexDir) + "\nqueue_dir = " + qs::Quote(kQueueDir) + "\njournal_dir = " +
+       qs::Quote(kJournalDir) + "\n";
   o += "# Evict uploaded staging segments when the staging data grows beyond this\n"
        "# (e.g. \"64G\"; an integer is MiB). 0: never evict.\n"
        "max_zdb_data_dir_size = 0\n"
@@ -128,18 +108,18 @@ std::string RenderConfig(const InitLayout& l) {
   o += "# Encrypts every chunk (AES-256-GCM). Generated; never change it (rotate by\n"
        "# moving it to old_keys = [...] first, docs/operations.md).\n"
        "[encryption]\nalgorithm = \"AES\"\nkey = " +
-       TomlQuote(l.key.ToHex()) + "\n\n";
+       qs::Quote(l.key.ToHex()) + "\n\n";
   o += "# zstd level 1 (fast) .. 19 (small); 0 stores chunks uncompressed.\n"
        "[compression]\nalgorithm = \"zstd\"\nlevel = 3\n\n";
   o += "[meta]\ntype = \"zdb\"\n\n"
        "# Object records, encrypted and dispersed minimal_shards + parity over the\n"
        "# meta backends. prefix names this machine's records and namespaces.\n"
        "[meta.config]\nprefix = " +
-       TomlQuote(l.prefix) + "\nminimal_shards = " + std::to_string(meta_k) + "\nexpected_shards = " +
+       qs::Quote(l.prefix) + "\nminimal_shards = " + std::to_string(meta_k) + "\nexpected_shards = " +
        std::to_string(meta_n) + "\n\n";
   o += "# Encrypts the metadata records. Generated; keep it with the file.\n"
        "[meta.config.encryption]\nalgorithm = \"AES\"\nkey = " +
-       TomlQuote(l.meta_key.ToHex()) + "\n\n";
+       qs::Quote(l.meta_key.ToHex()) + "\n\n";
   o += "# Meta backends: shard i of every record goes to the i-th one listed, so\n"
        "# this list never changes order or length.\n";
   for (const auto& b : l.meta) o += Entry("meta.config.backends", b, MetaNamespace(l.prefix));

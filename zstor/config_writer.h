@@ -57,9 +57,6 @@ std::string RenderDataBackend(const InitBackend& backend, const std::string& ns)
 // [[groups]] tables is not understood here.
 qs::Result<std::string> InsertDataBackend(std::string_view text, int group, const std::string& entry);
 
-// A TOML basic string: "..." with the escapes TOML needs.
-std::string TomlQuote(std::string_view s);
-
 // Writes path atomically (temp file in the same directory, fsync, rename,
 // fsync of the directory); the temp file has its final mode before a byte
 // is written. A new file (keep_mode false, or path missing) gets 0640 with

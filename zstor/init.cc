@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/quote.h"
 #include "common/zdb_client.h"
 #include "zstor/config.h"
 #include "zstor/config_writer.h"
@@ -25,7 +26,6 @@ using qs::Status;
 namespace {
 
 // JSON strings escape as TOML basic strings do.
-std::string Json(std::string_view s) { return TomlQuote(s); }
 
 struct GroupArg {
   std::vector<std::string> addresses;  // normalised (ZdbAddress::ToString)
@@ -49,7 +49,7 @@ struct Args {
 
 // Prints a usage or setup error the way the CLI does; returns 2.
 int Usage(const std::string& command, bool json, const std::string& message) {
-  if (json) std::printf("{\"ok\": false, \"error\": %s}\n", Json(message).c_str());
+  if (json) std::printf("{\"ok\": false, \"error\": %s}\n", qs::Quote(message).c_str());
   else std::fprintf(stderr, "zstor: %s: %s\n", command.c_str(), message.c_str());
   return 2;
 }
@@ -222,10 +222,10 @@ void PrintTarget(const Target& t) {
 }
 
 std::string TargetJson(const Target& t) {
-  return "{\"role\": \"" + t.role + "\", \"backend\": " + Json(t.spec.address.ToString()) + ", \"group\": " +
-         std::to_string(t.group) + ", \"namespace\": " + Json(t.spec.address.ns) + ", \"ok\": " +
-         (t.outcome.status.ok() ? "true" : "false") + ", \"done\": " + Json(t.outcome.done) + ", \"error\": " +
-         (t.outcome.status.ok() ? "null" : Json(t.outcome.status.message())) + "}";
+  return "{\"role\": \"" + t.role + "\", \"backend\": " + qs::Quote(t.spec.address.ToString()) + ", \"group\": " +
+         std::to_string(t.group) + ", \"namespace\": " + qs::Quote(t.spec.address.ns) + ", \"ok\": " +
+         (t.outcome.status.ok() ? "true" : "false") + ", \"done\": " + qs::Quote(t.outcome.done) + ", \"error\": " +
+         (t.outcome.status.ok() ? "null" : qs::Quote(t.outcome.status.message())) + "}";
 }
 
 // The names and reasons of the targets that are not ready.
@@ -365,8 +365,8 @@ int RunInit(const std::string& path, const std::vector<std::string>& argv, bool 
     for (const auto& t : targets) list += (list.empty() ? "" : ", ") + TargetJson(t);
     std::printf("{\"ok\": %s, \"config\": %s, \"written\": %s, \"prefix\": %s, \"backends\": [%s], \"ready\": %zu, "
                 "\"failed\": %zu, \"error\": %s, \"backup\": %s}\n",
-                failed == 0 ? "true" : "false", Json(abs).c_str(), exists ? "false" : "true", Json(cfg.meta.prefix).c_str(),
-                list.c_str(), targets.size() - failed, failed, failed == 0 ? "null" : Json(failures).c_str(), Json(abs).c_str());
+                failed == 0 ? "true" : "false", qs::Quote(abs).c_str(), exists ? "false" : "true", qs::Quote(cfg.meta.prefix).c_str(),
+                list.c_str(), targets.size() - failed, failed, failed == 0 ? "null" : qs::Quote(failures).c_str(), qs::Quote(abs).c_str());
   } else {
     if (exists) std::printf("read %s (prefix \"%s\"): nothing generated, every backend checked\n", abs.c_str(), cfg.meta.prefix.c_str());
     else std::printf("wrote %s (prefix \"%s\"): new keys, a new password per namespace\n", abs.c_str(), cfg.meta.prefix.c_str());
@@ -456,8 +456,8 @@ int RunAddBackend(const std::string& path, const std::vector<std::string>& argv,
   bool ok = t.outcome.status.ok();
   if (json) {
     std::printf("{\"ok\": %s, \"config\": %s, \"added\": %s, \"backend\": %s, \"error\": %s, \"restart\": %s}\n",
-                ok ? "true" : "false", Json(abs).c_str(), added ? "true" : "false", TargetJson(t).c_str(),
-                ok ? "null" : Json(t.outcome.status.message()).c_str(), added ? "true" : "false");
+                ok ? "true" : "false", qs::Quote(abs).c_str(), added ? "true" : "false", TargetJson(t).c_str(),
+                ok ? "null" : qs::Quote(t.outcome.status.message()).c_str(), added ? "true" : "false");
   } else {
     if (added) std::printf("added %s to group %ld of %s\n", addr->c_str(), group, abs.c_str());
     else if (listed != nullptr) std::printf("%s is already in group %ld of %s\n", addr->c_str(), group, abs.c_str());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/quote.h"
 #include "common/service_notify.h"
 #include "common/version.h"
 #include "zstor/config.h"
@@ -84,28 +85,6 @@ Invoked as zstor-hook (a link to zstor), it is the staging zdb's --hook:
                                         (default /etc/zstor/zstor.toml)
 )";
 
-std::string JsonEscape(std::string_view s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof(b), "\\u%04x", c);
-          o += b;
-        } else {
-          o.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return o + "\"";
-}
-
 std::string HumanBytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);
@@ -138,7 +117,7 @@ int PrintCheck(const std::string& object, const zstor::CheckReport& r, bool json
   if (json) {
     std::printf("{\"ok\": true, \"key\": %s, \"state\": \"%s\", \"size\": %llu, \"chunks\": %zu, \"fragments\": %zu, "
                 "\"fragments_ok\": %zu, \"min_chunk_ok\": %zu, \"k\": %d, \"m\": %d}\n",
-                JsonEscape(object).c_str(), state, static_cast<unsigned long long>(r.size), r.chunks, r.fragments,
+                qs::Quote(object).c_str(), state, static_cast<unsigned long long>(r.size), r.chunks, r.fragments,
                 r.fragments_ok, r.min_chunk_ok, r.k, r.m);
   } else {
     std::printf("%s: %s, %zu/%zu fragments healthy, weakest chunk %zu/%d+%d (needs %d)\n", object.c_str(), state,
@@ -153,7 +132,7 @@ void PrintList(const std::vector<zstor::ObjectMeta>& l, bool json) {
     for (size_t i = 0; i < l.size(); ++i) {
       const auto& m = l[i];
       std::printf("%s{\"key\": %s, \"size\": %llu, \"chunks\": %zu, \"created\": %llu}", i ? ", " : "",
-                  JsonEscape(m.path).c_str(), static_cast<unsigned long long>(m.size), m.chunks.size(),
+                  qs::Quote(m.path).c_str(), static_cast<unsigned long long>(m.size), m.chunks.size(),
                   static_cast<unsigned long long>(m.created));
     }
     std::printf("]\n");
@@ -190,7 +169,7 @@ void PrintStatus(const std::vector<BackendRow>& rows, bool json, const std::stri
     if (!b.up) ++down;
     if (json) {
       if (!body.empty()) body += ", ";
-      body += "{\"role\": \"" + b.role + "\", \"backend\": " + JsonEscape(b.name) + ", \"group\": " +
+      body += "{\"role\": \"" + b.role + "\", \"backend\": " + qs::Quote(b.name) + ", \"group\": " +
               std::to_string(b.group) + ", \"up\": " + (b.up ? "true" : "false") + ", \"fragments\": " +
               std::to_string(b.fragments) + ", \"used_bytes\": " + std::to_string(b.used) +
               ", \"free_bytes\": " + std::to_string(b.free) + "}";
@@ -207,7 +186,7 @@ void PrintStatus(const std::vector<BackendRow>& rows, bool json, const std::stri
 int PrintSweep(const zstor::SweepReport& r, bool dry_run, bool json) {
   if (json) {
     std::string skipped;
-    for (const auto& s : r.skipped) skipped += (skipped.empty() ? "" : ", ") + JsonEscape(s);
+    for (const auto& s : r.skipped) skipped += (skipped.empty() ? "" : ", ") + qs::Quote(s);
     // ok as the exit status says: false when a backend was skipped.
     std::printf("{\"ok\": %s, \"dry_run\": %s, \"records\": %zu, \"referenced\": %zu, \"intent\": %zu, "
                 "\"backends\": %zu, \"scanned\": %zu, \"young\": %zu, \"orphans\": %zu, \"deleted\": %zu, "
@@ -226,7 +205,7 @@ int PrintSweep(const zstor::SweepReport& r, bool dry_run, bool json) {
 }
 
 int Fail(bool json, const qs::Status& s) {
-  if (json) std::printf("{\"ok\": false, \"error\": %s}\n", JsonEscape(s.message()).c_str());
+  if (json) std::printf("{\"ok\": false, \"error\": %s}\n", qs::Quote(s.message()).c_str());
   else std::fprintf(stderr, "zstor: %s\n", s.message().c_str());
   return 1;
 }
@@ -319,12 +298,12 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
   if (command == "store") {
     auto r = call({"STORE", local, object});
     if (!r.ok()) return fail(r.status());
-    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", JsonEscape(object).c_str());
+    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", qs::Quote(object).c_str());
     else std::printf("stored %s\n", object.c_str());
   } else if (command == "retrieve") {
     auto r = call({"RETRIEVE", object, dest});
     if (!r.ok()) return fail(r.status());
-    if (json) std::printf("{\"ok\": true, \"key\": %s, \"output\": %s}\n", JsonEscape(object).c_str(), JsonEscape(dest).c_str());
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"output\": %s}\n", qs::Quote(object).c_str(), qs::Quote(dest).c_str());
     else std::printf("retrieved %s to %s\n", object.c_str(), dest.c_str());
   } else if (command == "check") {
     auto r = call({"CHECK", object});
@@ -343,12 +322,12 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
   } else if (command == "rebuild") {
     auto r = call({"REBUILD", object});
     if (!r.ok()) return fail(r.status());
-    if (json) std::printf("{\"ok\": true, \"key\": %s, \"rebuilt\": %lld}\n", JsonEscape(object).c_str(), static_cast<long long>(r->integer));
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"rebuilt\": %lld}\n", qs::Quote(object).c_str(), static_cast<long long>(r->integer));
     else std::printf("%s: %lld fragments rebuilt\n", object.c_str(), static_cast<long long>(r->integer));
   } else if (command == "delete") {
     auto r = call({"DELETE", object});
     if (!r.ok()) return fail(r.status());
-    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", JsonEscape(object).c_str());
+    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", qs::Quote(object).c_str());
     else std::printf("deleted %s\n", object.c_str());
   } else if (command == "list") {
     auto r = call({"LIST"});
@@ -378,7 +357,7 @@ int RunRemote(qs::ZdbClient& d, const std::string& command, const std::string& o
     if (st.ok() && st->elements.size() == 6 && st->elements[0].integer == 1) {
       const auto& e = st->elements;
       staging_json = "{\"jobs\": " + std::to_string(e[1].integer) + ", \"failing\": " + std::to_string(e[2].integer) +
-                     ", \"last_error\": " + JsonEscape(e[3].str) + ", \"data_dir_bytes\": " + std::to_string(e[4].integer) +
+                     ", \"last_error\": " + qs::Quote(e[3].str) + ", \"data_dir_bytes\": " + std::to_string(e[4].integer) +
                      ", \"max_data_dir_bytes\": " + std::to_string(e[5].integer) + "}";
       if (!json) {
         std::printf("staging: %lld jobs queued, %lld failing%s%s; data dir %s (limit %s)\n", static_cast<long long>(e[1].integer),
@@ -553,7 +532,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail(json, s);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     uint64_t size = std::filesystem::file_size(file);
-    if (json) std::printf("{\"ok\": true, \"key\": %s, \"size\": %llu, \"seconds\": %.3f}\n", JsonEscape(object).c_str(), static_cast<unsigned long long>(size), secs);
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"size\": %llu, \"seconds\": %.3f}\n", qs::Quote(object).c_str(), static_cast<unsigned long long>(size), secs);
     else std::printf("stored %s (%s) in %.2f s\n", object.c_str(), HumanBytes(size).c_str(), secs);
     return 0;
   }
@@ -561,7 +540,7 @@ int main(int argc, char** argv) {
     std::string dest = out.empty() ? file : out;
     qs::Status s = (*store)->Retrieve(object, dest, ProgressBar("retrieve"));
     if (!s.ok()) return Fail(json, s);
-    if (json) std::printf("{\"ok\": true, \"key\": %s, \"output\": %s}\n", JsonEscape(object).c_str(), JsonEscape(dest).c_str());
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"output\": %s}\n", qs::Quote(object).c_str(), qs::Quote(dest).c_str());
     else std::printf("retrieved %s to %s\n", object.c_str(), dest.c_str());
     return 0;
   }
@@ -573,14 +552,14 @@ int main(int argc, char** argv) {
   if (command == "rebuild") {
     auto r = (*store)->Rebuild(object);
     if (!r.ok()) return Fail(json, r.status());
-    if (json) std::printf("{\"ok\": true, \"key\": %s, \"rebuilt\": %zu}\n", JsonEscape(object).c_str(), *r);
+    if (json) std::printf("{\"ok\": true, \"key\": %s, \"rebuilt\": %zu}\n", qs::Quote(object).c_str(), *r);
     else std::printf("%s: %zu fragments rebuilt\n", object.c_str(), *r);
     return 0;
   }
   if (command == "delete") {
     qs::Status s = (*store)->Delete(object);
     if (!s.ok()) return Fail(json, s);
-    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", JsonEscape(object).c_str());
+    if (json) std::printf("{\"ok\": true, \"key\": %s}\n", qs::Quote(object).c_str());
     else std::printf("deleted %s\n", object.c_str());
     return 0;
   }
