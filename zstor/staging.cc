@@ -1,7 +1,6 @@
 #include "zstor/staging.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+
+#include "common/file_env.h"
 
 namespace zstor {
 
@@ -75,24 +76,13 @@ std::string Dirname(const std::string& p) {
   return s == std::string::npos ? "." : p.substr(0, s);
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + dir);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  return rc == 0 ? Status::OK() : Status::FromErrno(err, "fsync " + dir);
-}
-
 // Creates the restore marker durably (an empty file).
 Status PutMarker(const std::string& path) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno(errno, "create " + path);
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (rc != 0) return Status::FromErrno(err, "fsync " + path);
-  return SyncDir(Dirname(path));
+  qs::Env* env = qs::Env::Default();
+  auto f = env->OpenAppend(path);
+  if (!f.ok()) return f.status();
+  QS_RETURN_IF_ERROR((*f)->Sync());
+  return env->SyncDir(Dirname(path));
 }
 
 }  // namespace
@@ -271,7 +261,7 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
   if (index_root.empty() || data_root.empty()) return Status::InvalidArgument("namespaces-init: index and data roots needed");
   const std::string marker = index_root + "/" + kRestoreMarker;
   struct stat st;
-  bool resuming = stat(marker.c_str(), &st) == 0;
+  bool resuming = qs::Env::Default()->Exists(marker);
   if (resuming) {
     spdlog::warn("namespaces-init: an earlier restore did not finish; restoring again");
   } else {
@@ -312,7 +302,7 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
   }
   if (wanted.empty()) {
     spdlog::info("namespaces-init: nothing stored for this staging zdb; starting empty");
-    if (resuming && unlink(marker.c_str()) != 0) return Status::FromErrno(errno, "unlink " + marker);
+    if (resuming) QS_RETURN_IF_ERROR(qs::Env::Default()->Remove(marker));
     return Status::OK();
   }
   // The marker first: a restore that fails or is killed part way leaves it,
@@ -337,8 +327,8 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
       if (done % 50 == 0 || done == wanted.size()) spdlog::info("namespaces-init: {}/{} files restored", done, wanted.size());
     }
   }
-  if (unlink(marker.c_str()) != 0) return Status::FromErrno(errno, "unlink " + marker);
-  QS_RETURN_IF_ERROR(SyncDir(index_root));
+  QS_RETURN_IF_ERROR(qs::Env::Default()->Remove(marker));
+  QS_RETURN_IF_ERROR(qs::Env::Default()->SyncDir(index_root));
   spdlog::info("namespaces-init: done in {:.1f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return Status::OK();
 }
