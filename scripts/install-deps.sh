@@ -9,6 +9,7 @@ PACKAGES=(
   libspdlog-dev libtomlplusplus-dev prometheus-cpp-dev libgtest-dev
   redis-tools redis-server clang libclang-rt-14-dev fio procps psmisc prometheus
   libsystemd-dev dpkg-dev lintian help2man
+  strace iproute2 curl python3
 )
 
 missing=()

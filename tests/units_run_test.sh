@@ -16,7 +16,7 @@ set -euo pipefail
 root=$(cd "${1:?usage: units_run_test.sh ROOT}" && pwd)
 units=$root/lib/systemd/system
 for tool in unshare setpriv redis-cli strace mountpoint; do
-  command -v $tool >/dev/null || { echo "$tool not installed: units not run"; exit 0; }
+  command -v $tool >/dev/null || { echo "FAIL: $tool not installed (scripts/install-deps.sh installs it): units not run"; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "not root: units not run"; exit 0; }
 [ -c /dev/fuse ] || { echo "no /dev/fuse: units not run"; exit 0; }
