@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds with ASan + UBSan and
-# warnings as errors, runs every test (unit, integration, redis-cli), then
+# The test command: installs what is missing, builds with clang, ASan +
+# UBSan, the thread-safety analysis and warnings as errors, runs every test (unit, integration, redis-cli), then
 # runs the RESP parser fuzzer briefly. Exit status 0 only when all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,8 +8,12 @@ root=$(pwd)
 
 bash scripts/install-deps.sh
 
-echo "== build (ASan+UBSan, -Werror) in build-asan/"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DQSFS_SANITIZE=ON -DQSFS_WERROR=ON >/dev/null
+echo "== build (clang, ASan+UBSan, -Wthread-safety, -Werror) in build-asan/"
+# A build-asan/ configured with another compiler is made again.
+if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' build-asan/CMakeCache.txt; then
+  rm -rf build-asan
+fi
+CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DQSFS_SANITIZE=ON -DQSFS_WERROR=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
 test -x build-asan/bin/zdb || { echo "build failed"; exit 1; }
 
