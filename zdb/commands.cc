@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "common/coding.h"
+#include "common/hex.h"
 #include "common/resp_writer.h"
 #include "zdb/fence.h"
 #include "zdb/server.h"
@@ -37,25 +38,13 @@ std::string Sha1Hex(const std::string& in) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(in.data(), in.size(), md, &len, EVP_sha1(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 15]);
-  }
-  return out;
+  return qs::HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::string NewNonce() {
   unsigned char b[8];
   RAND_bytes(b, sizeof(b));
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char x : b) {
-    out.push_back(hex[x >> 4]);
-    out.push_back(hex[x & 15]);
-  }
-  return out;
+  return qs::HexEncode(std::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
 }
 
 bool ParseInt64(std::string_view s, int64_t* out) {

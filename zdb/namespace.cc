@@ -10,6 +10,7 @@
 
 #include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/hex.h"
 
 namespace zdb {
 
@@ -475,12 +476,7 @@ Status Namespace::Prove(std::string_view key, std::string_view nonce, std::strin
            reinterpret_cast<const unsigned char*>(value.data()), value.size(), md, &md_len) == nullptr) {
     return Status::IOError("HMAC failed");
   }
-  static const char* hex = "0123456789abcdef";
-  proof_hex->clear();
-  for (unsigned i = 0; i < md_len; ++i) {
-    proof_hex->push_back(hex[md[i] >> 4]);
-    proof_hex->push_back(hex[md[i] & 15]);
-  }
+  *proof_hex = qs::HexEncode(std::string_view(reinterpret_cast<const char*>(md), md_len));
   return Status::OK();
 }
 

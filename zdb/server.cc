@@ -12,6 +12,7 @@
 #include <ctime>
 #include <random>
 
+#include "common/hex.h"
 #include "common/logging.h"
 #include "common/listener.h"
 #include "common/metrics.h"
@@ -37,12 +38,10 @@ std::string JoinIds(const std::vector<uint32_t>& ids) {
 // A name for the log: control bytes as \xHH, so no name can forge a line.
 std::string Printable(std::string_view s) {
   std::string out;
-  static const char* hex = "0123456789abcdef";
   for (unsigned char ch : s) {
     if (ch < 0x20 || ch == 0x7f || ch == '\\') {
       out += "\\x";
-      out.push_back(hex[ch >> 4]);
-      out.push_back(hex[ch & 15]);
+      qs::AppendHexByte(&out, ch);
     } else {
       out.push_back(static_cast<char>(ch));
     }
