@@ -1,7 +1,8 @@
 // A namespace: its settings, its segment files (data + index, rotating
-// together) and its in-memory key index. Owned by the NamespaceRegistry;
-// used only from the server's loop thread, except that the file handles
-// handed out by DirtyFiles() may be synced from another thread.
+// together) and its in-memory key index. Owned by the Server (its map of
+// namespaces by name); used only from the server's loop thread, except that
+// the file handles handed out by DirtyFiles() may be synced from another
+// thread.
 #pragma once
 
 #include <cstdint>

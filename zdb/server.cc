@@ -68,10 +68,10 @@ Server::Server(Options opts, qs::Env* env)
 
 Server::~Server() {
   {
-    std::lock_guard<std::mutex> lock(sync_mu_);
+    qs::MutexLock lock(&sync_mu_);
     sync_stop_ = true;
   }
-  sync_cv_.notify_all();
+  sync_cv_.SignalAll();
   if (sync_thread_.joinable()) sync_thread_.join();
   for (int fd : listen_fds_) close(fd);
   for (auto& [id, c] : clients_)
@@ -503,12 +503,12 @@ void Server::EverySecond() {
       job.ns = name;
       job.files = ns->DirtyFiles(&job.generation);
       if (!job.files.empty()) {
-        std::lock_guard<std::mutex> lock(sync_mu_);
+        qs::MutexLock lock(&sync_mu_);
         sync_jobs_.push_back(std::move(job));
       }
     }
   }
-  sync_cv_.notify_one();
+  sync_cv_.Signal();
   UpdateGauges();
 }
 
@@ -517,12 +517,12 @@ void Server::StartSyncThread() {
 }
 
 void Server::SyncThreadMain() {
-  std::unique_lock<std::mutex> lock(sync_mu_);
+  qs::MutexLock lock(&sync_mu_);
   while (!sync_stop_) {
-    sync_cv_.wait(lock, [this] { return sync_stop_ || !sync_jobs_.empty(); });
+    while (!sync_stop_ && sync_jobs_.empty()) sync_cv_.Wait(&sync_mu_);
     std::vector<SyncJob> jobs;
     jobs.swap(sync_jobs_);
-    lock.unlock();
+    lock.Unlock();
     for (auto& job : jobs) {
       bool ok = true;
       for (auto& f : job.files) {
@@ -543,7 +543,7 @@ void Server::SyncThreadMain() {
         });
       }
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -13,12 +13,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,6 +27,7 @@
 #include "common/byte_buffer.h"
 #include "common/event_loop.h"
 #include "common/file_env.h"
+#include "common/mutex.h"
 #include "common/resp_parser.h"
 #include "zdb/hook_runner.h"
 #include "zdb/namespace.h"
@@ -219,15 +218,15 @@ class Server {
 
   // everysec sync thread.
   std::thread sync_thread_;
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool sync_stop_ = false;
+  qs::Mutex sync_mu_;
+  qs::CondVar sync_cv_;  // signalled when sync_jobs_ grows or sync_stop_ is set
+  bool sync_stop_ GUARDED_BY(sync_mu_) = false;
   struct SyncJob {
     std::string ns;
     uint64_t generation;
     std::vector<std::shared_ptr<qs::AppendFile>> files;
   };
-  std::vector<SyncJob> sync_jobs_;
+  std::vector<SyncJob> sync_jobs_ GUARDED_BY(sync_mu_);
 
   // Metrics.
   std::shared_ptr<prometheus::Registry> registry_;
