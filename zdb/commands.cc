@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <sys/time.h>
 
+#include <cassert>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -67,7 +68,11 @@ bool CheckRead(Client& c, Namespace* ns) {
   return true;
 }
 
+// Write access, in 0-db's order: the session's rights, frozen, locked.
+// Reached only by the handlers of commands the table flags kCmdWrite.
 bool CheckWriteAccess(Client& c, Namespace* ns) {
+  assert((c.command_flags & kCmdWrite) && "a handler that writes must be flagged kCmdWrite");
+  c.write_checked = true;
   if (!c.writable) {
     resp::AppendError(&c.out, "Namespace is in read-only mode");
     return false;
@@ -898,7 +903,7 @@ const std::unordered_map<std::string, CommandSpec>& CommandTable() {
         {"RELOAD", 2, kCmdAdmin, ReloadCommand, "Unexpected arguments"},
         {"FLUSH", 1, kCmdNamespace | kCmdWrite, FlushCommand, "Unexpected arguments"},
         {"FSYNC", 1, kCmdNamespace, FsyncCommand, "Unexpected arguments"},
-        {"FENCE", 2, kCmdNamespace, FenceCommand, "Unexpected arguments"},
+        {"FENCE", 2, kCmdNamespace | kCmdWrite, FenceCommand, "Unexpected arguments"},
         {"SET", -3, kCmdNamespace | kCmdWrite, SetCommand, "Unexpected arguments"},
         {"SETX", -3, kCmdNamespace | kCmdWrite, SetCommand, "Unexpected arguments"},
         {"GET", 2, kCmdNamespace, GetCommand, "Unexpected arguments"},

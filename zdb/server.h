@@ -70,6 +70,10 @@ struct Client {
   bool blocked = false;
   std::vector<std::string> blocked_argv;
   bool retried = false;  // the command runs again after a missing-data hook
+  // The running command's table flags, and whether it passed the write
+  // check (CheckWriteAccess); set by Server::Dispatch.
+  uint32_t command_flags = 0;
+  bool write_checked = false;
   // WAIT state.
   std::string wait_command;  // upper case, "*" for any
   int64_t wait_deadline_ms = 0;
@@ -86,7 +90,8 @@ using CommandHandler = void (*)(Server& srv, Client& c, const Args& argv);
 enum CommandFlags : uint32_t {
   kCmdAdmin = 1,       // needs an admin session
   kCmdNamespace = 2,   // acts on the client's namespace (checked to still exist)
-  kCmdWrite = 4,       // modifies the namespace
+  kCmdWrite = 4,       // modifies the namespace (data or descriptor): refused when it is
+                       // read-only; only these handlers may pass the write check
 };
 
 struct CommandSpec {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -248,8 +249,13 @@ void Server::Dispatch(Client& c, const Args& argv) {
     ++stats.failed;
     return;
   }
+  c.command_flags = spec.flags;
+  c.write_checked = false;
   spec.handler(*this, c, argv);
-  if (c.out.size() > out_before && c.out[out_before] == '-') {
+  bool failed = c.out.size() > out_before && c.out[out_before] == '-';
+  // A command flagged kCmdWrite succeeds only past the write check.
+  assert(!(spec.flags & kCmdWrite) || failed || c.blocked || c.write_checked);
+  if (failed) {
     ++stats.failed;
     auto e = err_counters_.find(spec.name);
     if (e != err_counters_.end()) e->second->Increment();
