@@ -115,13 +115,15 @@ constexpr size_t kReaderKeep = size_t{4} << 20;
 constexpr size_t kMaxReplyLine = size_t{64} << 10;
 
 
-bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a)) ==
-                                 std::tolower(static_cast<unsigned char>(b));
-                        });
-  return it != haystack.end();
+// A Redis server's error: its leading upper-case code word (NOAUTH, LOADING,
+// ...) says what happened. Anything else is IOError.
+Status::Code RedisErrorCode(std::string_view message) {
+  std::string_view word = message.substr(0, message.find(' '));
+  if (word == "NOAUTH" || word == "WRONGPASS" || word == "NOPERM" || word == "READONLY")
+    return Status::Code::kPermissionDenied;
+  if (word == "LOADING" || word == "BUSY" || word == "TRYAGAIN" || word == "MASTERDOWN") return Status::Code::kBusy;
+  if (word == "WRONGTYPE") return Status::Code::kInvalidArgument;
+  return Status::Code::kIOError;
 }
 
 // Blocks SIGPIPE for the calling thread while hiredis writes, and swallows
@@ -255,24 +257,21 @@ std::string Reply::DebugString() const {
 
 Status StatusFromServerError(std::string_view message) {
   std::string msg = "server error: " + std::string(message);
-  if (ContainsNoCase(message, "not found") || ContainsNoCase(message, "no such")) {
-    return Status::NotFound(msg);
-  }
-  if (ContainsNoCase(message, "no space")) return Status::NoSpace(msg);
-  if (ContainsNoCase(message, "denied") || ContainsNoCase(message, "noauth") ||
-      ContainsNoCase(message, "read-only") || ContainsNoCase(message, "readonly") ||
-      ContainsNoCase(message, "password") || ContainsNoCase(message, "permission") ||
-      ContainsNoCase(message, "not allowed")) {
-    return Status::PermissionDenied(msg);
-  }
-  if (ContainsNoCase(message, "busy") || ContainsNoCase(message, "loading") ||
-      ContainsNoCase(message, "try again")) {
-    return Status::Busy(msg);
-  }
-  if (ContainsNoCase(message, "invalid") || ContainsNoCase(message, "unknown command") ||
-      ContainsNoCase(message, "wrong number") || ContainsNoCase(message, "syntax") ||
-      ContainsNoCase(message, "too large") || ContainsNoCase(message, "wrongtype")) {
-    return Status::InvalidArgument(msg);
+  ZdbError e = ParseZdbError(message);
+  Status::Code code = e != ZdbError::kUnknown ? ZdbErrorInfo(e).status : RedisErrorCode(message);
+  switch (code) {
+    case Status::Code::kNotFound: return Status::NotFound(msg);
+    case Status::Code::kCorruption: return Status::Corruption(msg);
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
+    case Status::Code::kNoSpace: return Status::NoSpace(msg);
+    case Status::Code::kPermissionDenied: return Status::PermissionDenied(msg);
+    case Status::Code::kUnavailable: return Status::Unavailable(msg);
+    case Status::Code::kAlreadyExists: return Status::AlreadyExists(msg);
+    case Status::Code::kBusy: return Status::Busy(msg);
+    case Status::Code::kLimitExceeded: return Status::LimitExceeded(msg);
+    case Status::Code::kNotSupported: return Status::NotSupported(msg);
+    case Status::Code::kOk:
+    case Status::Code::kIOError: break;
   }
   return Status::IOError(msg);
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/zdb_errors.h"
 
 struct redisContext;
 
@@ -76,10 +77,13 @@ struct Reply {
   std::string DebugString() const;  // e.g. "[1, \"ab\", (nil), -ERR x]"
 };
 
-// Maps a server error text to a Status: "... not found" -> NotFound,
-// "No space ..." -> NoSpace, "denied"/"NOAUTH"/"read-only"/"password" ->
-// PermissionDenied, "busy"/"LOADING" -> Busy, "invalid"/"unknown command"/
-// "wrong number"/"syntax"/"too large" -> InvalidArgument, else IOError.
+// Maps a server error text to a Status by its code: a zdb reply by zdb's
+// error table (common/zdb_errors.h: "Key not found" -> NotFound, the
+// checksum mismatch -> Corruption, "Fenced: ..." -> PermissionDenied, ...),
+// a Redis error by its code word (NOAUTH/WRONGPASS/NOPERM/READONLY ->
+// PermissionDenied, LOADING/BUSY/TRYAGAIN/MASTERDOWN -> Busy, WRONGTYPE ->
+// InvalidArgument); anything else is IOError. To tell zdb errors apart
+// (end of a scan, a fence), compare ParseZdbError(reply) with a ZdbError.
 Status StatusFromServerError(std::string_view message);
 
 class ZdbClient {

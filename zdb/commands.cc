@@ -62,7 +62,7 @@ bool ParseInt64(std::string_view s, int64_t* out) {
 // Read access: a frozen namespace refuses reads and writes.
 bool CheckRead(Client& c, Namespace* ns) {
   if (ns->settings().frozen) {
-    resp::AppendError(&c.out, "Namespace is temporarily frozen (read-write disabled)");
+    AppendZdbError(&c.out, E::kFrozen);
     return false;
   }
   return true;
@@ -74,15 +74,15 @@ bool CheckWriteAccess(Client& c, Namespace* ns) {
   assert((c.command_flags & kCmdWrite) && "a handler that writes must be flagged kCmdWrite");
   c.write_checked = true;
   if (!c.writable) {
-    resp::AppendError(&c.out, "Namespace is in read-only mode");
+    AppendZdbError(&c.out, E::kReadOnlySession);
     return false;
   }
   if (ns->settings().frozen) {
-    resp::AppendError(&c.out, "Namespace is temporarily frozen (read-write disabled)");
+    AppendZdbError(&c.out, E::kFrozen);
     return false;
   }
   if (ns->settings().locked) {
-    resp::AppendError(&c.out, "Namespace is temporarily locked (read-only)");
+    AppendZdbError(&c.out, E::kLocked);
     return false;
   }
   return true;
@@ -96,14 +96,14 @@ bool ReplyStorageError(Server& srv, Client& c, const Args& argv, Namespace* ns, 
                        uint32_t missing_segment) {
   if (s.code() == Status::Code::kUnavailable && missing_segment != kNoSegment) {
     if (srv.FetchMissingSegment(c, argv, ns, missing_segment)) return true;
-    resp::AppendError(&c.out, "Internal Error (data segment " + std::to_string(missing_segment) + " is missing)");
+    AppendZdbError(&c.out, E::kSegmentMissing, std::to_string(missing_segment));
     return false;
   }
   if (s.IsCorruption()) {
-    resp::AppendError(&c.out, "Internal Error (checksum mismatch: data is corrupted)");
+    AppendZdbError(&c.out, E::kChecksumMismatch);
     return false;
   }
-  resp::AppendError(&c.out, "Internal Error (" + s.message() + ")");
+  AppendZdbError(&c.out, E::kInternalErrorWhy, s.message());
   return false;
 }
 
@@ -139,14 +139,14 @@ void ClientCommand(Server&, Client& c, const Args& argv) {
   if (sub == "SETNAME" || sub == "SETINFO" || sub == "NO-EVICT" || sub == "REPLY") resp::AppendOk(&c.out);
   else if (sub == "ID") resp::AppendInteger(&c.out, static_cast<int64_t>(c.id));
   else if (sub == "GETNAME") resp::AppendNil(&c.out);
-  else resp::AppendError(&c.out, "Unknown CLIENT subcommand");
+  else AppendZdbError(&c.out, E::kUnknownClientSubcommand);
 }
 
 void StopCommand(Server& srv, Client& c, const Args&) {
   // Without an admin password every client is admin; none of them may stop
   // the server then (0-db refuses STOP in release builds).
   if (srv.options().admin.empty()) {
-    resp::AppendError(&c.out, "Unauthorized");
+    AppendZdbError(&c.out, E::kUnauthorized);
     return;
   }
   resp::AppendSimple(&c.out, "Stopping");
@@ -156,26 +156,26 @@ void StopCommand(Server& srv, Client& c, const Args&) {
 void AuthCommand(Server& srv, Client& c, const Args& argv) {
   const std::string& admin = srv.options().admin;
   if (admin.empty()) {
-    resp::AppendError(&c.out, "Authentication disabled");
+    AppendZdbError(&c.out, E::kAuthenticationDisabled);
     return;
   }
   if (argv.size() == 2) {
     if (argv[1].size() > 128) {
-      resp::AppendError(&c.out, "Password too long");
+      AppendZdbError(&c.out, E::kPasswordTooLong);
     } else if (argv[1] == admin) {
       c.admin = true;  // namespace rights unchanged: they come from SELECT (0-db)
       resp::AppendOk(&c.out);
     } else {
-      resp::AppendError(&c.out, "Access denied");
+      AppendZdbError(&c.out, E::kAccessDenied);
     }
     return;
   }
   if (argv.size() != 3) {
-    resp::AppendError(&c.out, "Unexpected arguments");
+    AppendZdbError(&c.out, E::kUnexpectedArguments);
     return;
   }
   if (!IEquals(argv[1], "SECURE")) {
-    resp::AppendError(&c.out, "Only SECURE extra method supported");
+    AppendZdbError(&c.out, E::kOnlySecure);
     return;
   }
   if (IEquals(argv[2], "CHALLENGE")) {
@@ -184,11 +184,11 @@ void AuthCommand(Server& srv, Client& c, const Args& argv) {
     return;
   }
   if (c.nonce.empty()) {
-    resp::AppendError(&c.out, "No CHALLENGE requested, secure authentication not available");
+    AppendZdbError(&c.out, E::kNoChallenge);
     return;
   }
   if (argv[2].size() != 40) {
-    resp::AppendError(&c.out, "Invalid hash length");
+    AppendZdbError(&c.out, E::kInvalidHashLength);
     return;
   }
   std::string expect = Sha1Hex(c.nonce + ":" + admin);
@@ -197,23 +197,23 @@ void AuthCommand(Server& srv, Client& c, const Args& argv) {
     c.admin = true;
     resp::AppendOk(&c.out);
   } else {
-    resp::AppendError(&c.out, "Access denied");
+    AppendZdbError(&c.out, E::kAccessDenied);
   }
 }
 
 void WaitCommand(Server& srv, Client& c, const Args& argv) {
   if (argv.size() > 3) {
-    resp::AppendError(&c.out, "Invalid arguments");
+    AppendZdbError(&c.out, E::kInvalidArguments);
     return;
   }
   std::string cmd = ToUpper(argv[1]);
   if (cmd != "*" && CommandTable().count(cmd) == 0) {
-    resp::AppendError(&c.out, "Unknown command to watch");
+    AppendZdbError(&c.out, E::kUnknownCommandToWatch);
     return;
   }
   int64_t timeout = 5000;
   if (argv.size() == 3 && (!ParseInt64(argv[2], &timeout) || timeout < 100 || timeout > 1800000)) {
-    resp::AppendError(&c.out, "Invalid timeout");
+    AppendZdbError(&c.out, E::kInvalidTimeout);
     return;
   }
   srv.AddWaiter(c, cmd, timeout);
@@ -224,12 +224,12 @@ void WaitCommand(Server& srv, Client& c, const Args& argv) {
 void SelectCommand(Server& srv, Client& c, const Args& argv) {
   std::string name = Str(argv[1]);
   if (name.size() > 128) {
-    resp::AppendError(&c.out, "Namespace too long");
+    AppendZdbError(&c.out, E::kNamespaceTooLong);
     return;
   }
   Namespace* ns = srv.FindNamespace(name);
   if (ns == nullptr) {
-    resp::AppendError(&c.out, "Namespace not found");
+    AppendZdbError(&c.out, E::kNamespaceNotFound);
     return;
   }
   // Like 0-db, the password is checked for every session, admin or not.
@@ -238,39 +238,39 @@ void SelectCommand(Server& srv, Client& c, const Args& argv) {
   if (!s.password.empty()) {
     if (argv.size() == 2) {
       if (!s.is_public) {
-        resp::AppendError(&c.out, "Namespace protected and private");
+        AppendZdbError(&c.out, E::kNamespaceProtected);
         return;
       }
       writable = false;
     } else if (argv.size() > 4) {
-      resp::AppendError(&c.out, "Too many arguments");
+      AppendZdbError(&c.out, E::kTooManyArguments);
       return;
     } else if (argv.size() == 3) {
       if (argv[2].size() > 255) {
-        resp::AppendError(&c.out, "Password too long");
+        AppendZdbError(&c.out, E::kPasswordTooLong);
         return;
       }
       if (argv[2] != s.password) {
-        resp::AppendError(&c.out, "Access denied");
+        AppendZdbError(&c.out, E::kAccessDenied);
         return;
       }
     } else {
       if (!IEquals(argv[2], "SECURE")) {
-        resp::AppendError(&c.out, "Only SECURE extra method supported");
+        AppendZdbError(&c.out, E::kOnlySecure);
         return;
       }
       if (c.nonce.empty()) {
-        resp::AppendError(&c.out, "No CHALLENGE requested, secure authentication not available");
+        AppendZdbError(&c.out, E::kNoChallenge);
         return;
       }
       if (argv[3].size() != 40) {
-        resp::AppendError(&c.out, "Invalid hash length");
+        AppendZdbError(&c.out, E::kInvalidHashLength);
         return;
       }
       std::string expect = Sha1Hex(c.nonce + ":" + s.password);
       c.nonce.clear();  // unlike 0-db, a challenge answers once only
       if (ToUpper(argv[3]) != ToUpper(expect)) {
-        resp::AppendError(&c.out, "Access denied");
+        AppendZdbError(&c.out, E::kAccessDenied);
         return;
       }
     }
@@ -286,7 +286,7 @@ void DbsizeCommand(Server& srv, Client& c, const Args&) {
 
 bool CheckNsName(Client& c, std::string_view name) {
   if (name.size() > 128) {
-    resp::AppendError(&c.out, "Namespace too long");
+    AppendZdbError(&c.out, E::kNamespaceTooLong);
     return false;
   }
   return true;
@@ -296,16 +296,16 @@ void NsnewCommand(Server& srv, Client& c, const Args& argv) {
   std::string name = Str(argv[1]);
   if (!CheckNsName(c, name)) return;
   if (!NamespaceNameAllowed(name) || name == "default") {
-    resp::AppendError(&c.out, "This name is not allowed");
+    AppendZdbError(&c.out, E::kNameNotAllowed);
     return;
   }
   if (srv.FindNamespace(name) != nullptr) {
-    resp::AppendError(&c.out, "This namespace is not available");
+    AppendZdbError(&c.out, E::kNamespaceTaken);
     return;
   }
   auto r = srv.CreateNamespace(name);
   if (!r.ok()) {
-    resp::AppendError(&c.out, "Could not create namespace");
+    AppendZdbError(&c.out, E::kCouldNotCreateNamespace);
     return;
   }
   srv.NotifyNamespaceEvent("namespace-created", name);
@@ -316,19 +316,19 @@ void NsdelCommand(Server& srv, Client& c, const Args& argv) {
   std::string name = Str(argv[1]);
   if (!CheckNsName(c, name)) return;
   if (name == "default") {
-    resp::AppendError(&c.out, "Cannot remove default namespace");
+    AppendZdbError(&c.out, E::kCannotRemoveDefault);
     return;
   }
   if (srv.FindNamespace(name) == nullptr) {
-    resp::AppendError(&c.out, "This namespace doesn't exists");
+    AppendZdbError(&c.out, E::kNamespaceDoesNotExist);
     return;
   }
   if (c.ns_name == name) {
-    resp::AppendError(&c.out, "Cannot remove namespace you're currently using.");
+    AppendZdbError(&c.out, E::kCannotRemoveCurrent);
     return;
   }
   if (!srv.DeleteNamespace(name).ok()) {
-    resp::AppendError(&c.out, "Could not delete this namespace");
+    AppendZdbError(&c.out, E::kCouldNotDeleteNamespace);
     return;
   }
   srv.NotifyNamespaceEvent("namespace-deleted", name);
@@ -346,7 +346,7 @@ void NsinfoCommand(Server& srv, Client& c, const Args& argv) {
   if (!CheckNsName(c, name)) return;
   Namespace* ns = srv.FindNamespace(name);
   if (ns == nullptr) {
-    resp::AppendError(&c.out, "Namespace not found");
+    AppendZdbError(&c.out, E::kNamespaceNotFound);
     return;
   }
   const NamespaceSettings& s = ns->settings();
@@ -405,16 +405,16 @@ void NssetCommand(Server& srv, Client& c, const Args& argv) {
   std::string prop = Str(argv[2]);
   std::string value = Str(argv[3]);
   if (value.size() > 63 && prop != "password") {
-    resp::AppendError(&c.out, "Invalid value");
+    AppendZdbError(&c.out, E::kInvalidValue);
     return;
   }
   if (value.size() > 255) {
-    resp::AppendError(&c.out, "Invalid value");
+    AppendZdbError(&c.out, E::kInvalidValue);
     return;
   }
   Namespace* ns = srv.FindNamespace(name);
   if (ns == nullptr) {
-    resp::AppendError(&c.out, "Namespace not found");
+    AppendZdbError(&c.out, E::kNamespaceNotFound);
     return;
   }
   NamespaceSettings s = ns->settings();
@@ -422,7 +422,7 @@ void NssetCommand(Server& srv, Client& c, const Args& argv) {
   if (prop == "maxsize") {
     int64_t v;
     if (!ParseInt64(value, &v) || v < 0) {
-      resp::AppendError(&c.out, "Invalid value");
+      AppendZdbError(&c.out, E::kInvalidValue);
       return;
     }
     s.maxsize = static_cast<uint64_t>(v);
@@ -438,31 +438,31 @@ void NssetCommand(Server& srv, Client& c, const Args& argv) {
     s.frozen = on;
   } else if (prop == "mode") {
     if (srv.options().mode) {
-      resp::AppendError(&c.out, "This server instance is configured to use a single runtime mode");
+      AppendZdbError(&c.out, E::kSingleRuntimeMode);
       return;
     }
     if (value == "user") s.mode = Mode::kUser;
     else if (value == "seq") s.mode = Mode::kSeq;
     else {
-      resp::AppendError(&c.out, "Invalid property value (expected: user, seq)");
+      AppendZdbError(&c.out, E::kInvalidModeValue);
       return;
     }
     if (s.mode != ns->settings().mode && ns->ever_written()) {
-      resp::AppendError(&c.out, "Cannot change mode of used namespace");
+      AppendZdbError(&c.out, E::kCannotChangeMode);
       return;
     }
   } else {
-    resp::AppendError(&c.out, "Invalid property");
+    AppendZdbError(&c.out, E::kInvalidProperty);
     return;
   }
   if (name == "default" && prop != "mode" && prop != "lock" && prop != "freeze") {
-    resp::AppendError(&c.out, "Cannot update default namespace");
+    AppendZdbError(&c.out, E::kCannotUpdateDefault);
     return;
   }
   bool password_changed = s.password != ns->settings().password;
   Status st = ns->UpdateSettings(s);
   if (!st.ok()) {
-    resp::AppendError(&c.out, "Internal Error (" + st.message() + ")");
+    AppendZdbError(&c.out, E::kInternalErrorWhy, st.message());
     return;
   }
   if (password_changed) srv.PasswordChanged(name);
@@ -472,7 +472,7 @@ void NssetCommand(Server& srv, Client& c, const Args& argv) {
 
 void NsjumpCommand(Server& srv, Client& c, const Args&) {
   Status s = srv.CurrentNamespace(c)->Jump();
-  if (!s.ok()) resp::AppendError(&c.out, "Internal Error (" + s.message() + ")");
+  if (!s.ok()) AppendZdbError(&c.out, E::kInternalErrorWhy, s.message());
   else resp::AppendOk(&c.out);
 }
 
@@ -481,12 +481,12 @@ void ReloadCommand(Server& srv, Client& c, const Args& argv) {
   if (!CheckNsName(c, name)) return;
   Namespace* ns = srv.FindNamespace(name);
   if (ns == nullptr) {
-    resp::AppendError(&c.out, "Namespace not found");
+    AppendZdbError(&c.out, E::kNamespaceNotFound);
     return;
   }
   Status s = ns->Reload();
   if (!s.ok()) {
-    resp::AppendError(&c.out, "Internal Error (" + s.message() + ")");
+    AppendZdbError(&c.out, E::kInternalErrorWhy, s.message());
     return;
   }
   srv.NotifyNamespaceEvent("namespace-reloaded", name);
@@ -498,13 +498,13 @@ void FlushCommand(Server& srv, Client& c, const Args&) {
   const NamespaceSettings& s = ns->settings();
   // Admins may flush any namespace; others only a private one they unlocked.
   if (!c.admin && (s.is_public || s.password.empty())) {
-    resp::AppendError(&c.out, "Flushing public namespace denied");
+    AppendZdbError(&c.out, E::kFlushDenied);
     return;
   }
   if (!CheckWrite(c, ns)) return;
   Status st = ns->Flush();
   if (!st.ok()) {
-    resp::AppendError(&c.out, "Internal Server Error");
+    AppendZdbError(&c.out, E::kInternalServerError);
     return;
   }
   resp::AppendOk(&c.out);
@@ -524,17 +524,17 @@ void FenceCommand(Server& srv, Client& c, const Args& argv) {
 // Replies with an error and returns false when it is refused.
 bool TimestampArg(Client& c, const Args& argv, size_t index, uint64_t* timestamp) {
   if (argv.size() > index + 1) {
-    resp::AppendError(&c.out, "Unexpected arguments");
+    AppendZdbError(&c.out, E::kUnexpectedArguments);
     return false;
   }
   if (argv.size() == index + 1) {
     int64_t ts;
     if (!c.admin) {
-      resp::AppendError(&c.out, "Permission denied");
+      AppendZdbError(&c.out, E::kPermissionDenied);
       return false;
     }
     if (!ParseInt64(argv[index], &ts) || ts < 0) {
-      resp::AppendError(&c.out, "Invalid timestamp");
+      AppendZdbError(&c.out, E::kInvalidTimestamp);
       return false;
     }
     *timestamp = static_cast<uint64_t>(ts);
@@ -546,7 +546,7 @@ void SetCommand(Server& srv, Client& c, const Args& argv) {
   uint64_t timestamp = 0;
   if (!TimestampArg(c, argv, 3, &timestamp)) return;
   if (argv[1].size() > kMaxKeySize) {
-    resp::AppendError(&c.out, "Key too large");
+    AppendZdbError(&c.out, E::kKeyTooLarge);
     return;
   }
   Namespace* ns = srv.CurrentNamespace(c);
@@ -557,18 +557,18 @@ void SetCommand(Server& srv, Client& c, const Args& argv) {
   if (!s.ok()) {
     switch (s.code()) {
       case Status::Code::kLimitExceeded:
-        resp::AppendError(&c.out, "No space left on this namespace");
+        AppendZdbError(&c.out, E::kNamespaceFull);
         break;
       case Status::Code::kNotFound:
       case Status::Code::kInvalidArgument:
       case Status::Code::kPermissionDenied:
-        resp::AppendError(&c.out, s.message());
+        resp::AppendError(&c.out, s.message());  // a table text (namespace.cc)
         break;
       case Status::Code::kNoSpace:
-        resp::AppendError(&c.out, "Cannot write data right now (no space left on device)");
+        AppendZdbError(&c.out, E::kDiskFull);
         break;
       default:
-        resp::AppendError(&c.out, "Cannot write data right now (" + s.message() + ")");
+        AppendZdbError(&c.out, E::kCannotWrite, s.message());
     }
     return;
   }
@@ -578,11 +578,11 @@ void SetCommand(Server& srv, Client& c, const Args& argv) {
 
 void GetCommand(Server& srv, Client& c, const Args& argv) {
   if (argv[1].empty()) {
-    resp::AppendError(&c.out, "Invalid argument");
+    AppendZdbError(&c.out, E::kInvalidArgument);
     return;
   }
   if (argv[1].size() > kMaxKeySize) {
-    resp::AppendError(&c.out, "Invalid key");
+    AppendZdbError(&c.out, E::kInvalidKey);
     return;
   }
   Namespace* ns = srv.CurrentNamespace(c);
@@ -599,7 +599,7 @@ void MgetCommand(Server& srv, Client& c, const Args& argv) {
   Namespace* ns = srv.CurrentNamespace(c);
   for (size_t i = 1; i < argv.size(); ++i) {
     if (argv[i].size() > kMaxKeySize) {
-      resp::AppendError(&c.out, "Invalid key");
+      AppendZdbError(&c.out, E::kInvalidKey);
       return;
     }
   }
@@ -613,13 +613,13 @@ void MgetCommand(Server& srv, Client& c, const Args& argv) {
     uint32_t missing = kNoSegment;
     Status s = ns->GetView(argv[i], &value, &missing);
     if (s.ok() && body.size() + value.size() > max_reply) {
-      resp::AppendError(&c.out, "Reply too large");
+      AppendZdbError(&c.out, E::kReplyTooLarge);
       return;
     }
     if (s.ok()) resp::AppendBulk(&body, value);
     else if (s.IsNotFound()) resp::AppendNil(&body);
     else if (missing != kNoSegment && srv.FetchMissingSegment(c, argv, ns, missing)) return;  // re-runs whole
-    else resp::AppendError(&body, s.IsCorruption() ? "Internal Error (checksum mismatch: data is corrupted)" : "Internal Error");
+    else AppendZdbError(&body, s.IsCorruption() ? E::kChecksumMismatch : E::kInternalError);
   }
   resp::AppendArrayHeader(&c.out, static_cast<int64_t>(argv.size() - 1));
   c.out += body;
@@ -627,11 +627,11 @@ void MgetCommand(Server& srv, Client& c, const Args& argv) {
 
 bool KeyArg(Client& c, std::string_view key) {
   if (key.empty()) {
-    resp::AppendError(&c.out, "Invalid argument");
+    AppendZdbError(&c.out, E::kInvalidArgument);
     return false;
   }
   if (key.size() > kMaxKeySize) {
-    resp::AppendError(&c.out, "Invalid key");
+    AppendZdbError(&c.out, E::kInvalidKey);
     return false;
   }
   return true;
@@ -645,9 +645,9 @@ void DelCommand(Server& srv, Client& c, const Args& argv) {
   if (!CheckWrite(c, ns)) return;
   Status s = ns->Del(argv[1], timestamp);
   if (s.ok()) resp::AppendOk(&c.out);
-  else if (s.IsNotFound()) resp::AppendError(&c.out, "Key not found");
-  else if (s.code() == Status::Code::kPermissionDenied) resp::AppendError(&c.out, s.message());
-  else resp::AppendError(&c.out, "Cannot delete key (" + s.message() + ")");
+  else if (s.IsNotFound()) AppendZdbError(&c.out, E::kKeyNotFound);
+  else if (s.code() == Status::Code::kPermissionDenied) resp::AppendError(&c.out, s.message());  // worm (table text)
+  else AppendZdbError(&c.out, E::kCannotDelete, s.message());
 }
 
 void ExistsCommand(Server& srv, Client& c, const Args& argv) {
@@ -695,11 +695,11 @@ void ScanImpl(Server& srv, Client& c, const Args& argv, bool reverse) {
   std::string next;
   Status s = ns->Scan(cursor, reverse, kScanBatch, &items, &next);
   if (s.IsNotFound()) {
-    resp::AppendError(&c.out, "No more data");
+    AppendZdbError(&c.out, E::kNoMoreData);
     return;
   }
   if (!s.ok()) {
-    resp::AppendError(&c.out, s.code() == Status::Code::kInvalidArgument ? "Invalid key format" : "Internal Error");
+    AppendZdbError(&c.out, s.code() == Status::Code::kInvalidArgument ? E::kInvalidKeyFormat : E::kInternalError);
     return;
   }
   resp::AppendArrayHeader(&c.out, 2);
@@ -720,35 +720,35 @@ void KeycurCommand(Server& srv, Client& c, const Args& argv) {
   if (!KeyArg(c, argv[1])) return;
   std::string cursor;
   Status s = srv.CurrentNamespace(c)->KeyCursor(argv[1], &cursor);
-  if (s.IsNotFound()) resp::AppendError(&c.out, "Key not found");
-  else if (!s.ok()) resp::AppendError(&c.out, "Internal Error");
+  if (s.IsNotFound()) AppendZdbError(&c.out, E::kKeyNotFound);
+  else if (!s.ok()) AppendZdbError(&c.out, E::kInternalError);
   else resp::AppendBulk(&c.out, cursor);
 }
 
 void HistoryCommand(Server& srv, Client& c, const Args& argv) {
   if (argv.size() > 3) {
-    resp::AppendError(&c.out, "Invalid arguments");
+    AppendZdbError(&c.out, E::kInvalidArguments);
     return;
   }
   Namespace* ns = srv.CurrentNamespace(c);
   if (!CheckRead(c, ns)) return;
   std::string_view cursor = argv.size() == 3 ? argv[2] : std::string_view();
   if (argv.size() == 3 && cursor.empty()) {
-    resp::AppendError(&c.out, "No more history");
+    AppendZdbError(&c.out, E::kNoMoreHistory);
     return;
   }
   HistoryItem item;
   Status s = ns->History(argv[1], cursor, &item);
   if (s.IsNotFound()) {
-    resp::AppendError(&c.out, "Key not found");
+    AppendZdbError(&c.out, E::kKeyNotFound);
     return;
   }
   if (s.code() == Status::Code::kInvalidArgument) {
-    resp::AppendError(&c.out, s.message());
+    resp::AppendError(&c.out, s.message());  // a table text (namespace.cc)
     return;
   }
   if (!s.ok()) {
-    resp::AppendError(&c.out, "Internal Error");
+    AppendZdbError(&c.out, E::kInternalError);
     return;
   }
   resp::AppendArrayHeader(&c.out, 3);
@@ -788,12 +788,12 @@ void HooksCommand(Server& srv, Client& c, const Args&) {
 
 void IndexCommand(Server& srv, Client& c, const Args& argv) {
   if (!IEquals(argv[1], "DIRTY")) {
-    resp::AppendError(&c.out, "Unknown INDEX subcommand");
+    AppendZdbError(&c.out, E::kUnknownIndexSubcommand);
     return;
   }
   Namespace* ns = srv.CurrentNamespace(c);
   if (ns == nullptr) {
-    resp::AppendError(&c.out, "Your active namespace is not available anymore (probably removed).");
+    AppendZdbError(&c.out, E::kNamespaceGone);
     return;
   }
   if (argv.size() == 2) {
@@ -804,24 +804,24 @@ void IndexCommand(Server& srv, Client& c, const Args& argv) {
     ns->ResetDirtyIndex();
     resp::AppendOk(&c.out);
   } else {
-    resp::AppendError(&c.out, "Unknown INDEX DIRTY subcommand");
+    AppendZdbError(&c.out, E::kUnknownIndexDirtySubcommand);
   }
 }
 
 void DataCommand(Server& srv, Client& c, const Args& argv) {
   if (!IEquals(argv[1], "RAW") || argv.size() != 4) {
-    resp::AppendError(&c.out, "Unknown DATA subcommand");
+    AppendZdbError(&c.out, E::kUnknownDataSubcommand);
     return;
   }
   int64_t id, offset;
   if (!ParseInt64(argv[2], &id) || !ParseInt64(argv[3], &offset) || id < 0 || offset < 0 || id >= kNoSegment) {
-    resp::AppendError(&c.out, "Invalid arguments");
+    AppendZdbError(&c.out, E::kInvalidArguments);
     return;
   }
   Namespace* ns = srv.CurrentNamespace(c);
   auto f = srv.env()->OpenRead(ns->DataPath(static_cast<uint32_t>(id)));
   if (!f.ok()) {
-    resp::AppendError(&c.out, "Data file not available");
+    AppendZdbError(&c.out, E::kDataFileNotAvailable);
     return;
   }
   char hdr[kDataEntryHeaderSize];
@@ -830,13 +830,13 @@ void DataCommand(Server& srv, Client& c, const Args& argv) {
   size_t total = 0;
   if (!(*f)->Read(static_cast<uint64_t>(offset), sizeof(hdr), hdr, &got).ok() || got.size() != sizeof(hdr) ||
       !DecodeDataHeader(got, &e, &total).ok() || total > (16u << 20)) {
-    resp::AppendError(&c.out, "Invalid offset");
+    AppendZdbError(&c.out, E::kInvalidOffset);
     return;
   }
   std::string buf(total, '\0');
   if (!(*f)->Read(static_cast<uint64_t>(offset), total, buf.data(), &got).ok() || got.size() != total ||
       !DecodeDataEntry(got, &e).ok()) {
-    resp::AppendError(&c.out, "Internal Error (checksum mismatch: data is corrupted)");
+    AppendZdbError(&c.out, E::kChecksumMismatch);
     return;
   }
   resp::AppendArrayHeader(&c.out, 6);
@@ -883,45 +883,45 @@ const std::unordered_map<std::string, CommandSpec>& CommandTable() {
   static const std::unordered_map<std::string, CommandSpec> table = [] {
     const CommandSpec specs[] = {
         // name       arity flags                            handler          arity error
-        {"PING", -1, 0, PingCommand, "Unexpected arguments"},
-        {"TIME", 1, 0, TimeCommand, "Unexpected arguments"},
-        {"INFO", -1, 0, InfoCommand, "Unexpected arguments"},
-        {"QUIT", 1, 0, QuitCommand, "Unexpected arguments"},
-        {"COMMAND", -1, 0, CommandCommand, "Unexpected arguments"},
-        {"CLIENT", -2, 0, ClientCommand, "Unexpected arguments"},
-        {"STOP", 1, kCmdAdmin, StopCommand, "Unexpected arguments"},
-        {"AUTH", -2, 0, AuthCommand, "Unexpected arguments"},
-        {"WAIT", -2, kCmdNamespace, WaitCommand, "Invalid arguments"},
-        {"SELECT", -2, 0, SelectCommand, "Invalid argument"},
-        {"DBSIZE", 1, kCmdNamespace, DbsizeCommand, "Unexpected arguments"},
-        {"NSNEW", 2, kCmdAdmin, NsnewCommand, "Unexpected arguments"},
-        {"NSDEL", 2, kCmdAdmin, NsdelCommand, "Unexpected arguments"},
-        {"NSLIST", 1, 0, NslistCommand, "Unexpected arguments"},
-        {"NSINFO", 2, 0, NsinfoCommand, "Unexpected arguments"},
-        {"NSSET", 4, kCmdAdmin, NssetCommand, "Unexpected arguments"},
-        {"NSJUMP", 1, kCmdAdmin | kCmdNamespace, NsjumpCommand, "Unexpected arguments"},
-        {"RELOAD", 2, kCmdAdmin, ReloadCommand, "Unexpected arguments"},
-        {"FLUSH", 1, kCmdNamespace | kCmdWrite, FlushCommand, "Unexpected arguments"},
-        {"FSYNC", 1, kCmdNamespace, FsyncCommand, "Unexpected arguments"},
-        {"FENCE", 2, kCmdNamespace | kCmdWrite, FenceCommand, "Unexpected arguments"},
-        {"SET", -3, kCmdNamespace | kCmdWrite, SetCommand, "Unexpected arguments"},
-        {"SETX", -3, kCmdNamespace | kCmdWrite, SetCommand, "Unexpected arguments"},
-        {"GET", 2, kCmdNamespace, GetCommand, "Unexpected arguments"},
-        {"MGET", -2, kCmdNamespace, MgetCommand, "Invalid arguments"},
-        {"DEL", -2, kCmdNamespace | kCmdWrite, DelCommand, "Unexpected arguments"},
-        {"EXISTS", 2, kCmdNamespace, ExistsCommand, "Unexpected arguments"},
-        {"CHECK", 2, kCmdNamespace, CheckCommand, "Unexpected arguments"},
-        {"LENGTH", 2, kCmdNamespace, LengthCommand, "Unexpected arguments"},
-        {"KEYTIME", 2, kCmdNamespace, KeytimeCommand, "Unexpected arguments"},
-        {"SCAN", -1, kCmdNamespace, ScanCommand, "Unexpected arguments"},
-        {"SCANX", -1, kCmdNamespace, ScanCommand, "Unexpected arguments"},
-        {"RSCAN", -1, kCmdNamespace, RscanCommand, "Unexpected arguments"},
-        {"KEYCUR", 2, kCmdNamespace, KeycurCommand, "Unexpected arguments"},
-        {"HISTORY", -2, kCmdNamespace, HistoryCommand, "Invalid arguments"},
-        {"PROVE", 3, kCmdNamespace, ProveCommand, "Unexpected arguments"},
-        {"HOOKS", 1, kCmdAdmin, HooksCommand, "Unexpected arguments"},
-        {"INDEX", -2, kCmdAdmin | kCmdNamespace, IndexCommand, "Missing arguments"},
-        {"DATA", -2, kCmdAdmin | kCmdNamespace, DataCommand, "Missing arguments"},
+        {"PING", -1, 0, PingCommand, E::kUnexpectedArguments},
+        {"TIME", 1, 0, TimeCommand, E::kUnexpectedArguments},
+        {"INFO", -1, 0, InfoCommand, E::kUnexpectedArguments},
+        {"QUIT", 1, 0, QuitCommand, E::kUnexpectedArguments},
+        {"COMMAND", -1, 0, CommandCommand, E::kUnexpectedArguments},
+        {"CLIENT", -2, 0, ClientCommand, E::kUnexpectedArguments},
+        {"STOP", 1, kCmdAdmin, StopCommand, E::kUnexpectedArguments},
+        {"AUTH", -2, 0, AuthCommand, E::kUnexpectedArguments},
+        {"WAIT", -2, kCmdNamespace, WaitCommand, E::kInvalidArguments},
+        {"SELECT", -2, 0, SelectCommand, E::kInvalidArgument},
+        {"DBSIZE", 1, kCmdNamespace, DbsizeCommand, E::kUnexpectedArguments},
+        {"NSNEW", 2, kCmdAdmin, NsnewCommand, E::kUnexpectedArguments},
+        {"NSDEL", 2, kCmdAdmin, NsdelCommand, E::kUnexpectedArguments},
+        {"NSLIST", 1, 0, NslistCommand, E::kUnexpectedArguments},
+        {"NSINFO", 2, 0, NsinfoCommand, E::kUnexpectedArguments},
+        {"NSSET", 4, kCmdAdmin, NssetCommand, E::kUnexpectedArguments},
+        {"NSJUMP", 1, kCmdAdmin | kCmdNamespace, NsjumpCommand, E::kUnexpectedArguments},
+        {"RELOAD", 2, kCmdAdmin, ReloadCommand, E::kUnexpectedArguments},
+        {"FLUSH", 1, kCmdNamespace | kCmdWrite, FlushCommand, E::kUnexpectedArguments},
+        {"FSYNC", 1, kCmdNamespace, FsyncCommand, E::kUnexpectedArguments},
+        {"FENCE", 2, kCmdNamespace | kCmdWrite, FenceCommand, E::kUnexpectedArguments},
+        {"SET", -3, kCmdNamespace | kCmdWrite, SetCommand, E::kUnexpectedArguments},
+        {"SETX", -3, kCmdNamespace | kCmdWrite, SetCommand, E::kUnexpectedArguments},
+        {"GET", 2, kCmdNamespace, GetCommand, E::kUnexpectedArguments},
+        {"MGET", -2, kCmdNamespace, MgetCommand, E::kInvalidArguments},
+        {"DEL", -2, kCmdNamespace | kCmdWrite, DelCommand, E::kUnexpectedArguments},
+        {"EXISTS", 2, kCmdNamespace, ExistsCommand, E::kUnexpectedArguments},
+        {"CHECK", 2, kCmdNamespace, CheckCommand, E::kUnexpectedArguments},
+        {"LENGTH", 2, kCmdNamespace, LengthCommand, E::kUnexpectedArguments},
+        {"KEYTIME", 2, kCmdNamespace, KeytimeCommand, E::kUnexpectedArguments},
+        {"SCAN", -1, kCmdNamespace, ScanCommand, E::kUnexpectedArguments},
+        {"SCANX", -1, kCmdNamespace, ScanCommand, E::kUnexpectedArguments},
+        {"RSCAN", -1, kCmdNamespace, RscanCommand, E::kUnexpectedArguments},
+        {"KEYCUR", 2, kCmdNamespace, KeycurCommand, E::kUnexpectedArguments},
+        {"HISTORY", -2, kCmdNamespace, HistoryCommand, E::kInvalidArguments},
+        {"PROVE", 3, kCmdNamespace, ProveCommand, E::kUnexpectedArguments},
+        {"HOOKS", 1, kCmdAdmin, HooksCommand, E::kUnexpectedArguments},
+        {"INDEX", -2, kCmdAdmin | kCmdNamespace, IndexCommand, E::kMissingArguments},
+        {"DATA", -2, kCmdAdmin | kCmdNamespace, DataCommand, E::kMissingArguments},
     };
     std::unordered_map<std::string, CommandSpec> t;
     for (const auto& s : specs) t.emplace(s.name, s);

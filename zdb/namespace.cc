@@ -11,6 +11,7 @@
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/hex.h"
+#include "common/zdb_errors.h"
 
 namespace zdb {
 
@@ -130,7 +131,7 @@ Result<std::unique_ptr<Namespace>> Namespace::Open(qs::Env* env, const std::stri
 
 Status Namespace::UpdateSettings(const NamespaceSettings& s) {
   bool mode_change = s.mode != settings_.mode;
-  if (mode_change && ever_written_) return Status::InvalidArgument("Cannot change mode of used namespace");
+  if (mode_change && ever_written_) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kCannotChangeMode));
   QS_RETURN_IF_ERROR(env_->WriteFileAtomic(index_dir_ + "/" + kDescriptorName, EncodeSettings(name_, s)));
   settings_ = s;
   if (mode_change) {
@@ -279,17 +280,17 @@ Status Namespace::Set(std::string_view key, std::string_view value, uint64_t tim
       key = seq_key;
     } else {
       exists = index_->Find(key, &old);
-      if (!exists) return Status::NotFound("Invalid key, only update authorized");
+      if (!exists) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kOnlyUpdate));
     }
   } else {
-    if (key.empty()) return Status::InvalidArgument("Invalid argument, key needed");
+    if (key.empty()) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kKeyNeeded));
     exists = index_->Find(key, &old);
   }
-  if (key.size() > kMaxKeySize) return Status::InvalidArgument("Key too large");
-  if (exists && settings_.worm) return Status::PermissionDenied("Namespace is protected by worm mode");
+  if (key.size() > kMaxKeySize) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kKeyTooLarge));
+  if (exists && settings_.worm) return Status::PermissionDenied(qs::ZdbErrorReply(qs::ZdbError::kWormOverwrite));
   size_t old_value = exists ? ValueSize(old, key.size()) : 0;
   if (settings_.maxsize > 0 && live_bytes_ + value.size() > settings_.maxsize + old_value)
-    return Status::LimitExceeded("No space left on this namespace");
+    return Status::LimitExceeded(qs::ZdbErrorReply(qs::ZdbError::kNamespaceFull));
   if (exists && old_value == value.size() && Current(key, &old).ok()) {
     std::string buf;
     DataEntry cur;
@@ -336,8 +337,8 @@ Status Namespace::Set(std::string_view key, std::string_view value, uint64_t tim
 
 Status Namespace::Del(std::string_view key, uint64_t timestamp) {
   Location old;
-  if (!index_->Find(key, &old)) return Status::NotFound("Key not found");
-  if (settings_.worm) return Status::PermissionDenied("Cannot delete a key when namespace is in worm mode");
+  if (!index_->Find(key, &old)) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kKeyNotFound));
+  if (settings_.worm) return Status::PermissionDenied(qs::ZdbErrorReply(qs::ZdbError::kWormDelete));
   DataEntry e;
   e.flags = kFlagDeleted;
   e.timestamp = timestamp ? timestamp : NowSeconds();
@@ -487,8 +488,8 @@ Status Namespace::Scan(std::string_view cursor, bool reverse, size_t max_items, 
   items->clear();
   uint32_t seg_id = 0, pos = 0;
   bool from_start = cursor.empty();
-  if (!from_start && !DecodeCursor(cursor, &seg_id, &pos)) return Status::InvalidArgument("Invalid key format");
-  if (segments_.empty()) return Status::NotFound("No more data");
+  if (!from_start && !DecodeCursor(cursor, &seg_id, &pos)) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kInvalidKeyFormat));
+  if (segments_.empty()) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kNoMoreData));
   // Segments in walk order starting at the cursor's segment.
   std::vector<uint32_t> order;
   for (auto& [id, s] : segments_) {
@@ -533,13 +534,13 @@ Status Namespace::Scan(std::string_view cursor, bool reverse, size_t max_items, 
       if (visit(*it)) return Status::OK();
     }
   }
-  if (items->empty()) return Status::NotFound("No more data");
+  if (items->empty()) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kNoMoreData));
   return Status::OK();
 }
 
 Status Namespace::KeyCursor(std::string_view key, std::string* cursor) {
   Location loc;
-  if (!index_->Find(key, &loc)) return Status::NotFound("Key not found");
+  if (!index_->Find(key, &loc)) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kKeyNotFound));
   std::string index;
   QS_RETURN_IF_ERROR(ReadIndexFile(loc.segment, &index));
   for (size_t p = kFileHeaderSize; p < index.size();) {
@@ -558,27 +559,27 @@ Status Namespace::History(std::string_view key, std::string_view cursor, History
   Location loc;
   if (cursor.empty()) {
     Status s = Current(key, &loc);
-    if (s.IsNotFound()) return Status::NotFound("Key not found");
+    if (s.IsNotFound()) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kKeyNotFound));
     QS_RETURN_IF_ERROR(s);
   } else {
     uint32_t seg, off;
-    if (!DecodeCursor(cursor, &seg, &off)) return Status::InvalidArgument("Invalid arguments");
+    if (!DecodeCursor(cursor, &seg, &off)) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kInvalidArguments));
     auto r = Reader(seg, false);
-    if (!r.ok()) return Status::InvalidArgument("Invalid arguments (index query)");
+    if (!r.ok()) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kIndexQuery));
     char hdr[kDataEntryHeaderSize];
     std::string_view got;
     DataEntry h;
     size_t total = 0;
     if (!(*r)->Read(off, sizeof(hdr), hdr, &got).ok() || got.size() != sizeof(hdr) ||
         !DecodeDataHeader(got, &h, &total).ok()) {
-      return Status::InvalidArgument("Invalid arguments (index query)");
+      return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kIndexQuery));
     }
     loc = Location{seg, off, static_cast<uint32_t>(total)};
   }
   std::string buf;
   DataEntry e;
   QS_RETURN_IF_ERROR(ReadEntry(loc, &buf, &e, nullptr));
-  if (e.key != key) return Status::InvalidArgument("Invalid arguments (invalid key)");
+  if (e.key != key) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kHistoryKeyMismatch));
   item->parent_cursor.clear();
   if (e.prev_segment != kNoSegment && segments_.count(e.prev_segment)) {
     item->parent_cursor = EncodeCursor(e.prev_segment, e.prev_offset);

@@ -49,7 +49,6 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
-constexpr char kNamespaceGone[] = "Your active namespace is not available anymore (probably removed).";
 }  // namespace
 
 bool NamespaceNameAllowed(std::string_view n) {
@@ -283,7 +282,7 @@ bool Server::CheckBinding(Client& c) {
   Namespace* ns = FindNamespace(c.ns_name);
   if (ns == nullptr || b == bindings_.end() || b->second.instance != c.ns_instance) {
     // Deleted, perhaps re-created: the new instance is another tenant's.
-    resp::AppendError(&c.out, kNamespaceGone);
+    AppendZdbError(&c.out, E::kNamespaceGone);
     c.close_after_write = true;
     return false;
   }
@@ -295,7 +294,7 @@ bool Server::CheckBinding(Client& c) {
   }
   const NamespaceSettings& s = ns->settings();
   if (!c.ns_keyed && !s.password.empty() && !s.is_public) {
-    resp::AppendError(&c.out, "Namespace protected and private");
+    AppendZdbError(&c.out, E::kNamespaceProtected);
     return false;
   }
   return true;
@@ -316,7 +315,7 @@ Status Server::DeleteNamespace(const std::string& name) {
     for (uint64_t id : ids) {
       auto c = clients_.find(id);
       if (c == clients_.end()) continue;
-      resp::AppendError(&c->second->out, kNamespaceGone);
+      AppendZdbError(&c->second->out, E::kNamespaceGone);
       ResumeClient(id);
     }
   }
@@ -428,7 +427,7 @@ void Server::ExpireWaiters() {
     uint64_t id = waiters_[i];
     waiters_.erase(waiters_.begin() + static_cast<long>(i));
     if (it != clients_.end()) {
-      resp::AppendError(&it->second->out, "Timeout");
+      AppendZdbError(&it->second->out, E::kTimeout);
       ResumeClient(id);
     }
   }
@@ -471,7 +470,7 @@ void Server::BeforeSleep() {
         auto it = clients_.find(id);
         if (it == clients_.end()) continue;
         if (s.ok()) resp::AppendOk(&it->second->out);
-        else resp::AppendError(&it->second->out, "Sync failed: " + s.message());
+        else AppendZdbError(&it->second->out, E::kSyncFailed, s.message());
         ResumeClient(id);
       }
     }

@@ -29,6 +29,8 @@
 #include "common/file_env.h"
 #include "common/mutex.h"
 #include "common/resp_parser.h"
+#include "common/resp_writer.h"
+#include "common/zdb_errors.h"
 #include "zdb/hook_runner.h"
 #include "zdb/namespace.h"
 #include "zdb/options.h"
@@ -84,6 +86,12 @@ struct Client {
 };
 
 using Args = std::vector<std::string_view>;
+using E = qs::ZdbError;
+
+// Appends the error reply e (common/zdb_errors.h), detail in its "{}".
+inline void AppendZdbError(std::string* out, qs::ZdbError e, std::string_view detail = {}) {
+  qs::resp::AppendError(out, qs::ZdbErrorReply(e, detail));
+}
 class Server;
 using CommandHandler = void (*)(Server& srv, Client& c, const Args& argv);
 
@@ -99,7 +107,7 @@ struct CommandSpec {
   int arity;          // exact argc when > 0; at least -arity when < 0
   uint32_t flags;
   CommandHandler handler;
-  const char* arity_error;  // 0-db's text for a wrong argument count
+  qs::ZdbError arity_error;  // 0-db's reply to a wrong argument count
 };
 
 // The command table, name -> spec (upper case). Defined in commands.cc.
