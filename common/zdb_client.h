@@ -16,25 +16,12 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/zdb_address.h"
 #include "common/zdb_errors.h"
 
 struct redisContext;
 
 namespace qs {
-
-struct ZdbAddress {
-  std::string host;
-  int port = 9900;
-  std::string unix_path;  // non-empty: connect to this Unix socket, ignore host/port
-  std::string ns;         // namespace to SELECT after each connect; empty: no SELECT
-  std::string password;   // namespace password passed to SELECT (if non-empty)
-
-  std::string ToString() const;  // "host:port", "[v6]:port" or "unix:/path"
-};
-
-// Parses "host:port", "[ipv6]:port", "host" (port 9900) or "unix:/path".
-// ns and password are left empty.
-Result<ZdbAddress> ParseZdbAddress(std::string_view text);
 
 struct ZdbClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
