@@ -32,7 +32,7 @@ constexpr ZdbErrorSpec kTable[] = {
     {E::kReadOnlySession, "Namespace is in read-only mode", C::kPermissionDenied},
     {E::kFrozen, "Namespace is temporarily frozen (read-write disabled)", C::kPermissionDenied},
     {E::kLocked, "Namespace is temporarily locked (read-only)", C::kPermissionDenied},
-    {E::kFenced, "Fenced: {}", C::kPermissionDenied},
+    {E::kFenced, "Fenced: {}", C::kIOError},
     {E::kInvalidToken, "Invalid token (expected a decimal number from 1 to 18446744073709551615)", C::kInvalidArgument},
     {E::kUnknownClientSubcommand, "Unknown CLIENT subcommand", C::kInvalidArgument},
     {E::kUnknownCommandToWatch, "Unknown command to watch", C::kInvalidArgument},

@@ -25,8 +25,11 @@ TEST(ZdbErrorsTest, ServerRepliesMapByTheirMeaning) {
   EXPECT_EQ(qs::StatusFromServerError("No space left on this namespace").code(), Status::Code::kLimitExceeded);
   EXPECT_EQ(qs::StatusFromServerError("Cannot write data right now (no space left on device)").code(),
             Status::Code::kNoSpace);
+  // Fenced: no code of its own; IOError, as a writer that lost its lease
+  // has always seen it (qsfs answers EIO).
   EXPECT_EQ(qs::StatusFromServerError("Fenced: token 3 is older than the namespace's fence 5").code(),
-            Status::Code::kPermissionDenied);
+            Status::Code::kIOError);
+  EXPECT_EQ(qs::ParseZdbError("Fenced: token 3 is older than the namespace's fence 5"), ZdbError::kFenced);
   EXPECT_EQ(qs::StatusFromServerError("Namespace is temporarily frozen (read-write disabled)").code(),
             Status::Code::kPermissionDenied);
   EXPECT_EQ(qs::StatusFromServerError("Command not supported").code(), Status::Code::kNotSupported);
