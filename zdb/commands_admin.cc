@@ -1,14 +1,9 @@
 // Administration commands: HOOKS, INDEX, DATA (docs/zdb-protocol.md,
 // "Administration commands").
-#include <cassert>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
 
 #include "common/resp_writer.h"
 #include "zdb/command_checks.h"
 #include "zdb/commands.h"
-#include "zdb/fence.h"
 #include "zdb/server.h"
 
 namespace zdb {

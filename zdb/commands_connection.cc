@@ -2,15 +2,11 @@
 // STOP, AUTH, WAIT (docs/zdb-protocol.md, "Connection commands").
 #include <sys/time.h>
 
-#include <cassert>
-#include <cstdio>
-#include <cstring>
 #include <ctime>
 
 #include "common/resp_writer.h"
 #include "zdb/command_checks.h"
 #include "zdb/commands.h"
-#include "zdb/fence.h"
 #include "zdb/server.h"
 
 namespace zdb {

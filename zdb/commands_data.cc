@@ -1,15 +1,10 @@
 // Data, scanning and history commands: SET/SETX, GET, MGET, DEL, EXISTS,
 // CHECK, LENGTH, KEYTIME, PROVE, SCAN/SCANX/RSCAN, KEYCUR, HISTORY
 // (docs/zdb-protocol.md, "Data commands" to "History").
-#include <cassert>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
 
 #include "common/resp_writer.h"
 #include "zdb/command_checks.h"
 #include "zdb/commands.h"
-#include "zdb/fence.h"
 #include "zdb/server.h"
 
 namespace zdb {

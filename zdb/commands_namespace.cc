@@ -1,10 +1,7 @@
 // Namespace commands: SELECT, DBSIZE, NSNEW, NSDEL, NSLIST, NSINFO, NSSET,
 // NSJUMP, RELOAD, FLUSH, FSYNC, FENCE (docs/zdb-protocol.md, "Namespace
 // commands").
-#include <cassert>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
 
 #include "common/resp_writer.h"
 #include "zdb/command_checks.h"

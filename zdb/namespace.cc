@@ -9,6 +9,8 @@ namespace zdb {
 
 using qs::Result;
 using qs::Status;
+using qs::ZdbError;
+using qs::ZdbErrorReply;
 
 Namespace::Namespace(qs::Env* env, std::string name, std::string data_dir, std::string index_dir, StorageOptions opts)
     : env_(env), name_(std::move(name)), data_dir_(std::move(data_dir)), index_dir_(std::move(index_dir)), opts_(opts) {}
@@ -50,7 +52,7 @@ Result<std::unique_ptr<Namespace>> Namespace::Open(qs::Env* env, const std::stri
 
 Status Namespace::UpdateSettings(const NamespaceSettings& s) {
   bool mode_change = s.mode != settings_.mode;
-  if (mode_change && ever_written_) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kCannotChangeMode));
+  if (mode_change && ever_written_) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kCannotChangeMode));
   QS_RETURN_IF_ERROR(env_->WriteFileAtomic(index_dir_ + "/" + kDescriptorName, EncodeSettings(name_, s)));
   settings_ = s;
   if (mode_change) {

@@ -15,6 +15,8 @@ namespace zdb {
 
 using qs::Result;
 using qs::Status;
+using qs::ZdbError;
+using qs::ZdbErrorReply;
 
 Status Namespace::ReadIndexFile(uint32_t id, std::string* buf) {
   auto r = env_->ReadWholeFile(IndexPath(id));
@@ -155,8 +157,8 @@ Status Namespace::Scan(std::string_view cursor, bool reverse, size_t max_items, 
   items->clear();
   uint32_t seg_id = 0, pos = 0;
   bool from_start = cursor.empty();
-  if (!from_start && !DecodeCursor(cursor, &seg_id, &pos)) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kInvalidKeyFormat));
-  if (segments_.empty()) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kNoMoreData));
+  if (!from_start && !DecodeCursor(cursor, &seg_id, &pos)) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kInvalidKeyFormat));
+  if (segments_.empty()) return Status::NotFound(ZdbErrorReply(ZdbError::kNoMoreData));
   // Segments in walk order starting at the cursor's segment.
   std::vector<uint32_t> order;
   for (auto& [id, s] : segments_) {
@@ -201,13 +203,13 @@ Status Namespace::Scan(std::string_view cursor, bool reverse, size_t max_items, 
       if (visit(*it)) return Status::OK();
     }
   }
-  if (items->empty()) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kNoMoreData));
+  if (items->empty()) return Status::NotFound(ZdbErrorReply(ZdbError::kNoMoreData));
   return Status::OK();
 }
 
 Status Namespace::KeyCursor(std::string_view key, std::string* cursor) {
   Location loc;
-  if (!index_->Find(key, &loc)) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kKeyNotFound));
+  if (!index_->Find(key, &loc)) return Status::NotFound(ZdbErrorReply(ZdbError::kKeyNotFound));
   std::string index;
   QS_RETURN_IF_ERROR(ReadIndexFile(loc.segment, &index));
   for (size_t p = kFileHeaderSize; p < index.size();) {
@@ -226,27 +228,27 @@ Status Namespace::History(std::string_view key, std::string_view cursor, History
   Location loc;
   if (cursor.empty()) {
     Status s = Current(key, &loc);
-    if (s.IsNotFound()) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kKeyNotFound));
+    if (s.IsNotFound()) return Status::NotFound(ZdbErrorReply(ZdbError::kKeyNotFound));
     QS_RETURN_IF_ERROR(s);
   } else {
     uint32_t seg, off;
-    if (!DecodeCursor(cursor, &seg, &off)) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kInvalidArguments));
+    if (!DecodeCursor(cursor, &seg, &off)) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kInvalidArguments));
     auto r = Reader(seg, false);
-    if (!r.ok()) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kIndexQuery));
+    if (!r.ok()) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kIndexQuery));
     char hdr[kDataEntryHeaderSize];
     std::string_view got;
     DataEntry h;
     size_t total = 0;
     if (!(*r)->Read(off, sizeof(hdr), hdr, &got).ok() || got.size() != sizeof(hdr) ||
         !DecodeDataHeader(got, &h, &total).ok()) {
-      return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kIndexQuery));
+      return Status::InvalidArgument(ZdbErrorReply(ZdbError::kIndexQuery));
     }
     loc = Location{seg, off, static_cast<uint32_t>(total)};
   }
   std::string buf;
   DataEntry e;
   QS_RETURN_IF_ERROR(ReadEntry(loc, &buf, &e, nullptr));
-  if (e.key != key) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kHistoryKeyMismatch));
+  if (e.key != key) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kHistoryKeyMismatch));
   item->parent_cursor.clear();
   if (e.prev_segment != kNoSegment && segments_.count(e.prev_segment)) {
     item->parent_cursor = EncodeCursor(e.prev_segment, e.prev_offset);

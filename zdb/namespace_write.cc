@@ -13,6 +13,8 @@ namespace zdb {
 
 using qs::Result;
 using qs::Status;
+using qs::ZdbError;
+using qs::ZdbErrorReply;
 
 namespace {
 uint64_t NowSeconds() { return static_cast<uint64_t>(std::time(nullptr)); }
@@ -145,17 +147,17 @@ Status Namespace::Set(std::string_view key, std::string_view value, uint64_t tim
       key = seq_key;
     } else {
       exists = index_->Find(key, &old);
-      if (!exists) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kOnlyUpdate));
+      if (!exists) return Status::NotFound(ZdbErrorReply(ZdbError::kOnlyUpdate));
     }
   } else {
-    if (key.empty()) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kKeyNeeded));
+    if (key.empty()) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kKeyNeeded));
     exists = index_->Find(key, &old);
   }
-  if (key.size() > kMaxKeySize) return Status::InvalidArgument(qs::ZdbErrorReply(qs::ZdbError::kKeyTooLarge));
-  if (exists && settings_.worm) return Status::PermissionDenied(qs::ZdbErrorReply(qs::ZdbError::kWormOverwrite));
+  if (key.size() > kMaxKeySize) return Status::InvalidArgument(ZdbErrorReply(ZdbError::kKeyTooLarge));
+  if (exists && settings_.worm) return Status::PermissionDenied(ZdbErrorReply(ZdbError::kWormOverwrite));
   size_t old_value = exists ? ValueSize(old, key.size()) : 0;
   if (settings_.maxsize > 0 && live_bytes_ + value.size() > settings_.maxsize + old_value)
-    return Status::LimitExceeded(qs::ZdbErrorReply(qs::ZdbError::kNamespaceFull));
+    return Status::LimitExceeded(ZdbErrorReply(ZdbError::kNamespaceFull));
   if (exists && old_value == value.size() && Current(key, &old).ok()) {
     std::string buf;
     DataEntry cur;
@@ -202,8 +204,8 @@ Status Namespace::Set(std::string_view key, std::string_view value, uint64_t tim
 
 Status Namespace::Del(std::string_view key, uint64_t timestamp) {
   Location old;
-  if (!index_->Find(key, &old)) return Status::NotFound(qs::ZdbErrorReply(qs::ZdbError::kKeyNotFound));
-  if (settings_.worm) return Status::PermissionDenied(qs::ZdbErrorReply(qs::ZdbError::kWormDelete));
+  if (!index_->Find(key, &old)) return Status::NotFound(ZdbErrorReply(ZdbError::kKeyNotFound));
+  if (settings_.worm) return Status::PermissionDenied(ZdbErrorReply(ZdbError::kWormDelete));
   DataEntry e;
   e.flags = kFlagDeleted;
   e.timestamp = timestamp ? timestamp : NowSeconds();
