@@ -3,7 +3,7 @@
 // per thread (or lock externally). Transport failures (refused, reset,
 // timeout) surface as Status Unavailable; errors the server replies with are
 // either returned as Reply::kError (Command/Flush) or mapped to a Status by
-// the typed helpers (see StatusFromServerError).
+// the typed helpers (StatusFromServerError, common/zdb_errors.h).
 #pragma once
 
 #include <sys/uio.h>
@@ -64,14 +64,6 @@ struct Reply {
   std::string DebugString() const;  // e.g. "[1, \"ab\", (nil), -ERR x]"
 };
 
-// Maps a server error text to a Status by its code: a zdb reply by zdb's
-// error table (common/zdb_errors.h: "Key not found" -> NotFound, the
-// checksum mismatch -> Corruption, "Fenced: ..." -> PermissionDenied, ...),
-// a Redis error by its code word (NOAUTH/WRONGPASS/NOPERM/READONLY ->
-// PermissionDenied, LOADING/BUSY/TRYAGAIN/MASTERDOWN -> Busy, WRONGTYPE ->
-// InvalidArgument); anything else is IOError. To tell zdb errors apart
-// (end of a scan, a fence), compare ParseZdbError(reply) with a ZdbError.
-Status StatusFromServerError(std::string_view message);
 
 class ZdbClient {
  public:

@@ -96,6 +96,17 @@ static_assert(InEnumOrder(), "kTable must list every ZdbError once, in the enum'
 
 constexpr std::string_view kSlot = "{}";
 
+// A Redis server's error: its leading upper-case code word (NOAUTH, LOADING,
+// ...) says what happened. Anything else is IOError.
+Status::Code RedisErrorCode(std::string_view message) {
+  std::string_view word = message.substr(0, message.find(' '));
+  if (word == "NOAUTH" || word == "WRONGPASS" || word == "NOPERM" || word == "READONLY")
+    return Status::Code::kPermissionDenied;
+  if (word == "LOADING" || word == "BUSY" || word == "TRYAGAIN" || word == "MASTERDOWN") return Status::Code::kBusy;
+  if (word == "WRONGTYPE") return Status::Code::kInvalidArgument;
+  return Status::Code::kIOError;
+}
+
 }  // namespace
 
 const ZdbErrorSpec* ZdbErrorTable(size_t* count) {
@@ -140,6 +151,27 @@ ZdbError ParseZdbError(std::string_view reply) {
     }
   }
   return best;
+}
+
+Status StatusFromServerError(std::string_view message) {
+  std::string msg = "server error: " + std::string(message);
+  ZdbError e = ParseZdbError(message);
+  Status::Code code = e != ZdbError::kUnknown ? ZdbErrorInfo(e).status : RedisErrorCode(message);
+  switch (code) {
+    case Status::Code::kNotFound: return Status::NotFound(msg);
+    case Status::Code::kCorruption: return Status::Corruption(msg);
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
+    case Status::Code::kNoSpace: return Status::NoSpace(msg);
+    case Status::Code::kPermissionDenied: return Status::PermissionDenied(msg);
+    case Status::Code::kUnavailable: return Status::Unavailable(msg);
+    case Status::Code::kAlreadyExists: return Status::AlreadyExists(msg);
+    case Status::Code::kBusy: return Status::Busy(msg);
+    case Status::Code::kLimitExceeded: return Status::LimitExceeded(msg);
+    case Status::Code::kNotSupported: return Status::NotSupported(msg);
+    case Status::Code::kOk:
+    case Status::Code::kIOError: break;
+  }
+  return Status::IOError(msg);
 }
 
 }  // namespace qs

@@ -3,7 +3,7 @@
 // and the qs::Status code a client reads it as. docs/zdb-protocol.md,
 // "Error replies", lists the same table. The server builds every error
 // reply with ZdbErrorReply; clients map a reply back with ParseZdbError
-// (the code) or StatusFromServerError (common/zdb_client.h, the Status).
+// (the code) or StatusFromServerError (the Status).
 #pragma once
 
 #include <cstdint>
@@ -114,5 +114,14 @@ std::string ZdbErrorReply(ZdbError e, std::string_view detail = {});
 // The table entry a reply text (without '-') was built from: an exact text,
 // or a templated one whose fixed parts surround a detail; kUnknown when none.
 ZdbError ParseZdbError(std::string_view reply);
+
+// Maps a server error text to a Status by its code: a zdb reply by zdb's
+// error table (the table above: "Key not found" -> NotFound, the
+// checksum mismatch -> Corruption, "Fenced: ..." -> IOError, ...),
+// a Redis error by its code word (NOAUTH/WRONGPASS/NOPERM/READONLY ->
+// PermissionDenied, LOADING/BUSY/TRYAGAIN/MASTERDOWN -> Busy, WRONGTYPE ->
+// InvalidArgument); anything else is IOError. To tell zdb errors apart
+// (end of a scan, a fence), compare ParseZdbError(reply) with a ZdbError.
+Status StatusFromServerError(std::string_view message);
 
 }  // namespace qs
