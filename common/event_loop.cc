@@ -65,7 +65,7 @@ void EventLoop::AddBeforeSleep(Callback cb) { before_sleep_.push_back(std::move(
 
 void EventLoop::RunInLoop(Callback cb) {
   {
-    std::lock_guard<std::mutex> lock(pending_mu_);
+    MutexLock lock(&pending_mu_);
     pending_.push_back(std::move(cb));
   }
   uint64_t one = 1;
@@ -74,7 +74,7 @@ void EventLoop::RunInLoop(Callback cb) {
 }
 
 void EventLoop::Stop() {
-  stop_ = true;
+  stop_.store(true, std::memory_order_release);
   if (wakefd_ >= 0) {
     uint64_t one = 1;
     ssize_t n = write(wakefd_, &one, sizeof(one));
@@ -88,7 +88,7 @@ void EventLoop::DrainWakeups() {
   }
   std::vector<Callback> todo;
   {
-    std::lock_guard<std::mutex> lock(pending_mu_);
+    MutexLock lock(&pending_mu_);
     todo.swap(pending_);
   }
   for (auto& cb : todo) cb();
@@ -122,7 +122,7 @@ void EventLoop::RunTimers() {
 
 void EventLoop::Run() {
   std::vector<epoll_event> events(256);
-  while (!stop_) {
+  while (!stop_.load(std::memory_order_acquire)) {
     int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()),
                        static_cast<int>(NextTimeoutMs()));
     if (n < 0 && errno != EINTR) break;

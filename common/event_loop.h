@@ -1,18 +1,21 @@
 // A small single-threaded epoll event loop (in the spirit of Redis's ae.c):
 // file descriptor callbacks, millisecond timers, and "before sleep" hooks
 // that run once per turn after all ready events (group commit, reply
-// flushing). Not thread-safe except Wake(), which any thread may call.
+// flushing). Used from one thread (the loop's) except RunInLoop() and
+// Stop(), which any thread may call.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace qs {
 
@@ -46,7 +49,7 @@ class EventLoop {
 
   void Run();   // until Stop()
   void Stop();  // callable from any thread or a handler
-  bool stopping() const { return stop_; }
+  bool stopping() const { return stop_.load(std::memory_order_acquire); }
 
   static int64_t NowMs();  // monotonic
 
@@ -62,14 +65,14 @@ class EventLoop {
 
   int epfd_ = -1;
   int wakefd_ = -1;
-  volatile bool stop_ = false;
+  std::atomic<bool> stop_{false};  // set by Stop() from any thread
   std::unordered_map<int, std::shared_ptr<FdHandler>> handlers_;
   std::multimap<int64_t, TimerId> timer_queue_;
   std::unordered_map<TimerId, Timer> timers_;
   TimerId next_timer_ = 1;
   std::vector<Callback> before_sleep_;
-  std::mutex pending_mu_;
-  std::vector<Callback> pending_;
+  Mutex pending_mu_;
+  std::vector<Callback> pending_ GUARDED_BY(pending_mu_);  // RunInLoop's callbacks, run by DrainWakeups
 };
 
 }  // namespace qs

@@ -10,6 +10,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/mutex.h"
+
 namespace qs {
 
 namespace {
@@ -45,14 +47,16 @@ class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
   }
 
   const std::string path_;
-  std::unique_ptr<spdlog::details::file_helper> file_;  // guarded by mutex_
+  // Guarded by base_sink's mutex_ (a std::mutex: spdlog locks it around
+  // sink_it_/flush_ itself, so it cannot be a qs::Mutex).
+  std::unique_ptr<spdlog::details::file_helper> file_;
 };
 
 // The file sink of the current logger (null when logging to stderr) and
 // its path; set by InitLogging, read by ReopenLogging.
-std::mutex g_file_mu;
-std::shared_ptr<ReopenableFileSink> g_file_sink;
-std::string g_file_path;
+Mutex g_file_mu;
+std::shared_ptr<ReopenableFileSink> g_file_sink GUARDED_BY(g_file_mu);
+std::string g_file_path GUARDED_BY(g_file_mu);
 }  // namespace
 
 Status InitLogging(std::string_view daemon_name, const std::string& logfile, bool verbose) {
@@ -73,7 +77,7 @@ Status InitLogging(std::string_view daemon_name, const std::string& logfile, boo
     logger->flush_on(spdlog::level::warn);
     spdlog::set_default_logger(logger);
     spdlog::flush_every(std::chrono::seconds(1));
-    std::lock_guard<std::mutex> lock(g_file_mu);
+    MutexLock lock(&g_file_mu);
     g_file_sink = std::move(file_sink);
     g_file_path = logfile;
   } catch (const std::exception& e) {
@@ -84,7 +88,7 @@ Status InitLogging(std::string_view daemon_name, const std::string& logfile, boo
 }
 
 Status ReopenLogging() {
-  std::lock_guard<std::mutex> lock(g_file_mu);
+  MutexLock lock(&g_file_mu);
   if (g_file_sink == nullptr) return Status::OK();
   try {
     g_file_sink->Reopen();
@@ -95,7 +99,7 @@ Status ReopenLogging() {
 }
 
 std::string LogFilePath() {
-  std::lock_guard<std::mutex> lock(g_file_mu);
+  MutexLock lock(&g_file_mu);
   return g_file_path;
 }
 
@@ -117,7 +121,7 @@ void ReopenLoggingOnHangup() {
 
 void ShutdownLogging() {
   {
-    std::lock_guard<std::mutex> lock(g_file_mu);
+    MutexLock lock(&g_file_mu);
     g_file_sink.reset();
     g_file_path.clear();
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/hex.h"
+
 namespace qs {
 
 namespace {
@@ -55,13 +57,6 @@ bool ParseLength(const char* s, size_t n, int64_t* out) {
 // Whitespace separating inline arguments. '\n' never occurs inside a line.
 bool IsInlineSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // One inline argument under construction. As long as its bytes form one
@@ -288,8 +283,8 @@ RespParser::Result RespParser::ParseInline(const char* buf, size_t len,
         if (p >= end) return Fail("Protocol error: unbalanced quotes in request");
         char c = buf[p];
         if (c == '\\' && p + 3 < end && buf[p + 1] == 'x' &&
-            HexValue(buf[p + 2]) >= 0 && HexValue(buf[p + 3]) >= 0) {
-          tok.Put(static_cast<char>(HexValue(buf[p + 2]) * 16 + HexValue(buf[p + 3])));
+            qs::HexDigitValue(buf[p + 2]) >= 0 && qs::HexDigitValue(buf[p + 3]) >= 0) {
+          tok.Put(static_cast<char>(qs::HexDigitValue(buf[p + 2]) * 16 + qs::HexDigitValue(buf[p + 3])));
           p += 4;
         } else if (c == '\\' && p + 1 < end) {
           char e = buf[p + 1];

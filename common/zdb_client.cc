@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -115,15 +114,6 @@ constexpr size_t kReaderKeep = size_t{4} << 20;
 constexpr size_t kMaxReplyLine = size_t{64} << 10;
 
 
-bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) {
-                          return std::tolower(static_cast<unsigned char>(a)) ==
-                                 std::tolower(static_cast<unsigned char>(b));
-                        });
-  return it != haystack.end();
-}
-
 // Blocks SIGPIPE for the calling thread while hiredis writes, and swallows
 // a SIGPIPE raised meanwhile, so a peer closing the socket cannot kill a
 // process that did not ignore SIGPIPE. Does nothing if SIGPIPE is ignored.
@@ -167,61 +157,6 @@ class SigpipeGuard {
 
 // ---------------------------------------------------------------------------
 
-std::string ZdbAddress::ToString() const {
-  if (!unix_path.empty()) return "unix:" + unix_path;
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-Result<ZdbAddress> ParseZdbAddress(std::string_view text) {
-  auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument("invalid zdb address '" + std::string(text) + "': " +
-                                   std::string(why));
-  };
-  ZdbAddress addr;
-  if (text.substr(0, 5) == "unix:") {
-    addr.unix_path = std::string(text.substr(5));
-    if (addr.unix_path.empty()) return bad("empty socket path");
-    return addr;
-  }
-  std::string_view host;
-  std::string_view port;
-  if (!text.empty() && text[0] == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos) return bad("missing ']'");
-    host = text.substr(1, close - 1);
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return bad("expected ':port' after ']'");
-      port = rest.substr(1);
-      if (port.empty()) return bad("empty port");
-    }
-  } else {
-    size_t colon = text.find(':');
-    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
-      // "2001:db8::1:9900" could be an address or an address and a port.
-      return bad("an IPv6 address needs brackets, e.g. [2001:db8::1]:9900");
-    } else if (colon != std::string_view::npos) {
-      host = text.substr(0, colon);
-      port = text.substr(colon + 1);
-      if (port.empty()) return bad("empty port");
-    } else {
-      host = text;
-    }
-  }
-  if (host.empty()) return bad("empty host");
-  addr.host = std::string(host);
-  if (!port.empty()) {
-    int p = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || ptr != port.data() + port.size() || p < 1 || p > 65535) {
-      return bad("port must be a number in 1..65535");
-    }
-    addr.port = p;
-  }
-  return addr;
-}
-
 std::string Reply::DebugString() const {
   switch (type) {
     case Type::kNil: return "(nil)";
@@ -251,30 +186,6 @@ std::string Reply::DebugString() const {
     }
   }
   return "?";
-}
-
-Status StatusFromServerError(std::string_view message) {
-  std::string msg = "server error: " + std::string(message);
-  if (ContainsNoCase(message, "not found") || ContainsNoCase(message, "no such")) {
-    return Status::NotFound(msg);
-  }
-  if (ContainsNoCase(message, "no space")) return Status::NoSpace(msg);
-  if (ContainsNoCase(message, "denied") || ContainsNoCase(message, "noauth") ||
-      ContainsNoCase(message, "read-only") || ContainsNoCase(message, "readonly") ||
-      ContainsNoCase(message, "password") || ContainsNoCase(message, "permission") ||
-      ContainsNoCase(message, "not allowed")) {
-    return Status::PermissionDenied(msg);
-  }
-  if (ContainsNoCase(message, "busy") || ContainsNoCase(message, "loading") ||
-      ContainsNoCase(message, "try again")) {
-    return Status::Busy(msg);
-  }
-  if (ContainsNoCase(message, "invalid") || ContainsNoCase(message, "unknown command") ||
-      ContainsNoCase(message, "wrong number") || ContainsNoCase(message, "syntax") ||
-      ContainsNoCase(message, "too large") || ContainsNoCase(message, "wrongtype")) {
-    return Status::InvalidArgument(msg);
-  }
-  return Status::IOError(msg);
 }
 
 // ---------------------------------------------------------------------------

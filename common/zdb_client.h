@@ -3,7 +3,7 @@
 // per thread (or lock externally). Transport failures (refused, reset,
 // timeout) surface as Status Unavailable; errors the server replies with are
 // either returned as Reply::kError (Command/Flush) or mapped to a Status by
-// the typed helpers (see StatusFromServerError).
+// the typed helpers (StatusFromServerError, common/zdb_errors.h).
 #pragma once
 
 #include <sys/uio.h>
@@ -16,24 +16,12 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/zdb_address.h"
+#include "common/zdb_errors.h"
 
 struct redisContext;
 
 namespace qs {
-
-struct ZdbAddress {
-  std::string host;
-  int port = 9900;
-  std::string unix_path;  // non-empty: connect to this Unix socket, ignore host/port
-  std::string ns;         // namespace to SELECT after each connect; empty: no SELECT
-  std::string password;   // namespace password passed to SELECT (if non-empty)
-
-  std::string ToString() const;  // "host:port", "[v6]:port" or "unix:/path"
-};
-
-// Parses "host:port", "[ipv6]:port", "host" (port 9900) or "unix:/path".
-// ns and password are left empty.
-Result<ZdbAddress> ParseZdbAddress(std::string_view text);
 
 struct ZdbClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
@@ -76,11 +64,6 @@ struct Reply {
   std::string DebugString() const;  // e.g. "[1, \"ab\", (nil), -ERR x]"
 };
 
-// Maps a server error text to a Status: "... not found" -> NotFound,
-// "No space ..." -> NoSpace, "denied"/"NOAUTH"/"read-only"/"password" ->
-// PermissionDenied, "busy"/"LOADING" -> Busy, "invalid"/"unknown command"/
-// "wrong number"/"syntax"/"too large" -> InvalidArgument, else IOError.
-Status StatusFromServerError(std::string_view message);
 
 class ZdbClient {
  public:

@@ -19,11 +19,13 @@ bool CheckFence(Client& c, const Namespace& ns) {
   const uint64_t token = SessionToken(c, ns);
   if (token == fence) return true;
   if (token == 0) {
-    resp::AppendError(&c.out, "Fenced: this session holds no token and the namespace's fence is " +
-                                  std::to_string(fence) + " (send FENCE first)");
+    AppendZdbError(&c.out, E::kFenced,
+                   "this session holds no token and the namespace's fence is " + std::to_string(fence) +
+                       " (send FENCE first)");
   } else {
-    resp::AppendError(&c.out, "Fenced: this session's token " + std::to_string(token) +
-                                  " is older than the namespace's fence " + std::to_string(fence));
+    AppendZdbError(&c.out, E::kFenced,
+                   "this session's token " + std::to_string(token) + " is older than the namespace's fence " +
+                       std::to_string(fence));
   }
   return false;
 }
@@ -32,13 +34,13 @@ bool ApplyFence(Client& c, Namespace* ns, std::string_view token_arg) {
   uint64_t token = 0;
   auto [end, ec] = std::from_chars(token_arg.data(), token_arg.data() + token_arg.size(), token);
   if (ec != std::errc() || end != token_arg.data() + token_arg.size() || token == 0) {
-    resp::AppendError(&c.out, "Invalid token (expected a decimal number from 1 to 18446744073709551615)");
+    AppendZdbError(&c.out, E::kInvalidToken);
     return false;
   }
   const uint64_t fence = ns->settings().fence;
   if (token < fence) {
-    resp::AppendError(&c.out, "Fenced: token " + std::to_string(token) + " is older than the namespace's fence " +
-                                  std::to_string(fence));
+    AppendZdbError(&c.out, E::kFenced,
+                   "token " + std::to_string(token) + " is older than the namespace's fence " + std::to_string(fence));
     return false;
   }
   if (token > fence) {
@@ -46,7 +48,7 @@ bool ApplyFence(Client& c, Namespace* ns, std::string_view token_arg) {
     s.fence = token;
     qs::Status st = ns->UpdateSettings(s);  // the descriptor is on disk before +OK
     if (!st.ok()) {
-      resp::AppendError(&c.out, "Internal Error (" + st.message() + ")");
+      AppendZdbError(&c.out, E::kInternalErrorWhy, st.message());
       return false;
     }
   }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "zdb/format.h"
+
 namespace zdb {
 
 struct Location {
@@ -22,6 +24,11 @@ struct Location {
     return segment == o.segment && offset == o.offset && length == o.length;
   }
 };
+
+// Bytes of the value in the data entry at loc, whose key is key_len bytes.
+inline size_t ValueSize(const Location& loc, size_t key_len) {
+  return loc.length - kDataEntryHeaderSize - key_len;
+}
 
 class KeyIndex {
  public:

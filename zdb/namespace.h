@@ -1,7 +1,14 @@
 // A namespace: its settings, its segment files (data + index, rotating
-// together) and its in-memory key index. Owned by the NamespaceRegistry;
-// used only from the server's loop thread, except that the file handles
-// handed out by DirtyFiles() may be synced from another thread.
+// together) and its in-memory key index. Owned by the Server (its map of
+// namespaces by name); used only from the server's loop thread, except that
+// the file handles handed out by DirtyFiles() may be synced from another
+// thread.
+//
+// One class, its parts in one file each: namespace.cc (opening, settings,
+// rotation, sync, flush), namespace_write.cc (the append path: SET, DEL),
+// namespace_read.cc (GET and friends, SCAN, HISTORY), namespace_compaction.cc
+// (online compaction) and namespace_recovery.cc (start-up recovery). The
+// descriptor's codec is namespace_descriptor.h.
 #pragma once
 
 #include <cstdint>
@@ -16,25 +23,9 @@
 #include "common/status.h"
 #include "zdb/format.h"
 #include "zdb/key_index.h"
+#include "zdb/namespace_descriptor.h"
 
 namespace zdb {
-
-enum class Mode : uint8_t { kUser = 0, kSeq = 1 };
-
-struct NamespaceSettings {
-  std::string password;  // empty = none
-  bool is_public = true;
-  uint64_t maxsize = 0;  // bytes of live data, 0 = unlimited
-  Mode mode = Mode::kUser;
-  bool worm = false;
-  bool locked = false;  // read-only
-  bool frozen = false;  // no reads, no writes
-  uint64_t fence = 0;   // highest FENCE token; 0 = never fenced (zdb/fence.h)
-};
-
-// Encodes/decodes the zdb-namespace descriptor (docs/zdb-format.md).
-std::string EncodeSettings(std::string_view name, const NamespaceSettings& s);
-qs::Status DecodeSettings(std::string_view buf, std::string* name, NamespaceSettings* s);
 
 struct StorageOptions {
   uint64_t datasize = 256ull << 20;  // rotate segments beyond this many bytes

@@ -17,8 +17,6 @@ namespace {
 
 uint64_t NowSeconds() { return static_cast<uint64_t>(std::time(nullptr)); }
 
-size_t ValueSize(const Location& loc, size_t key_len) { return loc.length - kDataEntryHeaderSize - key_len; }
-
 uint64_t Position(uint32_t segment, uint64_t offset) { return (static_cast<uint64_t>(segment) << 32) | offset; }
 
 // The smallest possible entry (an 8-byte sequential key, no value): an

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <random>
 
+#include "common/hex.h"
 #include "common/logging.h"
 #include "common/listener.h"
 #include "common/metrics.h"
@@ -37,12 +38,10 @@ std::string JoinIds(const std::vector<uint32_t>& ids) {
 // A name for the log: control bytes as \xHH, so no name can forge a line.
 std::string Printable(std::string_view s) {
   std::string out;
-  static const char* hex = "0123456789abcdef";
   for (unsigned char ch : s) {
     if (ch < 0x20 || ch == 0x7f || ch == '\\') {
       out += "\\x";
-      out.push_back(hex[ch >> 4]);
-      out.push_back(hex[ch & 15]);
+      qs::AppendHexByte(&out, ch);
     } else {
       out.push_back(static_cast<char>(ch));
     }
@@ -50,7 +49,6 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
-constexpr char kNamespaceGone[] = "Your active namespace is not available anymore (probably removed).";
 }  // namespace
 
 bool NamespaceNameAllowed(std::string_view n) {
@@ -69,10 +67,10 @@ Server::Server(Options opts, qs::Env* env)
 
 Server::~Server() {
   {
-    std::lock_guard<std::mutex> lock(sync_mu_);
+    qs::MutexLock lock(&sync_mu_);
     sync_stop_ = true;
   }
-  sync_cv_.notify_all();
+  sync_cv_.SignalAll();
   if (sync_thread_.joinable()) sync_thread_.join();
   for (int fd : listen_fds_) close(fd);
   for (auto& [id, c] : clients_)
@@ -284,7 +282,7 @@ bool Server::CheckBinding(Client& c) {
   Namespace* ns = FindNamespace(c.ns_name);
   if (ns == nullptr || b == bindings_.end() || b->second.instance != c.ns_instance) {
     // Deleted, perhaps re-created: the new instance is another tenant's.
-    resp::AppendError(&c.out, kNamespaceGone);
+    AppendZdbError(&c.out, E::kNamespaceGone);
     c.close_after_write = true;
     return false;
   }
@@ -296,7 +294,7 @@ bool Server::CheckBinding(Client& c) {
   }
   const NamespaceSettings& s = ns->settings();
   if (!c.ns_keyed && !s.password.empty() && !s.is_public) {
-    resp::AppendError(&c.out, "Namespace protected and private");
+    AppendZdbError(&c.out, E::kNamespaceProtected);
     return false;
   }
   return true;
@@ -317,7 +315,7 @@ Status Server::DeleteNamespace(const std::string& name) {
     for (uint64_t id : ids) {
       auto c = clients_.find(id);
       if (c == clients_.end()) continue;
-      resp::AppendError(&c->second->out, kNamespaceGone);
+      AppendZdbError(&c->second->out, E::kNamespaceGone);
       ResumeClient(id);
     }
   }
@@ -429,7 +427,7 @@ void Server::ExpireWaiters() {
     uint64_t id = waiters_[i];
     waiters_.erase(waiters_.begin() + static_cast<long>(i));
     if (it != clients_.end()) {
-      resp::AppendError(&it->second->out, "Timeout");
+      AppendZdbError(&it->second->out, E::kTimeout);
       ResumeClient(id);
     }
   }
@@ -472,7 +470,7 @@ void Server::BeforeSleep() {
         auto it = clients_.find(id);
         if (it == clients_.end()) continue;
         if (s.ok()) resp::AppendOk(&it->second->out);
-        else resp::AppendError(&it->second->out, "Sync failed: " + s.message());
+        else AppendZdbError(&it->second->out, E::kSyncFailed, s.message());
         ResumeClient(id);
       }
     }
@@ -504,12 +502,12 @@ void Server::EverySecond() {
       job.ns = name;
       job.files = ns->DirtyFiles(&job.generation);
       if (!job.files.empty()) {
-        std::lock_guard<std::mutex> lock(sync_mu_);
+        qs::MutexLock lock(&sync_mu_);
         sync_jobs_.push_back(std::move(job));
       }
     }
   }
-  sync_cv_.notify_one();
+  sync_cv_.Signal();
   UpdateGauges();
 }
 
@@ -518,12 +516,12 @@ void Server::StartSyncThread() {
 }
 
 void Server::SyncThreadMain() {
-  std::unique_lock<std::mutex> lock(sync_mu_);
+  qs::MutexLock lock(&sync_mu_);
   while (!sync_stop_) {
-    sync_cv_.wait(lock, [this] { return sync_stop_ || !sync_jobs_.empty(); });
+    while (!sync_stop_ && sync_jobs_.empty()) sync_cv_.Wait(&sync_mu_);
     std::vector<SyncJob> jobs;
     jobs.swap(sync_jobs_);
-    lock.unlock();
+    lock.Unlock();
     for (auto& job : jobs) {
       bool ok = true;
       for (auto& f : job.files) {
@@ -544,7 +542,7 @@ void Server::SyncThreadMain() {
         });
       }
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

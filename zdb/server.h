@@ -13,12 +13,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,7 +27,10 @@
 #include "common/byte_buffer.h"
 #include "common/event_loop.h"
 #include "common/file_env.h"
+#include "common/mutex.h"
 #include "common/resp_parser.h"
+#include "common/resp_writer.h"
+#include "common/zdb_errors.h"
 #include "zdb/hook_runner.h"
 #include "zdb/namespace.h"
 #include "zdb/options.h"
@@ -71,6 +72,10 @@ struct Client {
   bool blocked = false;
   std::vector<std::string> blocked_argv;
   bool retried = false;  // the command runs again after a missing-data hook
+  // The running command's table flags, and whether it passed the write
+  // check (CheckWriteAccess); set by Server::Dispatch.
+  uint32_t command_flags = 0;
+  bool write_checked = false;
   // WAIT state.
   std::string wait_command;  // upper case, "*" for any
   int64_t wait_deadline_ms = 0;
@@ -81,13 +86,20 @@ struct Client {
 };
 
 using Args = std::vector<std::string_view>;
+using E = qs::ZdbError;
+
+// Appends the error reply e (common/zdb_errors.h), detail in its "{}".
+inline void AppendZdbError(std::string* out, qs::ZdbError e, std::string_view detail = {}) {
+  qs::resp::AppendError(out, qs::ZdbErrorReply(e, detail));
+}
 class Server;
 using CommandHandler = void (*)(Server& srv, Client& c, const Args& argv);
 
 enum CommandFlags : uint32_t {
   kCmdAdmin = 1,       // needs an admin session
   kCmdNamespace = 2,   // acts on the client's namespace (checked to still exist)
-  kCmdWrite = 4,       // modifies the namespace
+  kCmdWrite = 4,       // modifies the namespace (data or descriptor): refused when it is
+                       // read-only; only these handlers may pass the write check
 };
 
 struct CommandSpec {
@@ -95,7 +107,7 @@ struct CommandSpec {
   int arity;          // exact argc when > 0; at least -arity when < 0
   uint32_t flags;
   CommandHandler handler;
-  const char* arity_error;  // 0-db's text for a wrong argument count
+  qs::ZdbError arity_error;  // 0-db's reply to a wrong argument count
 };
 
 // The command table, name -> spec (upper case). Defined in commands.cc.
@@ -219,15 +231,15 @@ class Server {
 
   // everysec sync thread.
   std::thread sync_thread_;
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool sync_stop_ = false;
+  qs::Mutex sync_mu_;
+  qs::CondVar sync_cv_;  // signalled when sync_jobs_ grows or sync_stop_ is set
+  bool sync_stop_ GUARDED_BY(sync_mu_) = false;
   struct SyncJob {
     std::string ns;
     uint64_t generation;
     std::vector<std::shared_ptr<qs::AppendFile>> files;
   };
-  std::vector<SyncJob> sync_jobs_;
+  std::vector<SyncJob> sync_jobs_ GUARDED_BY(sync_mu_);
 
   // Metrics.
   std::shared_ptr<prometheus::Registry> registry_;

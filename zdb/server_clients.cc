@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -189,7 +190,7 @@ void Server::ProcessInput(Client& c) {
     auto r = c.parser.Parse(c.in.data() + offset, c.in.size() - offset, &consumed, &argv);
     if (r == qs::RespParser::Result::kNeedMore) break;
     if (r == qs::RespParser::Result::kError) {
-      resp::AppendError(&c.out, c.parser.error());
+      resp::AppendError(&c.out, c.parser.error());  // E::kProtocolError texts (common/resp_parser.cc)
       c.close_after_write = true;
       MarkPendingWrite(c);
       ++stats.failed;
@@ -226,7 +227,7 @@ void Server::Dispatch(Client& c, const Args& argv) {
   auto it = table.find(name);
   size_t out_before = c.out.size();
   if (it == table.end()) {
-    resp::AppendError(&c.out, "Command not supported");
+    AppendZdbError(&c.out, E::kCommandNotSupported);
     ++stats.failed;
     if (err_counters_.count("unknown")) err_counters_["unknown"]->Increment();
     return;
@@ -234,12 +235,12 @@ void Server::Dispatch(Client& c, const Args& argv) {
   const CommandSpec& spec = it->second;
   int argc = static_cast<int>(argv.size());
   if ((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity)) {
-    resp::AppendError(&c.out, spec.arity_error);
+    AppendZdbError(&c.out, spec.arity_error);
     ++stats.failed;
     return;
   }
   if ((spec.flags & kCmdAdmin) && !c.admin) {
-    resp::AppendError(&c.out, "Permission denied");
+    AppendZdbError(&c.out, E::kPermissionDenied);
     ++stats.unauthorized;
     ++stats.failed;
     return;
@@ -248,8 +249,13 @@ void Server::Dispatch(Client& c, const Args& argv) {
     ++stats.failed;
     return;
   }
+  c.command_flags = spec.flags;
+  c.write_checked = false;
   spec.handler(*this, c, argv);
-  if (c.out.size() > out_before && c.out[out_before] == '-') {
+  bool failed = c.out.size() > out_before && c.out[out_before] == '-';
+  // A command flagged kCmdWrite succeeds only past the write check.
+  assert(!(spec.flags & kCmdWrite) || failed || c.blocked || c.write_checked);
+  if (failed) {
     ++stats.failed;
     auto e = err_counters_.find(spec.name);
     if (e != err_counters_.end()) e->second->Increment();

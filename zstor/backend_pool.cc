@@ -98,7 +98,7 @@ Result<std::string> Backend::Prove(std::string_view key, std::string_view nonce)
   if (r->is_nil()) return Status::NotFound("key not found on " + cfg_.Name());
   // A 0-db without PROVE (zdb-protocol.md, "Differences from 0-db") proves
   // nothing either way; any other error is zdb's own checksum failing.
-  if (r->is_error() && r->str == "Command not supported") return Status::NotSupported("PROVE on " + cfg_.Name() + ": " + r->str);
+  if (r->is_error() && qs::ParseZdbError(r->str) == qs::ZdbError::kCommandNotSupported) return Status::NotSupported("PROVE on " + cfg_.Name() + ": " + r->str);
   if (r->is_error()) return Status::Corruption("PROVE on " + cfg_.Name() + ": " + r->str);
   if (!r->is_string()) return Status::IOError("PROVE: unexpected reply");
   return r->str;

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "common/hex.h"
+
 namespace zstor {
 
 using qs::Result;
@@ -21,8 +23,6 @@ namespace {
 // OpenSSL's update functions take int lengths; longer inputs are fed in
 // pieces of at most this many bytes.
 constexpr size_t kMaxUpdate = size_t{1} << 30;
-
-constexpr char kHexDigits[] = "0123456789abcdef";
 
 // For failures that cannot be reported through the API (the CSPRNG or the
 // digest refusing to work): there is no safe way to continue.
@@ -93,13 +93,6 @@ Status Crypt(EVP_CIPHER_CTX* ctx, bool encrypt, std::string_view in, unsigned ch
   return Status::OK();
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Result<Key> Key::FromHex(std::string_view hex) {
@@ -109,7 +102,7 @@ Result<Key> Key::FromHex(std::string_view hex) {
   }
   Key key;
   for (size_t i = 0; i < hex.size(); ++i) {
-    int v = HexValue(hex[i]);
+    int v = qs::HexDigitValue(hex[i]);
     // The offending character is not echoed: it is part of a secret.
     if (v < 0) {
       return Status::InvalidArgument("encryption key has a non-hex character at position " + std::to_string(i));
@@ -244,15 +237,7 @@ Digest Sha256(std::string_view data) {
   return d;
 }
 
-std::string ToHex(std::string_view bytes) {
-  std::string out(bytes.size() * 2, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    auto b = static_cast<unsigned char>(bytes[i]);
-    out[2 * i] = kHexDigits[b >> 4];
-    out[2 * i + 1] = kHexDigits[b & 0xf];
-  }
-  return out;
-}
+std::string ToHex(std::string_view bytes) { return qs::HexEncode(bytes); }
 
 Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ == nullptr) Fatal("EVP_MD_CTX_new");

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/zdb_errors.h"
 #include "zstor/metadata.h"
 #include "zstor/object_store.h"
 #include "zstor/store_journal.h"
@@ -63,7 +64,7 @@ Status SweepBackend(Backend& b, size_t idx, const Marks& marks, int64_t cutoff, 
     auto rep = b.Command(argv);
     if (!rep.ok()) return rep.status();
     if (rep->is_error()) {
-      if (rep->str.find("No more data") != std::string::npos) break;
+      if (qs::ParseZdbError(rep->str) == qs::ZdbError::kNoMoreData) break;
       return Status::IOError("SCAN: " + rep->str);
     }
     if (!rep->is_array() || rep->elements.size() != 2 || !rep->elements[1].is_array())

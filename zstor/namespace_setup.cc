@@ -45,7 +45,7 @@ Status Greet(qs::ZdbClient& c, const NamespaceSetupOptions& o) {
   if (o.admin_password.empty()) return Status::OK();
   auto auth = c.Command({"AUTH", o.admin_password});
   if (!auth.ok()) return Status::Unavailable("AUTH: " + auth.status().message());
-  if (auth->is_error() && auth->str.find("Authentication disabled") == std::string::npos)
+  if (auth->is_error() && qs::ParseZdbError(auth->str) != qs::ZdbError::kAuthenticationDisabled)
     return Status::PermissionDenied("admin password refused (AUTH: " + auth->str + ")");
   return Status::OK();
 }
@@ -55,7 +55,7 @@ Result<std::map<std::string, std::string>> NsInfo(qs::ZdbClient& c, const std::s
   auto r = c.Command({"NSINFO", ns});
   if (!r.ok()) return Status::Unavailable("NSINFO " + ns + ": " + r.status().message());
   if (r->is_error()) {
-    if (r->str.find("not found") != std::string::npos) return Status::NotFound(ns);
+    if (qs::ParseZdbError(r->str) == qs::ZdbError::kNamespaceNotFound) return Status::NotFound(ns);
     return Status::IOError("NSINFO " + ns + ": " + r->str);
   }
   std::map<std::string, std::string> info;
@@ -149,7 +149,7 @@ NamespaceOutcome SetupNamespace(const NamespaceSpec& spec, const NamespaceSetupO
   auto sel = open ? c.Command({"SELECT", ns}) : c.Command({"SELECT", ns, spec.address.password});
   if (!sel.ok()) return {Status::Unavailable("SELECT " + ns + ": " + sel.status().message()), ""};
   if (sel->is_error()) {
-    if (sel->str.find("Access denied") != std::string::npos)
+    if (qs::ParseZdbError(sel->str) == qs::ZdbError::kAccessDenied)
       return {Status::PermissionDenied("namespace " + ns +
                                        " exists with another password than the config's: left as it is (another "
                                        "zstor's namespace? give this machine its own --prefix)"),
