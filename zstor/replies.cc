@@ -211,7 +211,7 @@ qs::Result<std::vector<BackendRow>> DecodeBackendRows(const Reply& reply) {
     BackendRow b;
     b.role = f.Text(e[0], "role");
     b.name = f.Text(e[1], "backend");
-    b.group = f.Integer(e[2], "group", 0, INT64_MAX);
+    b.group = f.Integer(e[2], "group", -1, INT_MAX);  // -1: a meta backend
     b.up = f.Flag(e[3], "up");
     b.fragments = f.OrUnknown(e[4], "fragments");
     b.used = f.OrUnknown(e[5], "used");

@@ -201,7 +201,7 @@ TEST(RepliesTest, MalformedObjectListsAreErrors) {
 TEST(RepliesTest, BackendRowsRoundTrip) {
   std::vector<BackendRow> rows = {{"data", "127.0.0.1:9901", "", 0, true, 12, 4096, 1 << 30},
                                   {"data", "[::1]:9902", "", 3, false, -1, -1, -1},
-                                  {"meta", "unix:/run/zdb.sock", "", 0, true, 0, 0, 0}};
+                                  {"meta", "unix:/run/zdb.sock", "", -1, true, 0, 0, 0}};
   std::string out;
   EncodeBackendRows(rows, &out);
   auto r = DecodeBackendRows(Wire(out));
@@ -222,7 +222,8 @@ TEST(RepliesTest, MalformedBackendRowsAreErrors) {
   EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Str("b"), Int(0), Int(1), Int(0), Int(0)})).status(), "expected 7 elements, got 6"));
   EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Str("b"), Int(0), Int(2), Int(0), Int(0), Int(0)})).status(), "up: 2 is out of range"));
   EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Str("b"), Int(0), Int(1), Int(-2), Int(0), Int(0)})).status(), "fragments: -2 is out of range"));
-  EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Str("b"), Int(-1), Int(1), Int(0), Int(0), Int(0)})).status(), "group: -1 is out of range"));
+  EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Str("b"), Int(-2), Int(1), Int(0), Int(0), Int(0)})).status(), "group: -2 is out of range"));
+  EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Str("b"), Int(int64_t{INT_MAX} + 1), Int(1), Int(0), Int(0), Int(0)})).status(), "group: 2147483648 is out of range"));
   EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("spare"), Str("b"), Int(0), Int(1), Int(0), Int(0), Int(0)})).status(), "role: expected data or meta"));
   EXPECT_TRUE(MalformedWith(DecodeBackendRows(row({Str("data"), Int(9), Int(0), Int(1), Int(0), Int(0), Int(0)})).status(), "backend: expected a string"));
 }
