@@ -40,7 +40,9 @@ TEST(CommandTableTest, EveryCommandIsInHelpOnce) {
   EXPECT_EQ(help, usage);
   std::set<std::string_view> cli, resp;
   for (const auto& c : Commands()) {
-    if (!c.resp.empty()) EXPECT_TRUE(resp.insert(c.resp).second) << "twice: " << c.resp;
+    if (!c.resp.empty()) {
+      EXPECT_TRUE(resp.insert(c.resp).second) << "twice: " << c.resp;
+    }
     if (c.runs == Runs::kNowhere) {
       EXPECT_TRUE(c.cli.empty() && c.usage.empty() && c.run == nullptr) << c.resp;
       continue;
@@ -196,7 +198,10 @@ TEST_F(CliDecodeTest, WellFormedRepliesPrintAsBefore) {
   ScriptedDaemon d(socket(), {{"CHECK", "*7\r\n:1000\r\n:1\r\n:20\r\n:19\r\n:19\r\n:16\r\n:4\r\n"},
                               {"LIST", "*1\r\n*4\r\n$3\r\n/ok\r\n:2048\r\n:1\r\n:0\r\n"},
                               {"REBUILD", ":3\r\n"},
-                              {"SCRUB", ":2\r\n"}});
+                              {"SCRUB", ":2\r\n"},
+                              {"STATUS", "*2\r\n*7\r\n$4\r\ndata\r\n$6\r\nd:9901\r\n:0\r\n:1\r\n:3\r\n:2048\r\n:-1\r\n"
+                                         "*7\r\n$4\r\nmeta\r\n$6\r\nm:9921\r\n:-1\r\n:0\r\n:-1\r\n:-1\r\n:-1\r\n"},
+                              {"STAGING", "*6\r\n:1\r\n:2\r\n:1\r\n$1\r\nx\r\n:1024\r\n:0\r\n"}});
   auto [rc, out] = Run("check -k /ok -f x");
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "/ok: degraded, 19/20 fragments healthy, weakest chunk 19/16+4 (needs 16)\n");
@@ -209,6 +214,19 @@ TEST_F(CliDecodeTest, WellFormedRepliesPrintAsBefore) {
   std::tie(rc, out) = Run("scrub --full");
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "scrub: 2 objects found damaged and rebuilt\n");
+  std::tie(rc, out) = Run("status");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out.find("staging: 2 jobs queued, 1 failing (last error: x); data dir 1.0 KiB (limit none)\n"), 0u) << out;
+  EXPECT_NE(out.find("\ndata  d:9901                               0 up            3    2.0 KiB          -\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nmeta  m:9921                              -1 DOWN          -          -          -\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n1 of 2 backends down\n"), std::string::npos) << out;
+  std::tie(rc, out) = Run("--json status");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("{\"role\": \"meta\", \"backend\": \"m:9921\", \"group\": -1, \"up\": false, \"fragments\": -1, "
+                     "\"used_bytes\": -1, \"free_bytes\": -1}], \"down\": 1, \"staging\": {\"jobs\": 2, \"failing\": 1, "
+                     "\"last_error\": \"x\", \"data_dir_bytes\": 1024, \"max_data_dir_bytes\": 0}}\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(CliDecodeTest, MalformedRepliesAreErrorsNotAnswers) {
@@ -237,7 +255,8 @@ TEST_F(CliDecodeTest, MalformedRepliesAreErrorsNotAnswers) {
 TEST_F(CliDecodeTest, ErrorRepliesPrintTheirMessageByCode) {
   ScriptedDaemon d(socket(), {{"RETRIEVE", "-NOTFOUND no object stored at /nope\r\n"},
                               {"DELETE", "-CORRUPTION record /k: bad tag\r\n"},
-                              {"STORE", "-ERR wrong number of arguments for STORE\r\n"}});
+                              {"STORE", "-ERR wrong number of arguments for STORE\r\n"},
+                              {"HOOK", "-INVALID staging is off (config key 'zdb_data_dir_path')\r\n"}});
   auto [rc, out] = Run("retrieve -k /nope -f x");
   EXPECT_EQ(rc, 1) << out;
   EXPECT_EQ(out, "zstor: no object stored at /nope\n");
@@ -247,6 +266,10 @@ TEST_F(CliDecodeTest, ErrorRepliesPrintTheirMessageByCode) {
   std::tie(rc, out) = Run("store -k /k -f x");
   EXPECT_EQ(rc, 1) << out;
   EXPECT_EQ(out, "zstor: wrong number of arguments for STORE\n");
+  // zstor-hook prints the daemon's refusal the same way.
+  std::tie(rc, out) = qs_test::RunCommand("ASAN_OPTIONS=detect_leaks=0 ZSTOR_CONFIG=" + cfg_ + " timeout 60 " + kZstor + "-hook ready zdb");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_EQ(out, "zstor-hook ready: staging is off (config key 'zdb_data_dir_path')\n");
 }
 
 }  // namespace
