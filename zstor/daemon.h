@@ -18,6 +18,7 @@
 
 #include "common/metrics.h"
 #include "common/resp_parser.h"
+#include "zstor/command_table.h"
 #include "zstor/monitor.h"
 #include "zstor/fragment_sweep.h"
 #include "zstor/object_store.h"
@@ -36,10 +37,11 @@ class Daemon {
  private:
   void AcceptLoop();
   void Serve(int fd);
-  struct Command;
-  static const std::vector<Command>& Commands();
+  // The command table names the handlers below (zstor/command_table.cc).
+  friend const std::vector<CommandSpec>& Commands();
   static double Since(std::chrono::steady_clock::time_point t0);
-  // Executes one request through the command table; appends the RESP reply.
+  // Executes one request through the command table; appends the RESP reply
+  // (zstor/daemon_commands.cc, with the handlers).
   void Execute(const std::vector<std::string_view>& argv, std::string* out);
   using Args = std::vector<std::string_view>;
   void PingCommand(const Args& argv, std::string* out);

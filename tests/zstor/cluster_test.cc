@@ -731,7 +731,8 @@ TEST_F(DaemonTest, KillNineOfTheDaemonMidStoreLeavesNothingListed) {
   EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/d.out"), data);
 }
 
-// Bad input on the daemon's socket gets exact errors and harms nothing.
+// Bad input on the daemon's socket gets exact errors and harms nothing: a
+// refused request is -ERR, a failed operation -CODE (docs/zstor-protocol.md).
 TEST_F(DaemonTest, BadRequestsGetClearErrors) {
   qs::ZdbAddress addr;
   addr.unix_path = dir_.path() + "/zstor.sock";
@@ -747,10 +748,10 @@ TEST_F(DaemonTest, BadRequestsGetClearErrors) {
   EXPECT_EQ(r->str, "ERR wrong number of arguments for HOOK");
   r = c.Command({"HOOK", "jump-data", "unix:///x", "/etc/passwd", "/x"});
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->str, "ERR staging is off (config key 'zdb_data_dir_path')");
+  EXPECT_EQ(r->str, "INVALID staging is off (config key 'zdb_data_dir_path')");
   r = c.Command({"RETRIEVE", "/nothing/here", dir_.path() + "/x.out"});
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->str, "ERR no object stored at /nothing/here");
+  EXPECT_EQ(r->str, "NOTFOUND no object stored at /nothing/here");
   // Malformed RESP: an error, the connection closed, the daemon unharmed.
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un sa{};
