@@ -16,7 +16,8 @@ namespace zstor {
 using qs::Status;
 namespace resp = qs::resp;
 
-Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
+Daemon::Daemon(std::unique_ptr<ObjectStore> store, size_t max_connections)
+    : store_(std::move(store)), max_connections_(max_connections) {
   registry_ = std::make_shared<prometheus::Registry>();
   ops_ = &prometheus::BuildCounter().Name("zstor_operations_total").Help("Client operations, by operation and result").Register(*registry_);
   bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
@@ -24,9 +25,9 @@ Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
   swept_fragments_ = &prometheus::BuildCounter().Name("zstor_sweep_fragments_total").Help("Orphan fragments the sweep deleted").Register(*registry_).Add({});
   swept_bytes_ = &prometheus::BuildCounter().Name("zstor_sweep_bytes_total").Help("Bytes of the orphan fragments the sweep deleted").Register(*registry_).Add({});
   sweeps_ = &prometheus::BuildCounter().Name("zstor_sweeps_total").Help("Fragment sweeps, by result (ok, partial: a backend skipped, refused)").Register(*registry_);
-  monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
+  monitor_ = std::make_unique<Monitor>(store_.get(), registry_.get());
   if (!store_->config().zdb_data_dir_path.empty()) {
-    staging_ = std::make_unique<Staging>(store_.get(), &op_mu_, registry_.get());
+    staging_ = std::make_unique<Staging>(store_.get(), registry_.get());
     monitor_->OnBackendBack([s = staging_.get()] { s->BackendsReturned(); });
   }
 }
@@ -70,15 +71,18 @@ void Daemon::Stop() {
   }
   if (accept_thread_.joinable()) accept_thread_.join();
   {
-    std::lock_guard<std::mutex> lock(sweep_mu_);
-    sweep_cv_.notify_all();
+    qs::MutexLock lock(&sweep_mu_);
+    sweep_cv_.SignalAll();
   }
   if (sweep_thread_.joinable()) sweep_thread_.join();
+  std::list<Connection> conns;
   {
-    std::lock_guard<std::mutex> lock(conn_mu_);
-    for (int fd : conn_fds_) shutdown(fd, SHUT_RDWR);
+    qs::MutexLock lock(&conn_mu_);
+    for (auto& c : conns_)
+      if (!c.done) shutdown(c.fd, SHUT_RDWR);  // its fd is open until done is set
+    conns.swap(conns_);
   }
-  for (auto& t : conns_) t.join();
+  for (auto& c : conns) c.thread.join();
   monitor_->Stop();
   if (staging_ != nullptr) staging_->Stop();
   if (!store_->config().socket.empty()) unlink(store_->config().socket.c_str());
@@ -94,10 +98,42 @@ void Daemon::AcceptLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    std::lock_guard<std::mutex> lock(conn_mu_);
-    conn_fds_.push_back(fd);
-    conns_.emplace_back([this, fd] { Serve(fd); });
+    qs::MutexLock lock(&conn_mu_);
+    ReapLocked();
+    if (conns_.size() >= max_connections_) {
+      // Refused with a reply the client can show, not a silent close.
+      std::string reply;
+      resp::AppendError(&reply, "ERR too many connections (at most " + std::to_string(max_connections_) + ")");
+      (void)!write(fd, reply.data(), reply.size());
+      close(fd);
+      spdlog::warn("daemon: connection refused: {} connections already open", conns_.size());
+      continue;
+    }
+    Connection& c = conns_.emplace_back();
+    c.fd = fd;
+    c.thread = std::thread([this, fd, conn = &c] {
+      Serve(fd);
+      qs::MutexLock l(&conn_mu_);
+      close(fd);
+      conn->done = true;
+    });
   }
+}
+
+void Daemon::ReapLocked() {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (!it->done) {
+      ++it;
+      continue;
+    }
+    it->thread.join();  // it has nothing left to do but return
+    it = conns_.erase(it);
+  }
+}
+
+size_t Daemon::connection_threads() {
+  qs::MutexLock lock(&conn_mu_);
+  return conns_.size();
 }
 
 void Daemon::Serve(int fd) {
@@ -117,7 +153,6 @@ void Daemon::Serve(int fd) {
       if (r == qs::RespParser::Result::kError) {
         resp::AppendError(&out, parser.error());
         (void)!write(fd, out.data(), out.size());
-        close(fd);
         return;
       }
       if (!argv.empty()) Execute(argv, &out);
@@ -127,15 +162,11 @@ void Daemon::Serve(int fd) {
     in.erase(0, off);
     for (size_t sent = 0; sent < out.size();) {
       ssize_t w = write(fd, out.data() + sent, out.size() - sent);
-      if (w <= 0) {
-        close(fd);
-        return;
-      }
+      if (w <= 0) return;
       sent += static_cast<size_t>(w);
     }
     out.clear();
   }
-  close(fd);
 }
 
 void Daemon::Count(const std::string& op, bool ok, double seconds, uint64_t bytes) {
@@ -145,9 +176,9 @@ void Daemon::Count(const std::string& op, bool ok, double seconds, uint64_t byte
 }
 
 // The daemon's commands mirror the CLI. Like zdb's, they live in one table
-// (name, arity, handler); the dispatcher checks the arity once. Handlers of
-// operations that touch objects take op_mu_ (one at a time, shared with the
-// monitor and the staging worker).
+// (name, arity, handler); the dispatcher checks the arity once. Handlers
+// call the ObjectStore directly: its per-object locks order operations on
+// the same object (client requests, the monitor, the staging worker).
 namespace {
 
 using Args = std::vector<std::string_view>;
@@ -202,7 +233,6 @@ void Daemon::PingCommand(const Args&, std::string* out) { resp::AppendSimple(out
 void Daemon::StoreCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
   std::string local(argv[1]), key(argv[2]);
-  std::lock_guard<std::mutex> lock(op_mu_);
   Status s = store_->Store(local, key);
   std::error_code ec;
   Count("store", s.ok(), Since(t0), s.ok() ? std::filesystem::file_size(local, ec) : 0);
@@ -213,7 +243,6 @@ void Daemon::StoreCommand(const Args& argv, std::string* out) {
 void Daemon::RetrieveCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
   std::string dest(argv[2]);
-  std::lock_guard<std::mutex> lock(op_mu_);
   Status s = store_->Retrieve(std::string(argv[1]), dest);
   std::error_code ec;
   Count("retrieve", s.ok(), Since(t0), s.ok() ? std::filesystem::file_size(dest, ec) : 0);
@@ -223,7 +252,6 @@ void Daemon::RetrieveCommand(const Args& argv, std::string* out) {
 // CHECK key -> [size, chunks, fragments, fragments ok, weakest chunk, k, m]
 void Daemon::CheckCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto r = store_->Check(std::string(argv[1]));
   Count("check", r.ok(), Since(t0), 0);
   if (!r.ok()) return Reply{out}.Fail(r.status());
@@ -237,7 +265,6 @@ void Daemon::CheckCommand(const Args& argv, std::string* out) {
 // REBUILD key -> fragments rebuilt
 void Daemon::RebuildCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto r = store_->Rebuild(std::string(argv[1]));
   Count("rebuild", r.ok(), Since(t0), 0);
   r.ok() ? resp::AppendInteger(out, static_cast<int64_t>(*r)) : Reply{out}.Fail(r.status());
@@ -246,7 +273,6 @@ void Daemon::RebuildCommand(const Args& argv, std::string* out) {
 // DELETE key
 void Daemon::DeleteCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   Status s = store_->Delete(std::string(argv[1]));
   Count("delete", s.ok(), Since(t0), 0);
   s.ok() ? Reply{out}.Ok() : Reply{out}.Fail(s);
@@ -255,7 +281,6 @@ void Daemon::DeleteCommand(const Args& argv, std::string* out) {
 // LIST -> [[key, size, chunks, created], ...]
 void Daemon::ListCommand(const Args&, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto l = store_->List(/*strict=*/true);
   Count("list", l.ok(), Since(t0), 0);
   if (!l.ok()) return Reply{out}.Fail(l.status());
@@ -337,7 +362,6 @@ qs::Result<SweepReport> Daemon::Sweep(bool dry_run) {
   SweepOptions o;
   o.min_age_s = store_->config().monitor.sweep_min_age;
   o.dry_run = dry_run;
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto r = SweepFragments(store_.get(), o);
   if (!r.ok()) {
     spdlog::warn("sweep: {}", r.status().ToString());
@@ -354,12 +378,15 @@ qs::Result<SweepReport> Daemon::Sweep(bool dry_run) {
 
 void Daemon::SweepLoop() {
   const auto interval = std::chrono::seconds(store_->config().monitor.sweep_interval);
-  std::unique_lock<std::mutex> lock(sweep_mu_);
+  qs::MutexLock lock(&sweep_mu_);
   while (!stop_) {
-    if (sweep_cv_.wait_for(lock, interval, [this] { return stop_.load(); })) return;
-    lock.unlock();
+    const auto due = std::chrono::steady_clock::now() + interval;
+    while (!stop_ && sweep_cv_.WaitUntil(&sweep_mu_, due)) {
+    }
+    if (stop_) return;
+    lock.Unlock();
     (void)Sweep(false);  // logged and counted there
-    lock.lock();
+    lock.Lock();
   }
 }
 

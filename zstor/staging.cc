@@ -87,8 +87,8 @@ Status PutMarker(const std::string& path) {
 
 }  // namespace
 
-Staging::Staging(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry)
-    : store_(store), op_mu_(op_mu), cfg_(store->config()), queue_(store->config().queue_dir) {
+Staging::Staging(ObjectStore* store, prometheus::Registry* registry)
+    : store_(store), cfg_(store->config()), queue_(store->config().queue_dir) {
   if (registry == nullptr) return;
   auto gauge = [&](const char* name, const char* help) {
     return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry).Add({});
@@ -115,10 +115,10 @@ void Staging::Start() { thread_ = std::thread([this] { Run(); }); }
 
 void Staging::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    qs::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -138,7 +138,7 @@ Status Staging::Enqueue(const std::string& file) {
   auto key = KeyFor(file);
   if (!key.ok()) return key.status();
   QS_RETURN_IF_ERROR(queue_.Add(UploadJob::Kind::kUpload, file, *key));
-  cv_.notify_all();
+  cv_.SignalAll();
   return Status::OK();
 }
 
@@ -181,7 +181,7 @@ Status Staging::OnHook(const std::vector<std::string>& args) {
   if (event == "namespace-deleted") {
     if (!ValidName(arg(0))) return Status::InvalidArgument("hook " + event + ": bad namespace name");
     QS_RETURN_IF_ERROR(queue_.Add(UploadJob::Kind::kForget, arg(0), kKeyRoot));
-    cv_.notify_all();
+    cv_.SignalAll();
     return Status::OK();
   }
   if (event == "missing-data") return Restore(arg(0));
@@ -198,7 +198,6 @@ Status Staging::Upload(const UploadJob& job) {
     }
     return Status::FromErrno(errno, "stat " + job.target);
   }
-  std::lock_guard<std::mutex> lock(*op_mu_);
   ObjectMeta stored;
   QS_RETURN_IF_ERROR(store_->Store(job.target, job.key, nullptr, &stored));
   QS_RETURN_IF_ERROR(store_->Verify(job.key, stored.object_id));
@@ -208,7 +207,6 @@ Status Staging::Upload(const UploadJob& job) {
 }
 
 Status Staging::Forget(const UploadJob& job) {
-  std::lock_guard<std::mutex> lock(*op_mu_);
   auto list = store_->List();
   if (!list.ok()) return list.status();
   for (const char* kind : {"data/", "index/"}) {
@@ -245,11 +243,7 @@ Status Staging::Restore(const std::string& file) {
   auto key = KeyFor(file);
   if (!key.ok()) return key.status();
   QS_RETURN_IF_ERROR(MakeDirs(Dirname(file)));
-  Status s;
-  {
-    std::lock_guard<std::mutex> lock(*op_mu_);
-    s = store_->Retrieve(*key, file);
-  }
+  Status s = store_->Retrieve(*key, file);
   if (s.ok()) spdlog::info("staging: restored {} from {}", file, *key);
   else spdlog::error("staging: cannot restore {}: {}", file, s.ToString());
   prometheus::Counter* c = s.ok() ? restores_ok_ : restores_failed_;
@@ -271,7 +265,6 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
   }
   std::vector<ObjectMeta> objects;
   {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto l = store_->List();
     if (!l.ok()) return l.status();
     objects = std::move(l.value());
@@ -320,7 +313,6 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
                            file.compare(file.size() - std::strlen(kDescriptor), std::string::npos, kDescriptor) == 0;
       if (is_descriptor != descriptors) continue;
       QS_RETURN_IF_ERROR(MakeDirs(Dirname(file)));
-      std::lock_guard<std::mutex> lock(*op_mu_);
       Status s = store_->Retrieve(key, file);
       if (!s.ok()) return s.WithContext("namespaces-init: " + key);
       ++done;
@@ -371,8 +363,8 @@ uint64_t Staging::EvictRound() {
     auto key = KeyFor(s.path);
     if (!key.ok()) continue;
     {
-      // Only what the backends verifiably hold, at this file's size, goes.
-      std::lock_guard<std::mutex> lock(*op_mu_);
+      // Only what the backends verifiably hold, at this file's size, goes
+      // (Verify checks the record is still the one read here).
       auto meta = store_->meta().Get(*key);
       if (!meta.ok() || meta->size != s.size) continue;
       // Up to half the parity may be out of reach (a dead backend not yet
@@ -402,7 +394,6 @@ size_t Staging::ReconcileRound() {
   if (root.empty()) return 0;
   std::map<std::string, uint64_t> sizes;  // key -> stored size
   {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto l = store_->List();
     if (!l.ok()) return 0;  // try again next round
     for (const auto& m : *l) sizes[m.path] = m.size;
@@ -436,17 +427,15 @@ void Staging::Run() {
   auto next_scan = std::chrono::steady_clock::now();
   auto next_evict = next_scan;
   auto next_reconcile = next_scan;
-  std::unique_lock<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   while (!stop_) {
-    lock.unlock();
+    lock.Unlock();
     auto now = std::chrono::steady_clock::now();
     if (now >= next_scan) {
       queue_.Scan();  // jobs the hook wrote while no daemon listened
       next_scan = now + std::chrono::seconds(1);
     }
-    while (RunOne()) {
-      std::lock_guard<std::mutex> l(mu_);
-      if (stop_) break;
+    while (RunOne() && !Stopping()) {
     }
     if (std::chrono::steady_clock::now() >= next_reconcile) {
       ReconcileRound();
@@ -459,8 +448,8 @@ void Staging::Run() {
     auto st = queue_.stats();
     if (pending_ != nullptr) pending_->Set(static_cast<double>(st.pending));
     if (failing_ != nullptr) failing_->Set(static_cast<double>(st.failing));
-    lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    lock.Lock();
+    if (!stop_) cv_.WaitFor(&mu_, std::chrono::milliseconds(200));
   }
 }
 
@@ -468,8 +457,12 @@ void Staging::BackendsReturned() {
   size_t woken = queue_.BackendsReturned();
   if (woken == 0) return;
   spdlog::info("staging: a backend is back; {} jobs that failed for lack of backends retry now", woken);
-  std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+  cv_.SignalAll();
+}
+
+bool Staging::Stopping() {
+  qs::MutexLock lock(&mu_);
+  return stop_;
 }
 
 }  // namespace zstor

@@ -93,13 +93,13 @@ Status UploadQueue::AddTo(const std::string& dir, UploadJob::Kind kind, const st
 
 Status UploadQueue::Open() {
   if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + dir_);
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   ScanLocked();
   return Status::OK();
 }
 
 void UploadQueue::Scan() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   ScanLocked();
 }
 
@@ -127,7 +127,7 @@ void UploadQueue::ScanLocked() {
 }
 
 Status UploadQueue::Add(UploadJob::Kind kind, const std::string& target, const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   for (const auto& [name, j] : jobs_) {
     if (j.kind == kind && j.target == target && j.key == key && !running_.count(name) && j.attempts == 0)
       return Status::OK();
@@ -145,7 +145,7 @@ Status UploadQueue::Add(UploadJob::Kind kind, const std::string& target, const s
 }
 
 std::optional<UploadJob> UploadQueue::Next(int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   for (auto& [name, j] : jobs_) {
     if (running_.count(name) || j.next_try_ms > now_ms) continue;
     running_[name] = true;
@@ -155,7 +155,7 @@ std::optional<UploadJob> UploadQueue::Next(int64_t now_ms) {
 }
 
 Status UploadQueue::Done(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   running_.erase(name);
   jobs_.erase(name);
   if (unlink((dir_ + "/" + name).c_str()) != 0 && errno != ENOENT)
@@ -165,7 +165,7 @@ Status UploadQueue::Done(const std::string& name) {
 
 void UploadQueue::Failed(const std::string& name, const std::string& error, int64_t now_ms,
                          bool for_lack_of_backends) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   running_.erase(name);
   auto it = jobs_.find(name);
   if (it == jobs_.end()) return;
@@ -178,7 +178,7 @@ void UploadQueue::Failed(const std::string& name, const std::string& error, int6
 }
 
 size_t UploadQueue::BackendsReturned() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   size_t woken = 0;
   for (auto& [name, j] : jobs_) {
     if (!j.waits_for_backends || running_.count(name)) continue;
@@ -190,14 +190,14 @@ size_t UploadQueue::BackendsReturned() {
 }
 
 bool UploadQueue::Pending(const std::string& target) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   for (const auto& [name, j] : jobs_)
     if (j.target == target) return true;
   return false;
 }
 
 UploadQueue::Stats UploadQueue::stats() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   Stats s;
   s.pending = jobs_.size();
   for (const auto& [name, j] : jobs_) {
@@ -210,7 +210,7 @@ UploadQueue::Stats UploadQueue::stats() {
 }
 
 std::vector<UploadJob> UploadQueue::jobs() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   std::vector<UploadJob> v;
   for (const auto& [name, j] : jobs_) v.push_back(j);
   return v;

@@ -8,12 +8,13 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace zstor {
 
@@ -68,12 +69,12 @@ class UploadQueue {
 
  private:
   static std::string Encode(UploadJob::Kind kind, const std::string& target, const std::string& key);
-  void ScanLocked();
+  void ScanLocked() REQUIRES(mu_);
 
   const std::string dir_;
-  std::mutex mu_;
-  std::map<std::string, UploadJob> jobs_;  // by name: oldest first
-  std::map<std::string, bool> running_;    // names of running jobs
+  qs::Mutex mu_;
+  std::map<std::string, UploadJob> jobs_ GUARDED_BY(mu_);  // by name: oldest first
+  std::map<std::string, bool> running_ GUARDED_BY(mu_);    // names of running jobs
 };
 
 }  // namespace zstor
