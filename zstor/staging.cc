@@ -12,6 +12,7 @@
 #include <map>
 
 #include "common/file_env.h"
+#include "zdb/format.h"
 
 namespace zstor {
 
@@ -21,7 +22,7 @@ using qs::Status;
 namespace {
 
 constexpr const char* kKeyRoot = "/zdb/";
-constexpr const char* kDescriptor = "zdb-namespace";
+constexpr const char* kDescriptor = zdb::kDescriptorName;
 // In the index root while a namespaces-init restore is unfinished
 // (docs/zstor-staging.md, "A new machine"): the next start restores again.
 constexpr const char* kRestoreMarker = ".namespaces-init-unfinished";
@@ -35,15 +36,17 @@ bool ValidName(const std::string& s) {
   return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos && s.find('\n') == std::string::npos;
 }
 
-// Segment number of "zdb-data-NNNNN" / "zdb-index-NNNNN", or -1.
-int64_t SegmentId(const std::string& name, const std::string& prefix) {
-  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return -1;
-  int64_t v = 0;
-  for (size_t i = prefix.size(); i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9' || v > (int64_t{1} << 40)) return -1;
-    v = v * 10 + (name[i] - '0');
-  }
-  return v;
+// Segment number of a data segment's file name (zdb/format.h), or -1.
+int64_t DataSegmentId(const std::string& name) {
+  bool is_index = false;
+  uint32_t id = 0;
+  return zdb::ParseSegmentFileName(name, &is_index, &id) && !is_index ? int64_t{id} : -1;
+}
+
+bool IsIndexFileName(const std::string& name) {
+  bool is_index = false;
+  uint32_t id = 0;
+  return zdb::ParseSegmentFileName(name, &is_index, &id) && is_index;
 }
 
 std::vector<std::string> ListDir(const std::string& dir) {
@@ -129,8 +132,8 @@ Result<std::string> Staging::KeyFor(const std::string& file) {
   std::string dir = file.substr(0, slash);
   std::string ns = dir.substr(dir.rfind('/') + 1);
   if (!ValidName(ns)) return Status::InvalidArgument("not a staging zdb file: " + file);
-  if (SegmentId(name, "zdb-data-") >= 0) return std::string(kKeyRoot) + "data/" + ns + "/" + name;
-  if (SegmentId(name, "zdb-index-") >= 0 || name == kDescriptor) return std::string(kKeyRoot) + "index/" + ns + "/" + name;
+  if (DataSegmentId(name) >= 0) return std::string(kKeyRoot) + "data/" + ns + "/" + name;
+  if (IsIndexFileName(name) || name == kDescriptor) return std::string(kKeyRoot) + "index/" + ns + "/" + name;
   return Status::InvalidArgument("not a staging zdb file: " + file);
 }
 
@@ -153,9 +156,8 @@ Status Staging::OnHook(const std::vector<std::string>& args) {
       char* end = nullptr;
       unsigned long id = std::strtoul(p, &end, 10);
       if (end == p) break;
-      char name[32];
-      std::snprintf(name, sizeof(name), "zdb-index-%05lu", id);
-      QS_RETURN_IF_ERROR(Enqueue(dir + "/" + name));
+      if (id > UINT32_MAX) return Status::InvalidArgument("hook " + event + ": bad index file id");
+      QS_RETURN_IF_ERROR(Enqueue(dir + "/" + zdb::IndexFileName(static_cast<uint32_t>(id))));
       p = end;
     }
     return Status::OK();
@@ -285,7 +287,7 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
     if (is_index) {
       wanted[k] = index_root + "/" + ns + "/" + name;
     } else {
-      int64_t id = SegmentId(name, "zdb-data-");
+      int64_t id = DataSegmentId(name);
       if (id >= 0 && (!newest.count(ns) || id > newest[ns].first)) newest[ns] = {id, k};
     }
   }
@@ -339,7 +341,7 @@ uint64_t Staging::EvictRound() {
     std::vector<Segment> segs;
     int64_t head = -1;
     for (const auto& name : ListDir(root + "/" + ns)) {
-      int64_t id = SegmentId(name, "zdb-data-");
+      int64_t id = DataSegmentId(name);
       if (id < 0) continue;
       struct stat st;
       std::string path = root + "/" + ns + "/" + name;
@@ -350,7 +352,7 @@ uint64_t Staging::EvictRound() {
     }
     // The head segment (highest number) is the one zdb appends to.
     for (auto& s : segs)
-      if (SegmentId(s.path.substr(s.path.rfind('/') + 1), "zdb-data-") != head) candidates.push_back(std::move(s));
+      if (DataSegmentId(s.path.substr(s.path.rfind('/') + 1)) != head) candidates.push_back(std::move(s));
   }
   data_dir_bytes_ = total;
   if (dir_bytes_ != nullptr) dir_bytes_->Set(static_cast<double>(total));
@@ -403,13 +405,13 @@ size_t Staging::ReconcileRound() {
     int64_t head = -1;
     std::vector<std::string> names;
     for (const auto& name : ListDir(root + "/" + ns)) {
-      int64_t id = SegmentId(name, "zdb-data-");
+      int64_t id = DataSegmentId(name);
       if (id < 0) continue;
       head = std::max(head, id);
       names.push_back(name);
     }
     for (const auto& name : names) {
-      if (SegmentId(name, "zdb-data-") == head) continue;
+      if (DataSegmentId(name) == head) continue;
       std::string path = root + "/" + ns + "/" + name;
       auto key = KeyFor(path);
       struct stat st;
