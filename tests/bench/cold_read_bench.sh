@@ -8,9 +8,10 @@
 # after the other, for an evicted 1 MiB segment of namespace qsfs-meta
 # through a missing-data hook event (`zstor hook`: a process per event, as
 # zdb runs its hook), and the segment is removed again after each restore.
-# Prints, from the same run: the cold reads' count and latency p50/p99/max
-# (ms, hook process start to exit) and the upload's throughput (MB/s, from
-# the first event until the queue is empty). Figures only: exits non-zero
+# Prints, from the same run: the same cold read with nothing uploading (10
+# reads, the peer), the cold reads' count and latency p50/p99/max during
+# the upload (ms, hook process start to exit) and the upload's throughput
+# (MB/s, from the first event until the queue is empty). Figures only: exits non-zero
 # only if a restore fails or restores wrong bytes.
 #   tests/bench/cold_read_bench.sh [BUILD_DIR]   (default build-rel, RelWithDebInfo)
 set -euo pipefail
@@ -97,6 +98,30 @@ for s in $(seq 1 "$segs"); do
 done
 sync
 
+# cold_read FILE: one restore through the hook, checked, then evicted again;
+# appends its microseconds to FILE.
+cold_read() {
+  local r0 r1
+  r0=$(now_ns)
+  if ! "$bin/zstor" -c "$cfg" hook missing-data bench "$meta_seg" >/dev/null 2>"$work/err"; then
+    echo "restore failed:"; cat "$work/err"; return 1
+  fi
+  r1=$(now_ns)
+  if ! cmp -s "$meta_seg" "$work/meta.ref"; then echo "restored segment differs"; return 1; fi
+  rm -f "$meta_seg"
+  echo $(((r1 - r0) / 1000)) >>"$1"
+}
+# pct FILE: n, p50, p99 and max of FILE's microseconds, in ms.
+pct() {
+  sort -n "$1" | awk '{ v[NR] = $1 }
+    function p(q,  i) { i = int(q * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return v[i] / 1000 }
+    END { if (NR == 0) print "n 0"; else printf "n %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", NR, p(0.5), p(0.99), v[NR] / 1000 }'
+}
+idle=$work/idle
+: >"$idle"
+for _ in $(seq 10); do cold_read "$idle"; done
+echo "cold read of a $meta_kib KiB segment, nothing uploading: $(pct "$idle")"
+
 lat=$work/latencies
 : >"$lat"
 t0=$(now_ns)
@@ -105,26 +130,13 @@ for s in $(seq 1 "$segs"); do
 done
 status=0
 while ! queue_empty; do
-  r0=$(now_ns)
-  if ! "$bin/zstor" -c "$cfg" hook missing-data bench "$meta_seg" >/dev/null 2>"$work/err"; then
-    echo "restore failed:"; cat "$work/err"; status=1; break
-  fi
-  r1=$(now_ns)
-  if ! cmp -s "$meta_seg" "$work/meta.ref"; then echo "restored segment differs"; status=1; break; fi
-  rm -f "$meta_seg"
-  echo $(((r1 - r0) / 1000)) >>"$lat"
+  if ! cold_read "$lat"; then status=1; break; fi
   sleep 0.05
 done
 until queue_empty; do sleep 0.05; done
 t1=$(now_ns)
 
-n=$(wc -l <"$lat")
-sort -n "$lat" | awk -v n="$n" -v bytes=$((segs * seg_mib * 1024 * 1024)) -v wall="$(((t1 - t0) / 1000))" '
-  { v[NR] = $1 }
-  function pct(p,  i) { i = int(p * n + 0.999999); if (i < 1) i = 1; if (i > n) i = n; return v[i] / 1000 }
-  END {
-    if (n == 0) { print "no cold read completed during the upload"; exit }
-    printf "cold read of a %d KiB segment during the upload: n %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", '"$meta_kib"', n, pct(0.5), pct(0.99), v[n] / 1000
-    printf "upload: %d MiB in %.1f s, %.1f MB/s\n", bytes / 1048576, wall / 1e6, bytes / wall
-  }'
+echo "cold read of a $meta_kib KiB segment during the upload: $(pct "$lat")"
+awk -v bytes=$((segs * seg_mib * 1024 * 1024)) -v wall="$(((t1 - t0) / 1000))" \
+  'BEGIN { printf "upload: %d MiB in %.1f s, %.1f MB/s\n", bytes / 1048576, wall / 1e6, bytes / wall }'
 exit $status
