@@ -277,6 +277,33 @@ TEST_F(ConcurrencyTest, StoreAndDeleteOfOneObjectLeaveItWholeOrGone) {
   }
 }
 
+// The sweep's mark pauses writes: a store does not run while another
+// thread holds WritesPaused and runs once it is let go; a delete does not
+// wait for it.
+TEST_F(ConcurrencyTest, WritesPausedHoldsStoresBackButNotDeletes) {
+  auto store = NewStore();
+  ASSERT_NE(store, nullptr);
+  const std::string data = RandomData(100000, 6);
+  const std::string in = WriteFile("p.in", data), out = dir_.path() + "/p.out";
+  ASSERT_TRUE(store->Store(in, "gone").ok());
+  std::promise<void> paused, resume;
+  std::thread holder([&] {
+    zstor::ObjectStore::WritesPaused p(store.get());
+    paused.set_value();
+    resume.get_future().wait();
+  });
+  paused.get_future().wait();
+  auto stored = std::async(std::launch::async, [&] { return store->Store(in, "p"); });
+  EXPECT_TRUE(store->Delete("gone").ok());  // beside the pause
+  EXPECT_EQ(stored.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "a store ran while writes were paused";
+  resume.set_value();
+  holder.join();
+  ASSERT_TRUE(stored.get().ok());
+  ASSERT_TRUE(store->Retrieve("p", out).ok());
+  EXPECT_EQ(zdb_test::ReadRaw(out), data);
+}
+
 // Many short connections, one after the other: their threads are joined as
 // new ones arrive, not kept until the daemon stops.
 TEST_F(ConcurrencyTest, FinishedConnectionThreadsAreReaped) {
