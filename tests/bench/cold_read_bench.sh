@@ -8,7 +8,9 @@
 # after the other, for an evicted 1 MiB segment of namespace qsfs-meta
 # through a missing-data hook event (`zstor hook`: a process per event, as
 # zdb runs its hook), and the segment is removed again after each restore.
-# Prints, from the same run: the same cold read with nothing uploading (10
+# Prints, from the same run: what a hook event costs by itself (10 `ready`
+# events, which the daemon answers doing nothing: process start, config,
+# connection, daemon thread), the same cold read with nothing uploading (10
 # reads, the peer), the cold reads' count and latency p50/p99/max during
 # the upload (ms, hook process start to exit) and the upload's throughput
 # (MB/s, from the first event until the queue is empty). Figures only: exits non-zero
@@ -117,6 +119,14 @@ pct() {
     function p(q,  i) { i = int(q * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return v[i] / 1000 }
     END { if (NR == 0) print "n 0"; else printf "n %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", NR, p(0.5), p(0.99), v[NR] / 1000 }'
 }
+noop=$work/noop
+: >"$noop"
+for _ in $(seq 10); do
+  r0=$(now_ns)
+  "$bin/zstor" -c "$cfg" hook ready bench >/dev/null
+  echo $((($(now_ns) - r0) / 1000)) >>"$noop"
+done
+echo "hook event that does nothing (ready): $(pct "$noop")"
 idle=$work/idle
 : >"$idle"
 for _ in $(seq 10); do cold_read "$idle"; done
