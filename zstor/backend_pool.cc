@@ -37,7 +37,9 @@ qs::ZdbClientOptions ClientOptions(std::chrono::milliseconds timeout, size_t max
 }  // namespace
 
 Backend::Backend(BackendConfig cfg, std::chrono::milliseconds timeout, size_t max_reply_bytes)
-    : cfg_(std::move(cfg)), client_(cfg_.address, ClientOptions(timeout, max_reply_bytes)) {}
+    : cfg_(std::move(cfg)),
+      bulk_(cfg_.address, ClientOptions(timeout, max_reply_bytes)),
+      urgent_(cfg_.address, ClientOptions(timeout, max_reply_bytes)) {}
 
 bool Backend::healthy() const { return NowMs() >= down_until_ms_.load(); }
 
@@ -46,7 +48,7 @@ void Backend::MarkDown(const Status& why) {
   down_until_ms_ = NowMs() + kCooldownMs;
   int64_t zero = 0;
   down_since_ms_.compare_exchange_strong(zero, WallMs());
-  std::lock_guard<std::mutex> lock(error_mu_);
+  qs::MutexLock lock(&error_mu_);
   last_error_ = why.ToString();
 }
 
@@ -57,7 +59,7 @@ void Backend::MarkUp() {
 }
 
 std::string Backend::last_error() const {
-  std::lock_guard<std::mutex> lock(error_mu_);
+  qs::MutexLock lock(&error_mu_);
   return last_error_;
 }
 
@@ -70,15 +72,16 @@ Status Backend::Track(const Status& s) {
 }
 
 Result<std::string> Backend::Set(std::string_view key, std::string_view value) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto r = client_.Set(key, value);
+  qs::MutexLock lock(&bulk_.mu);
+  auto r = bulk_.client.Set(key, value);
   if (!r.ok()) Track(r.status());
   return r;
 }
 
-Result<std::string> Backend::Get(std::string_view key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto r = client_.Get(key);
+Result<std::string> Backend::Get(std::string_view key, Lane lane) {
+  Connection& c = lane == Lane::kUrgent ? urgent_ : bulk_;
+  qs::MutexLock lock(&c.mu);
+  auto r = c.client.Get(key);
   if (!r.ok()) {
     Track(r.status());
     return r.status();
@@ -88,8 +91,8 @@ Result<std::string> Backend::Get(std::string_view key) {
 }
 
 Status Backend::Del(std::string_view key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return Track(client_.Del(key));
+  qs::MutexLock lock(&bulk_.mu);
+  return Track(bulk_.client.Del(key));
 }
 
 Result<std::string> Backend::Prove(std::string_view key, std::string_view nonce) {
@@ -105,8 +108,8 @@ Result<std::string> Backend::Prove(std::string_view key, std::string_view nonce)
 }
 
 Result<qs::Reply> Backend::Command(const std::vector<std::string_view>& argv) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto r = client_.Command(argv);
+  qs::MutexLock lock(&bulk_.mu);
+  auto r = bulk_.client.Command(argv);
   if (!r.ok()) Track(r.status());
   return r;
 }

@@ -1,19 +1,23 @@
 // The zdb backends zstor writes to, each behind its own connection, and
 // their health. A backend that failed is skipped for a cool-down instead of
 // making every store wait for its timeout. Thread-safe: each backend
-// serializes its own commands; different backends run in parallel.
+// serializes the commands of each of its two connections (lanes);
+// different backends run in parallel. The urgent lane carries the reads a
+// reader waits for (a retrieve, a restore), so they never queue behind the
+// fragment writes of a store on the bulk lane.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "common/zdb_client.h"
 #include "zstor/config.h"
 
@@ -21,6 +25,8 @@ namespace zstor {
 
 class Backend {
  public:
+  enum class Lane { kBulk, kUrgent };
+
   // timeout bounds each wait of a request (connect, read, write); a whole
   // request ends within 10 timeouts; a reply larger than max_reply_bytes
   // drops the connection (Unavailable) instead of being buffered.
@@ -31,8 +37,9 @@ class Backend {
 
   // Stores value; returns the key zdb assigned (sequential mode) or used.
   qs::Result<std::string> Set(std::string_view key, std::string_view value);
-  // NotFound when the key does not exist.
-  qs::Result<std::string> Get(std::string_view key);
+  // NotFound when the key does not exist. The urgent lane's connection is
+  // opened on its first use.
+  qs::Result<std::string> Get(std::string_view key, Lane lane = Lane::kBulk);
   qs::Status Del(std::string_view key);
   // Hex of zdb's PROVE answer; NotSupported from a 0-db without PROVE,
   // Corruption when zdb finds the entry fails its own checksum.
@@ -64,10 +71,16 @@ class Backend {
 
  private:
   qs::Status Track(const qs::Status& s);  // transport failures mark the backend down
+  struct Connection {
+    Connection(const qs::ZdbAddress& a, const qs::ZdbClientOptions& o) : client(a, o) {}
+    qs::Mutex mu;  // one command at a time on client
+    qs::ZdbClient client GUARDED_BY(mu);
+  };
   BackendConfig cfg_;
-  std::mutex mu_;              // serializes commands on client_
-  mutable std::mutex error_mu_;  // guards last_error_ (taken while mu_ is held)
-  qs::ZdbClient client_;
+  Connection bulk_;    // every command but urgent reads
+  Connection urgent_;  // Get(key, Lane::kUrgent)
+  mutable qs::Mutex error_mu_;  // taken while a connection's mu is held
+  std::string last_error_ GUARDED_BY(error_mu_);
   std::atomic<int64_t> down_until_ms_{0};
   std::atomic<int64_t> down_since_ms_{0};
   std::atomic<uint64_t> errors_{0};
@@ -75,7 +88,6 @@ class Backend {
   std::atomic<int64_t> entries_{-1};
   std::atomic<int64_t> used_bytes_{-1};
   std::atomic<bool> no_prove_noticed_{false};
-  std::string last_error_;
 };
 
 // The largest reply zstor accepts from a data backend (a fragment is at

@@ -1,21 +1,24 @@
 #include "zstor/buffer_pool.h"
 
-#include <mutex>
 #include <vector>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace zstor {
 
 namespace {
 
-std::mutex pool_mu;
+qs::Mutex pool_mu;
 // Idle buffers and when each came back. Never destroyed: a buffer may come
 // back from a worker thread while the process exits.
-std::vector<std::string*>* idle = new std::vector<std::string*>();
-std::vector<std::chrono::steady_clock::time_point>* idle_since = new std::vector<std::chrono::steady_clock::time_point>();
+std::vector<std::string*>* const idle PT_GUARDED_BY(pool_mu) = new std::vector<std::string*>();
+std::vector<std::chrono::steady_clock::time_point>* const idle_since PT_GUARDED_BY(pool_mu) =
+    new std::vector<std::chrono::steady_clock::time_point>();
 
 void GiveBack(std::string* s) {
   {
-    std::lock_guard<std::mutex> lock(pool_mu);
+    qs::MutexLock lock(&pool_mu);
     if (idle->size() < BufferPool::kKeep) {
       idle->push_back(s);
       idle_since->push_back(std::chrono::steady_clock::now());
@@ -30,7 +33,7 @@ void GiveBack(std::string* s) {
 std::shared_ptr<std::string> BufferPool::Get(size_t size) {
   std::string* s = nullptr;
   {
-    std::lock_guard<std::mutex> lock(pool_mu);
+    qs::MutexLock lock(&pool_mu);
     // The smallest idle buffer already that long (a shrink writes nothing,
     // a growth zero-fills), else the longest.
     const size_t none = idle->size();
@@ -56,7 +59,7 @@ std::shared_ptr<std::string> BufferPool::Get(size_t size) {
 size_t BufferPool::Trim(std::chrono::steady_clock::duration idle_for) {
   std::vector<std::string*> gone;
   {
-    std::lock_guard<std::mutex> lock(pool_mu);
+    qs::MutexLock lock(&pool_mu);
     const auto now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < idle->size();) {
       if (now - (*idle_since)[i] >= idle_for) {
@@ -73,7 +76,7 @@ size_t BufferPool::Trim(std::chrono::steady_clock::duration idle_for) {
 }
 
 size_t BufferPool::Idle() {
-  std::lock_guard<std::mutex> lock(pool_mu);
+  qs::MutexLock lock(&pool_mu);
   return idle->size();
 }
 

@@ -16,7 +16,8 @@ namespace zstor {
 using qs::Status;
 namespace resp = qs::resp;
 
-Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
+Daemon::Daemon(std::unique_ptr<ObjectStore> store, size_t max_connections)
+    : store_(std::move(store)), max_connections_(max_connections) {
   registry_ = std::make_shared<prometheus::Registry>();
   ops_ = &prometheus::BuildCounter().Name("zstor_operations_total").Help("Client operations, by operation and result").Register(*registry_);
   bytes_ = &prometheus::BuildCounter().Name("zstor_operation_bytes_total").Help("Object bytes stored and retrieved").Register(*registry_);
@@ -24,9 +25,9 @@ Daemon::Daemon(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {
   swept_fragments_ = &prometheus::BuildCounter().Name("zstor_sweep_fragments_total").Help("Orphan fragments the sweep deleted").Register(*registry_).Add({});
   swept_bytes_ = &prometheus::BuildCounter().Name("zstor_sweep_bytes_total").Help("Bytes of the orphan fragments the sweep deleted").Register(*registry_).Add({});
   sweeps_ = &prometheus::BuildCounter().Name("zstor_sweeps_total").Help("Fragment sweeps, by result (ok, partial: a backend skipped, refused)").Register(*registry_);
-  monitor_ = std::make_unique<Monitor>(store_.get(), &op_mu_, registry_.get());
+  monitor_ = std::make_unique<Monitor>(store_.get(), registry_.get());
   if (!store_->config().zdb_data_dir_path.empty()) {
-    staging_ = std::make_unique<Staging>(store_.get(), &op_mu_, registry_.get());
+    staging_ = std::make_unique<Staging>(store_.get(), registry_.get());
     monitor_->OnBackendBack([s = staging_.get()] { s->BackendsReturned(); });
   }
 }
@@ -70,15 +71,18 @@ void Daemon::Stop() {
   }
   if (accept_thread_.joinable()) accept_thread_.join();
   {
-    std::lock_guard<std::mutex> lock(sweep_mu_);
-    sweep_cv_.notify_all();
+    qs::MutexLock lock(&sweep_mu_);
+    sweep_cv_.SignalAll();
   }
   if (sweep_thread_.joinable()) sweep_thread_.join();
+  std::list<Connection> conns;
   {
-    std::lock_guard<std::mutex> lock(conn_mu_);
-    for (int fd : conn_fds_) shutdown(fd, SHUT_RDWR);
+    qs::MutexLock lock(&conn_mu_);
+    for (auto& c : conns_)
+      if (!c.done) shutdown(c.fd, SHUT_RDWR);  // its fd is open until done is set
+    conns.swap(conns_);
   }
-  for (auto& t : conns_) t.join();
+  for (auto& c : conns) c.thread.join();
   monitor_->Stop();
   if (staging_ != nullptr) staging_->Stop();
   if (!store_->config().socket.empty()) unlink(store_->config().socket.c_str());
@@ -94,10 +98,42 @@ void Daemon::AcceptLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    std::lock_guard<std::mutex> lock(conn_mu_);
-    conn_fds_.push_back(fd);
-    conns_.emplace_back([this, fd] { Serve(fd); });
+    qs::MutexLock lock(&conn_mu_);
+    ReapLocked();
+    if (conns_.size() >= max_connections_) {
+      // Refused with a reply the client can show, not a silent close.
+      std::string reply;
+      resp::AppendError(&reply, "ERR too many connections (at most " + std::to_string(max_connections_) + ")");
+      (void)!write(fd, reply.data(), reply.size());
+      close(fd);
+      spdlog::warn("daemon: connection refused: {} connections already open", conns_.size());
+      continue;
+    }
+    Connection& c = conns_.emplace_back();
+    c.fd = fd;
+    c.thread = std::thread([this, fd, conn = &c] {
+      Serve(fd);
+      qs::MutexLock l(&conn_mu_);
+      close(fd);
+      conn->done = true;
+    });
   }
+}
+
+void Daemon::ReapLocked() {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (!it->done) {
+      ++it;
+      continue;
+    }
+    it->thread.join();  // it has nothing left to do but return
+    it = conns_.erase(it);
+  }
+}
+
+size_t Daemon::connection_threads() {
+  qs::MutexLock lock(&conn_mu_);
+  return conns_.size();
 }
 
 void Daemon::Serve(int fd) {
@@ -117,7 +153,6 @@ void Daemon::Serve(int fd) {
       if (r == qs::RespParser::Result::kError) {
         resp::AppendError(&out, parser.error());
         (void)!write(fd, out.data(), out.size());
-        close(fd);
         return;
       }
       if (!argv.empty()) Execute(argv, &out);
@@ -127,15 +162,11 @@ void Daemon::Serve(int fd) {
     in.erase(0, off);
     for (size_t sent = 0; sent < out.size();) {
       ssize_t w = write(fd, out.data() + sent, out.size() - sent);
-      if (w <= 0) {
-        close(fd);
-        return;
-      }
+      if (w <= 0) return;
       sent += static_cast<size_t>(w);
     }
     out.clear();
   }
-  close(fd);
 }
 
 void Daemon::Count(const std::string& op, bool ok, double seconds, uint64_t bytes) {
@@ -152,7 +183,6 @@ qs::Result<SweepReport> Daemon::Sweep(bool dry_run) {
   SweepOptions o;
   o.min_age_s = store_->config().monitor.sweep_min_age;
   o.dry_run = dry_run;
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto r = SweepFragments(store_.get(), o);
   if (!r.ok()) {
     spdlog::warn("sweep: {}", r.status().ToString());
@@ -169,12 +199,15 @@ qs::Result<SweepReport> Daemon::Sweep(bool dry_run) {
 
 void Daemon::SweepLoop() {
   const auto interval = std::chrono::seconds(store_->config().monitor.sweep_interval);
-  std::unique_lock<std::mutex> lock(sweep_mu_);
+  qs::MutexLock lock(&sweep_mu_);
   while (!stop_) {
-    if (sweep_cv_.wait_for(lock, interval, [this] { return stop_.load(); })) return;
-    lock.unlock();
+    const auto due = std::chrono::steady_clock::now() + interval;
+    while (!stop_ && sweep_cv_.WaitUntil(&sweep_mu_, due)) {
+    }
+    if (stop_) return;
+    lock.Unlock();
     (void)Sweep(false);  // logged and counted there
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -1,6 +1,8 @@
 // `zstor monitor`: serves the CLI's commands over a Unix socket (RESP),
-// runs the Monitor, and exposes /metrics. Each connection gets a thread;
-// store operations are serialized by one lock shared with the Monitor.
+// runs the Monitor, and exposes /metrics. Each connection gets a thread,
+// up to max_connections at once (more are refused with an error reply);
+// finished ones are joined as new ones arrive. Operations on different
+// objects run in parallel (see ObjectStore).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -8,17 +10,18 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/resp_parser.h"
 #include "zstor/command_table.h"
+#include "common/thread_annotations.h"
 #include "zstor/monitor.h"
 #include "zstor/fragment_sweep.h"
 #include "zstor/object_store.h"
@@ -28,15 +31,21 @@ namespace zstor {
 
 class Daemon {
  public:
-  explicit Daemon(std::unique_ptr<ObjectStore> store);
+  static constexpr size_t kMaxConnections = 256;
+
+  explicit Daemon(std::unique_ptr<ObjectStore> store, size_t max_connections = kMaxConnections);
   ~Daemon();
   qs::Status Start();  // socket, metrics, monitor
   void Stop();
   Monitor& monitor() { return *monitor_; }
+  // Connection threads not yet joined (serving, or finished since the last
+  // accept).
+  size_t connection_threads();
 
  private:
   void AcceptLoop();
-  void Serve(int fd);
+  void Serve(int fd);  // until the peer closes; the connection's thread closes fd
+  void ReapLocked() REQUIRES(conn_mu_);  // joins the threads of finished connections
   // The command table names the handlers below (zstor/command_table.cc).
   friend const std::vector<CommandSpec>& Commands();
   static double Since(std::chrono::steady_clock::time_point t0);
@@ -57,13 +66,13 @@ class Daemon {
   void RepairCommand(const Args& argv, std::string* out);
   void ScrubCommand(const Args& argv, std::string* out);
   void SweepCommand(const Args& argv, std::string* out);
-  // One fragment sweep under op_mu_, counted in the metrics.
+  // One fragment sweep, counted in the metrics.
   qs::Result<SweepReport> Sweep(bool dry_run);
   void SweepLoop();  // every [monitor] sweep_interval seconds until Stop
   void Count(const std::string& op, bool ok, double seconds, uint64_t bytes);
 
   std::unique_ptr<ObjectStore> store_;
-  std::mutex op_mu_;
+  const size_t max_connections_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<qs::MetricsServer> metrics_;
   std::unique_ptr<Monitor> monitor_;
@@ -72,11 +81,15 @@ class Daemon {
   std::atomic<bool> stop_{false};
   std::thread accept_thread_;
   std::thread sweep_thread_;  // only with sweep_interval > 0
-  std::mutex sweep_mu_;       // guards nothing but the wait on sweep_cv_
-  std::condition_variable sweep_cv_;
-  std::mutex conn_mu_;
-  std::vector<std::thread> conns_;
-  std::vector<int> conn_fds_;
+  qs::Mutex sweep_mu_;   // guards nothing but the wait on sweep_cv_
+  qs::CondVar sweep_cv_;  // Stop was called
+  struct Connection {
+    std::thread thread;
+    int fd = -1;        // open until done
+    bool done = false;  // Serve returned and fd is closed: the thread only has to be joined
+  };
+  qs::Mutex conn_mu_;
+  std::list<Connection> conns_ GUARDED_BY(conn_mu_);  // a list: each thread keeps a pointer to its entry
   prometheus::Family<prometheus::Counter>* ops_ = nullptr;
   prometheus::Family<prometheus::Counter>* bytes_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;

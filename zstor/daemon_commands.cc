@@ -1,8 +1,8 @@
 // The daemon's side of the command table: the dispatcher and one handler per
 // request. Requests and replies are in docs/zstor-protocol.md; replies are
 // written with the codecs of zstor/replies.h, errors as "-CODE message".
-// Handlers of operations that touch objects take op_mu_ (one at a time,
-// shared with the monitor and the staging worker).
+// Handlers call the ObjectStore directly: its per-object locks order
+// operations on one object (client requests, the monitor, the staging worker).
 #include <chrono>
 #include <filesystem>
 
@@ -44,7 +44,6 @@ void Daemon::PingCommand(const Args&, std::string* out) { resp::AppendSimple(out
 void Daemon::StoreCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
   std::string local(argv[1]), key(argv[2]);
-  std::lock_guard<std::mutex> lock(op_mu_);
   Status s = store_->Store(local, key);
   std::error_code ec;
   Count("store", s.ok(), Since(t0), s.ok() ? std::filesystem::file_size(local, ec) : 0);
@@ -55,7 +54,6 @@ void Daemon::StoreCommand(const Args& argv, std::string* out) {
 void Daemon::RetrieveCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
   std::string dest(argv[2]);
-  std::lock_guard<std::mutex> lock(op_mu_);
   Status s = store_->Retrieve(std::string(argv[1]), dest);
   std::error_code ec;
   Count("retrieve", s.ok(), Since(t0), s.ok() ? std::filesystem::file_size(dest, ec) : 0);
@@ -65,7 +63,6 @@ void Daemon::RetrieveCommand(const Args& argv, std::string* out) {
 // CHECK key -> CheckReport
 void Daemon::CheckCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto r = store_->Check(std::string(argv[1]));
   Count("check", r.ok(), Since(t0), 0);
   if (!r.ok()) return Reply{out}.Fail(r.status());
@@ -75,7 +72,6 @@ void Daemon::CheckCommand(const Args& argv, std::string* out) {
 // REBUILD key -> fragments rebuilt
 void Daemon::RebuildCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto r = store_->Rebuild(std::string(argv[1]));
   Count("rebuild", r.ok(), Since(t0), 0);
   r.ok() ? EncodeCount(*r, out) : Reply{out}.Fail(r.status());
@@ -84,7 +80,6 @@ void Daemon::RebuildCommand(const Args& argv, std::string* out) {
 // DELETE key
 void Daemon::DeleteCommand(const Args& argv, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   Status s = store_->Delete(std::string(argv[1]));
   Count("delete", s.ok(), Since(t0), 0);
   s.ok() ? Reply{out}.Ok() : Reply{out}.Fail(s);
@@ -93,7 +88,6 @@ void Daemon::DeleteCommand(const Args& argv, std::string* out) {
 // LIST -> object summaries
 void Daemon::ListCommand(const Args&, std::string* out) {
   auto t0 = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(op_mu_);
   auto l = store_->List(/*strict=*/true);
   Count("list", l.ok(), Since(t0), 0);
   if (!l.ok()) return Reply{out}.Fail(l.status());

@@ -138,7 +138,7 @@ qs::Result<std::shared_ptr<const std::vector<uint8_t>>> ErasureCoder::DecodeTabl
   for (int w : wanted) key.push_back(static_cast<char>(w));
 
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    qs::MutexLock lock(&mu_);
     auto it = decode_cache_.find(key);
     if (it != decode_cache_.end()) {
       ++decode_cache_hits_;
@@ -178,7 +178,7 @@ qs::Result<std::shared_ptr<const std::vector<uint8_t>>> ErasureCoder::DecodeTabl
   auto tables = std::make_shared<std::vector<uint8_t>>(wanted.size() * k * kTableBytes);
   ec_init_tables(k, static_cast<int>(wanted.size()), rows.data(), tables->data());
 
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   auto it = decode_cache_.find(key);
   if (it != decode_cache_.end()) return it->second;  // another thread raced us
   if (decode_cache_.size() >= kMaxCachedDecodeTables) decode_cache_.erase(decode_cache_.begin());

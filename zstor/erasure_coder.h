@@ -8,12 +8,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace zstor {
 
@@ -62,10 +63,10 @@ class ErasureCoder {
   int k_, m_;
   std::vector<uint8_t> matrix_;       // (k+m) x k generator matrix
   std::vector<uint8_t> encode_tables_;  // for the m parity rows
-  mutable std::mutex mu_;
-  mutable std::map<std::string, std::shared_ptr<const std::vector<uint8_t>>> decode_cache_;  // guarded by mu_
-  mutable uint64_t decode_cache_hits_ = 0;    // guarded by mu_
-  mutable uint64_t decode_cache_misses_ = 0;  // guarded by mu_
+  mutable qs::Mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<const std::vector<uint8_t>>> decode_cache_ GUARDED_BY(mu_);
+  mutable uint64_t decode_cache_hits_ GUARDED_BY(mu_) = 0;
+  mutable uint64_t decode_cache_misses_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace zstor

@@ -17,11 +17,12 @@ FragmentFetch::FragmentFetch(TaskPool* pool, const ChunkMeta& chunk, size_t k, c
       requested_(chunk.fragments.size(), false) {}
 
 std::shared_ptr<FragmentFetch> FragmentFetch::Start(TaskPool* pool, const ChunkMeta& chunk, size_t k, bool all,
-                                                    const BackendLookup& lookup, bool verify) {
+                                                    const BackendLookup& lookup, bool verify, bool urgent) {
   std::shared_ptr<FragmentFetch> f(new FragmentFetch(pool, chunk, k, lookup));
-  std::lock_guard<std::mutex> lock(f->mu_);
   f->all_ = all;
   f->verify_ = verify;
+  f->urgent_ = urgent;
+  qs::MutexLock lock(&f->mu_);
   const size_t first = all ? chunk.fragments.size() : std::min(k, chunk.fragments.size());
   for (size_t j = 0; j < first; ++j) f->RequestLocked(j);
   if (f->failed_data_) f->RequestParityLocked();
@@ -38,14 +39,15 @@ void FragmentFetch::RequestLocked(size_t j) {
     return;
   }
   ++outstanding_;
-  pool_->Submit([self = shared_from_this(), b, j, key = frag.key, sum = frag.checksum,
-                 nonce = ChunkCodec::FragmentNonce(*chunk_, j), size = chunk_->shard_size, verify = verify_]() {
-    auto r = b->Get(key);
+  auto read = [self = shared_from_this(), b, j, key = frag.key, sum = frag.checksum,
+               nonce = ChunkCodec::FragmentNonce(*chunk_, j), size = chunk_->shard_size, verify = verify_,
+               lane = urgent_ ? Backend::Lane::kUrgent : Backend::Lane::kBulk]() {
+    auto r = b->Get(key, lane);
     // Verified here, on the I/O thread: the hashing of k fragments spreads
     // over the pool instead of queueing behind the decoder.
     bool ok = r.ok() && r->size() == size && (!verify || ChunkCodec::FragmentChecksum(nonce, *r) == sum);
     if (r.ok() && !ok) spdlog::warn("{}: fragment {} ({} bytes) fails its length or checksum", b->name(), j, r->size());
-    std::lock_guard<std::mutex> lock(self->mu_);
+    qs::MutexLock lock(&self->mu_);
     --self->outstanding_;
     if (ok && !self->closed_) {
       self->shards_[j] = std::move(r.value());
@@ -55,8 +57,10 @@ void FragmentFetch::RequestLocked(size_t j) {
       self->failed_data_ = true;
       if (!self->closed_) self->RequestParityLocked();
     }
-    self->cv_.notify_all();
-  });
+    self->cv_.SignalAll();
+  };
+  if (urgent_) pool_->SubmitUrgent(std::move(read));
+  else pool_->Submit(std::move(read));
 }
 
 void FragmentFetch::RequestParityLocked() {
@@ -70,12 +74,16 @@ bool FragmentFetch::DoneLocked() const {
 
 void FragmentFetch::Wait(std::chrono::milliseconds hedge, std::vector<std::string>* shards,
                          std::vector<bool>* present) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, hedge, [this] { return DoneLocked(); })) {
-    RequestParityLocked();  // something is slow: race the parity against it
+  qs::MutexLock lock(&mu_);
+  const auto hedge_at = std::chrono::steady_clock::now() + hedge;
+  while (!DoneLocked()) {
+    if (!cv_.WaitUntil(&mu_, hedge_at)) {
+      if (!DoneLocked()) RequestParityLocked();  // something is slow: race the parity against it
+      break;
+    }
   }
   for (;;) {
-    cv_.wait(lock, [this] { return DoneLocked(); });
+    while (!DoneLocked()) cv_.Wait(&mu_);
     // Reads ran out short of k: ask for what was never asked (parity), once.
     if (valid_ < k_ && !all_) {
       size_t before = outstanding_;

@@ -10,13 +10,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "zstor/backend_pool.h"
 #include "zstor/metadata.h"
 #include "zstor/task_pool.h"
@@ -31,9 +31,11 @@ class FragmentFetch : public std::enable_shared_from_this<FragmentFetch> {
 
   // Starts the reads of chunk `chunk`: every fragment when all is true, else
   // the k data fragments. meta must stay alive until Wait returns. verify
-  // false skips the checksums (length still checked).
+  // false skips the checksums (length still checked). urgent: the reads go
+  // ahead of queued pool work and use the backends' urgent lane (a reader
+  // waits for them).
   static std::shared_ptr<FragmentFetch> Start(TaskPool* pool, const ChunkMeta& chunk, size_t k, bool all,
-                                              const BackendLookup& lookup, bool verify = true);
+                                              const BackendLookup& lookup, bool verify = true, bool urgent = false);
 
   // Blocks until k fragments arrived (and verified) (all requested ones when all was
   // true) or no read is left that could help; then moves the fragments out:
@@ -42,26 +44,27 @@ class FragmentFetch : public std::enable_shared_from_this<FragmentFetch> {
 
  private:
   FragmentFetch(TaskPool* pool, const ChunkMeta& chunk, size_t k, const BackendLookup& lookup);
-  // Submits the read of fragment j unless already asked for; mu_ held.
-  void RequestLocked(size_t j);
-  void RequestParityLocked();
-  bool DoneLocked() const;
+  // Submits the read of fragment j unless already asked for.
+  void RequestLocked(size_t j) REQUIRES(mu_);
+  void RequestParityLocked() REQUIRES(mu_);
+  bool DoneLocked() const REQUIRES(mu_);
 
   TaskPool* pool_;
   const ChunkMeta* chunk_;
   size_t k_;
   BackendLookup lookup_;
-  bool all_ = false;
-  bool verify_ = true;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> shards_;
-  std::vector<bool> present_;
-  std::vector<bool> requested_;
-  size_t valid_ = 0;
-  size_t outstanding_ = 0;
-  bool failed_data_ = false;  // a data fragment is missing or bad: parity needed
-  bool closed_ = false;       // Wait returned; late reads are dropped
+  bool all_ = false;     // set in Start, before any read runs
+  bool verify_ = true;   // likewise
+  bool urgent_ = false;  // likewise
+  qs::Mutex mu_;
+  qs::CondVar cv_;  // a read finished
+  std::vector<std::string> shards_ GUARDED_BY(mu_);
+  std::vector<bool> present_ GUARDED_BY(mu_);
+  std::vector<bool> requested_ GUARDED_BY(mu_);
+  size_t valid_ GUARDED_BY(mu_) = 0;
+  size_t outstanding_ GUARDED_BY(mu_) = 0;
+  bool failed_data_ GUARDED_BY(mu_) = false;  // a data fragment is missing or bad: parity needed
+  bool closed_ GUARDED_BY(mu_) = false;       // Wait returned; late reads are dropped
 };
 
 }  // namespace zstor

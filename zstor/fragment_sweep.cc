@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "common/zdb_errors.h"
 #include "zstor/metadata.h"
@@ -105,26 +107,37 @@ Status SweepBackend(Backend& b, size_t idx, const Marks& marks, int64_t cutoff, 
 
 Result<SweepReport> SweepFragments(ObjectStore* store, const SweepOptions& o) {
   const Config& cfg = store->config();
-  const int64_t start = static_cast<int64_t>(time(nullptr));
-  const int64_t cutoff = start - o.min_age_s;
   SweepReport r;
   auto refuse = [](const Status& s) { return s.WithContext("nothing swept"); };
-  // Intents first, records second: a store that finishes in between
-  // removes its intent only after its record landed, so the list sees it.
   if (cfg.journal_dir.empty())
     return refuse(Status::InvalidArgument(
         "the sweep needs the store journal (config key 'journal_dir'): without it nothing names the fragments of "
         "stores in flight"));
   Marks marks;
-  Status s = MarkIntents(cfg.journal_dir, store->backends(), &marks, &r.intent);
-  if (!s.ok()) return refuse(s);
-  auto list = store->List(/*strict=*/true);
-  if (!list.ok()) return refuse(list.status());
-  for (const auto& m : *list) {
-    ++r.records;
-    MarkRecord(m, store->backends(), &marks, &r.referenced);
-    s = MarkGenerations(store, m.path, &marks, &r.referenced);
+  int64_t cutoff = 0;
+  {
+    // No store or rebuild of this ObjectStore runs while the mark is taken:
+    // one that ran before has its fragments named by an intent or a record
+    // now; one that starts later writes fragments zdb stamps after start,
+    // too young to be swept.
+    ObjectStore::WritesPaused paused(store);
+    const int64_t start = static_cast<int64_t>(time(nullptr));
+    cutoff = start - o.min_age_s;
+    // Intents first, records second: a store that finishes in between
+    // removes its intent only after its record landed, so the list sees it.
+    Status s = MarkIntents(cfg.journal_dir, store->backends(), &marks, &r.intent);
     if (!s.ok()) return refuse(s);
+    auto list = store->List(/*strict=*/true);
+    if (!list.ok()) return refuse(list.status());
+    for (const auto& m : *list) {
+      ++r.records;
+      MarkRecord(m, store->backends(), &marks, &r.referenced);
+      s = MarkGenerations(store, m.path, &marks, &r.referenced);
+      if (!s.ok()) return refuse(s);
+    }
+    // zdb stamps in whole seconds: writes resume only once the second of
+    // start is over, so each of theirs is stamped later than cutoff.
+    while (static_cast<int64_t>(time(nullptr)) <= start) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   spdlog::info("sweep: {} records name {} fragments, intents {} more; sweeping keys older than {} s{}", r.records,
                r.referenced, r.intent, o.min_age_s, o.dry_run ? " (dry run)" : "");
@@ -137,7 +150,7 @@ Result<SweepReport> SweepFragments(ObjectStore* store, const SweepOptions& o) {
       continue;
     }
     size_t deleted = r.deleted, orphans = r.orphans;
-    s = SweepBackend(b, i, marks, cutoff, o, &r);
+    Status s = SweepBackend(b, i, marks, cutoff, o, &r);
     if (!s.ok()) {
       r.skipped.push_back(b.name() + ": " + s.message());
       spdlog::warn("sweep: {} not swept to the end: {}", b.name(), s.ToString());

@@ -9,8 +9,9 @@
 // unreadable record, or a record whose meta backends hold shards of more
 // than one generation, and nothing is deleted). Sweep: SCAN each healthy
 // data backend and DEL the keys neither names that zdb stamped more than
-// min_age seconds before the sweep began. The caller must keep other
-// operations of the same ObjectStore out while it runs.
+// min_age seconds before the sweep began. Stores and rebuilds of the same
+// ObjectStore wait while the mark is taken (ObjectStore::WritesPaused);
+// everything else, and the sweep phase, runs beside them.
 #pragma once
 
 #include <cstdint>

@@ -53,8 +53,7 @@ int RunHook(const zstor::Config& cfg, const std::vector<std::string>& args) {
     std::fprintf(stderr, "zstor-hook: %s\n", store.status().message().c_str());
     return 2;
   }
-  std::mutex mu;
-  zstor::Staging staging(store->get(), &mu, nullptr);
+  zstor::Staging staging(store->get(), nullptr);
   qs::Status s = staging.Open();
   if (s.ok()) s = staging.OnHook(args);
   if (s.ok()) return 0;

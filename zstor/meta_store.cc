@@ -124,9 +124,11 @@ int MetaStore::ReadShards(const std::string& key, ShardsByGeneration* by_generat
   std::vector<std::future<Result<std::string>>> reads;
   for (size_t i = 0; i < n; ++i) {
     Backend* b = &pool_backends_->at(i);
-    reads.push_back(pool_->Submit([b, key]() -> Result<std::string> {
+    // Record reads are small and someone waits for them (a retrieve, a
+    // store deciding what it replaces): the urgent lanes.
+    reads.push_back(pool_->SubmitUrgent([b, key]() -> Result<std::string> {
       if (!b->healthy()) return Status::Unavailable(b->name() + " is down");
-      return b->Get(key);
+      return b->Get(key, Backend::Lane::kUrgent);
     }));
   }
   int answers = 0;

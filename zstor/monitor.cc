@@ -21,8 +21,7 @@ int64_t WallMs() {
 }
 }  // namespace
 
-Monitor::Monitor(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry)
-    : store_(store), op_mu_(op_mu), cfg_(store->config().monitor) {
+Monitor::Monitor(ObjectStore* store, prometheus::Registry* registry) : store_(store), cfg_(store->config().monitor) {
   if (registry != nullptr) {
     status_ = &prometheus::BuildGauge()
                    .Name("connection_status")
@@ -59,15 +58,15 @@ void Monitor::Start() { thread_ = std::thread([this] { Run(); }); }
 
 void Monitor::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    qs::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 bool Monitor::Stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   return stop_;
 }
 
@@ -105,14 +104,12 @@ void Monitor::HealthRound() {
 }
 
 size_t Monitor::ReclaimRound() {
-  std::lock_guard<std::mutex> lock(*op_mu_);
   return store_->ReclaimOrphans().fragments;
 }
 
 size_t Monitor::RepairRound() {
   std::vector<ObjectMeta> objects;
   {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto l = store_->List();
     if (!l.ok()) {
       spdlog::warn("repair: cannot list objects: {}", l.status().ToString());
@@ -147,7 +144,6 @@ size_t Monitor::RepairRound() {
   if (backlog_ != nullptr) backlog_->Set(static_cast<double>(damaged.size()));
   size_t repaired = 0;
   for (size_t i = 0; i < damaged.size() && i < static_cast<size_t>(cfg_.repair_objects_per_round); ++i) {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto r = store_->Rebuild(damaged[i].path);
     if (!r.ok()) {
       spdlog::warn("repair of {} failed: {}", damaged[i].path, r.status().ToString());
@@ -164,7 +160,6 @@ size_t Monitor::RepairRound() {
 size_t Monitor::ScrubRound(bool full) {
   std::vector<ObjectMeta> objects;
   {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto l = store_->List();
     if (!l.ok()) return 0;
     objects = std::move(l.value());
@@ -180,13 +175,15 @@ size_t Monitor::ScrubRound(bool full) {
     }
     if (backlog != nullptr) backlog->Set(static_cast<double>(left--));
     bool damaged = false;
-    std::lock_guard<std::mutex> lock(*op_mu_);
     if (full) {
       auto r = store_->Check(m.path);
       damaged = r.ok() && !r->complete();
     } else {
       // Cheap: zdb hashes the fragment itself; nothing is downloaded. Every
       // fragment with a keyed checksum proves it, then the random challenges.
+      // Shared: a store or delete of the path does not free the fragments
+      // under the proofs (the Rebuild below takes it exclusive).
+      ObjectLocks::Hold hold(&store_->locks(), m.path, ObjectLocks::Mode::kShared);
       for (const auto& c : m.chunks) {
         auto prove = [&](size_t j, const std::string& nonce, const Digest& expected) {
           const auto& f = c.fragments[j];
@@ -242,9 +239,9 @@ void Monitor::Run() {
   auto next_reclaim = now;  // at start: stores a killed zstor left unfinished
   auto next_scrub = now + std::chrono::seconds(cfg_.scrub_interval);
   auto next_full = now + std::chrono::seconds(cfg_.full_scrub_interval);
-  std::unique_lock<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   while (!stop_) {
-    lock.unlock();
+    lock.Unlock();
     now = clock::now();
     if (now >= next_health) {
       HealthRound();
@@ -268,8 +265,8 @@ void Monitor::Run() {
       ScrubRound(true);
       next_full = clock::now() + std::chrono::seconds(cfg_.full_scrub_interval);
     }
-    lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; });
+    lock.Lock();
+    if (!stop_) cv_.WaitFor(&mu_, std::chrono::milliseconds(500));
   }
 }
 

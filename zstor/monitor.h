@@ -1,26 +1,27 @@
 // The daemon's background work: backend health (PING), repair of objects
 // with fragments on dead backends (fewest healthy fragments first, rate
 // limited), scrub by PROVE challenges and, less often, by full download.
-// Runs on its own thread; every store operation it makes holds op_mu, the
-// same lock client requests take.
+// Runs on its own thread; the ObjectStore's per-object locks order its
+// rebuilds against client requests on the same objects.
 #pragma once
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "zstor/object_store.h"
 
 namespace zstor {
 
 class Monitor {
  public:
-  Monitor(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry);
+  // registry may be null (no metrics). store must outlive this.
+  Monitor(ObjectStore* store, prometheus::Registry* registry);
   ~Monitor();
   void Start();
   void Stop();
@@ -41,12 +42,11 @@ class Monitor {
   bool Dead(const Backend& b) const;
 
   ObjectStore* store_;
-  std::mutex* op_mu_;
   const MonitorConfig cfg_;
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  qs::Mutex mu_;
+  qs::CondVar cv_;  // stop_ was set
+  bool stop_ GUARDED_BY(mu_) = false;
   std::function<void()> on_back_;
 
   prometheus::Family<prometheus::Gauge>* status_ = nullptr;

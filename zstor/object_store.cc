@@ -225,6 +225,8 @@ Status ObjectStore::StoreAttempt(const std::string& local_path, const std::strin
 
 Status ObjectStore::Store(const std::string& local_path, const std::string& path, const Progress& progress,
                           ObjectMeta* stored) {
+  ObjectLocks::Hold hold(&locks_, path, ObjectLocks::Mode::kExclusive);
+  qs::ReaderLock writing(&writes_);
   auto previous = meta_->Get(path);
   // Without the read quorum the record write cannot reach its quorum
   // either, and the previous version would be unknown: fail before writing.
@@ -280,9 +282,11 @@ Backend* ObjectStore::BackendFor(const ObjectMeta& m, uint16_t index) {
   return i < 0 ? nullptr : &backends_->at(static_cast<size_t>(i));
 }
 
-std::shared_ptr<FragmentFetch> ObjectStore::StartFetch(const ObjectMeta& m, size_t i, bool all, bool verify) {
+std::shared_ptr<FragmentFetch> ObjectStore::StartFetch(const ObjectMeta& m, size_t i, bool all, bool verify,
+                                                       bool urgent) {
   return FragmentFetch::Start(
-      pool_.get(), m.chunks[i], m.k, all, [this, &m](uint16_t backend) { return BackendFor(m, backend); }, verify);
+      pool_.get(), m.chunks[i], m.k, all, [this, &m](uint16_t backend) { return BackendFor(m, backend); }, verify,
+      urgent);
 }
 
 void ObjectStore::FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
@@ -291,6 +295,7 @@ void ObjectStore::FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vecto
 }
 
 Status ObjectStore::Retrieve(const std::string& path, const std::string& out_path, const Progress& progress) {
+  ObjectLocks::Hold hold(&locks_, path, ObjectLocks::Mode::kShared);
   auto meta = meta_->Get(path);
   if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
   auto coder = ErasureCoder::Create(meta->k, meta->m);
@@ -309,7 +314,7 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   // fragments fetched and checked one by one, and the good ones decoded.
   const ObjectMeta& m = *meta;
   auto decode = [&, this](size_t i, std::shared_ptr<FragmentFetch> fetch) {
-    return codec_pool_->Submit([this, &m, &codec, &path, &out, i, fetch = std::move(fetch)]() -> Result<std::string> {
+    return codec_pool_->SubmitUrgent([this, &m, &codec, &path, &out, i, fetch = std::move(fetch)]() -> Result<std::string> {
       std::vector<std::string> shards;
       std::vector<bool> present;
       fetch->Wait(kHedgeDelay, &shards, &present);
@@ -325,7 +330,7 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
       if (s.IsCorruption()) {
         spdlog::warn("chunk {} of {} does not authenticate from its first fragments ({}); reading and checking all",
                      i, path, s.message());
-        FetchChunk(m, i, true, &shards, &present);
+        StartFetch(m, i, true, true, /*urgent=*/true)->Wait(kHedgeDelay, &shards, &present);
         s = codec.DecodeInto(m.object_id, static_cast<uint32_t>(i), c, &shards, present, plain);
       }
       if (s.code() == Status::Code::kUnavailable)
@@ -344,7 +349,7 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
   Status error;
   while (error.ok() && (next < m.chunks.size() || !window.empty())) {
     while (next < m.chunks.size() && window.size() < kRetrieveWindow) {
-      window.push_back(decode(next, StartFetch(m, next, false, false)));
+      window.push_back(decode(next, StartFetch(m, next, false, false, /*urgent=*/true)));
       ++next;
     }
     auto entry = window.front().get();
@@ -375,6 +380,7 @@ Status ObjectStore::Retrieve(const std::string& path, const std::string& out_pat
 }
 
 Result<CheckReport> ObjectStore::Check(const std::string& path) {
+  ObjectLocks::Hold hold(&locks_, path, ObjectLocks::Mode::kShared);
   auto meta = meta_->Get(path);
   if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
   CheckReport r;
@@ -397,6 +403,8 @@ Result<CheckReport> ObjectStore::Check(const std::string& path) {
 }
 
 Result<size_t> ObjectStore::Rebuild(const std::string& path) {
+  ObjectLocks::Hold hold(&locks_, path, ObjectLocks::Mode::kExclusive);
+  qs::ReaderLock writing(&writes_);
   auto meta_r = meta_->Get(path);
   if (!meta_r.ok()) return meta_r.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta_r.status();
   ObjectMeta meta = std::move(meta_r.value());
@@ -486,6 +494,7 @@ Result<size_t> ObjectStore::Rebuild(const std::string& path) {
 }
 
 Status ObjectStore::Verify(const std::string& path, const std::string& object_id, size_t tolerate) {
+  ObjectLocks::Hold hold(&locks_, path, ObjectLocks::Mode::kShared);
   auto meta = meta_->Get(path);
   if (!meta.ok()) return meta.status();
   if (meta->object_id != object_id) return Status::Corruption("the record of " + path + " was replaced meanwhile");
@@ -548,6 +557,7 @@ void ObjectStore::DeleteFragments(const ObjectMeta& m) {
 }
 
 Status ObjectStore::Delete(const std::string& path) {
+  ObjectLocks::Hold hold(&locks_, path, ObjectLocks::Mode::kExclusive);
   auto meta = meta_->Get(path);
   if (!meta.ok()) return meta.status().IsNotFound() ? Status::NotFound("no object stored at " + path) : meta.status();
   QS_RETURN_IF_ERROR(meta_->Delete(path));  // the object is gone once its record is

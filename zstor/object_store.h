@@ -1,8 +1,12 @@
 // The zstor pipeline over whole objects: store a local file as dispersed
 // fragments plus a metadata record, retrieve it byte for byte, check and
 // rebuild its redundancy, list and delete. Streams in chunks: memory is a
-// few chunks, whatever the object size. Thread-compatible (one call at a
-// time per ObjectStore); fragments of a chunk travel in parallel.
+// few chunks, whatever the object size. Thread-safe: calls on the same
+// object path serialise (Store, Rebuild and Delete exclusive; Retrieve,
+// Check and Verify shared, zstor/object_locks.h), calls on different paths
+// run in parallel; fragments of a chunk travel in parallel. Retrieve's
+// backend reads and decodes go ahead of queued store work (TaskPool's
+// urgent lane): a reader is waiting for them.
 #pragma once
 
 #include <functional>
@@ -10,12 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "zstor/backend_pool.h"
 #include "zstor/chunk_codec.h"
 #include "zstor/config.h"
 #include "zstor/fragment_fetch.h"
 #include "zstor/meta_store.h"
+#include "zstor/object_locks.h"
 #include "zstor/store_journal.h"
 #include "zstor/task_pool.h"
 
@@ -66,6 +73,23 @@ class ObjectStore {
   // journal_dir); see StoreJournal::Reclaim.
   StoreJournal::ReclaimStats ReclaimOrphans();
 
+  // Keeps Store and Rebuild from starting while it lives and waits for
+  // those running to finish: between them, fragments on the backends that
+  // neither an intent nor a record names yet (a rebuild's new fragments
+  // before its record write) cannot exist. The fragment sweep holds it
+  // while it marks. Reads and deletes go on.
+  class SCOPED_CAPABILITY WritesPaused {
+   public:
+    explicit WritesPaused(ObjectStore* store) ACQUIRE(store->writes_) : mu_(&store->writes_) { mu_->Lock(); }
+    ~WritesPaused() RELEASE() { mu_->Unlock(); }
+    WritesPaused(const WritesPaused&) = delete;
+    WritesPaused& operator=(const WritesPaused&) = delete;
+
+   private:
+    qs::SharedMutex* mu_;
+  };
+
+  ObjectLocks& locks() { return locks_; }
   BackendPool& backends() { return *backends_; }
   MetaStore& meta() { return *meta_; }
   const Config& config() const { return cfg_; }
@@ -83,8 +107,10 @@ class ObjectStore {
   void FetchChunk(const ObjectMeta& m, size_t i, bool all, std::vector<std::string>* shards,
                   std::vector<bool>* present);
   // Starts those reads; m must outlive the fetch's Wait. verify false:
-  // fragments are not checked against their checksums (see Retrieve).
-  std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all, bool verify = true);
+  // fragments are not checked against their checksums (see Retrieve);
+  // urgent: the reads go ahead of queued store work.
+  std::shared_ptr<FragmentFetch> StartFetch(const ObjectMeta& m, size_t i, bool all, bool verify = true,
+                                            bool urgent = false);
   Backend* BackendFor(const ObjectMeta& m, uint16_t index);
   // Pool index of backend `index` of m's table, or -1 when not configured.
   int PoolIndexFor(const ObjectMeta& m, uint16_t index) const;
@@ -92,6 +118,9 @@ class ObjectStore {
   void DeleteFragments(const ObjectMeta& m);
 
   Config cfg_;
+  ObjectLocks locks_;
+  // Shared by every Store and Rebuild, exclusive in WritesPaused.
+  qs::SharedMutex writes_;
   std::unique_ptr<BackendPool> backends_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<ErasureCoder> coder_;

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "common/file_env.h"
+#include "zdb/format.h"
 
 namespace zstor {
 
@@ -21,7 +22,7 @@ using qs::Status;
 namespace {
 
 constexpr const char* kKeyRoot = "/zdb/";
-constexpr const char* kDescriptor = "zdb-namespace";
+constexpr const char* kDescriptor = zdb::kDescriptorName;
 // In the index root while a namespaces-init restore is unfinished
 // (docs/zstor-staging.md, "A new machine"): the next start restores again.
 constexpr const char* kRestoreMarker = ".namespaces-init-unfinished";
@@ -35,15 +36,17 @@ bool ValidName(const std::string& s) {
   return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos && s.find('\n') == std::string::npos;
 }
 
-// Segment number of "zdb-data-NNNNN" / "zdb-index-NNNNN", or -1.
-int64_t SegmentId(const std::string& name, const std::string& prefix) {
-  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return -1;
-  int64_t v = 0;
-  for (size_t i = prefix.size(); i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9' || v > (int64_t{1} << 40)) return -1;
-    v = v * 10 + (name[i] - '0');
-  }
-  return v;
+// Segment number of a data segment's file name (zdb/format.h), or -1.
+int64_t DataSegmentId(const std::string& name) {
+  bool is_index = false;
+  uint32_t id = 0;
+  return zdb::ParseSegmentFileName(name, &is_index, &id) && !is_index ? int64_t{id} : -1;
+}
+
+bool IsIndexFileName(const std::string& name) {
+  bool is_index = false;
+  uint32_t id = 0;
+  return zdb::ParseSegmentFileName(name, &is_index, &id) && is_index;
 }
 
 std::vector<std::string> ListDir(const std::string& dir) {
@@ -87,8 +90,8 @@ Status PutMarker(const std::string& path) {
 
 }  // namespace
 
-Staging::Staging(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry)
-    : store_(store), op_mu_(op_mu), cfg_(store->config()), queue_(store->config().queue_dir) {
+Staging::Staging(ObjectStore* store, prometheus::Registry* registry)
+    : store_(store), cfg_(store->config()), queue_(store->config().queue_dir) {
   if (registry == nullptr) return;
   auto gauge = [&](const char* name, const char* help) {
     return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry).Add({});
@@ -115,10 +118,10 @@ void Staging::Start() { thread_ = std::thread([this] { Run(); }); }
 
 void Staging::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    qs::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -129,8 +132,8 @@ Result<std::string> Staging::KeyFor(const std::string& file) {
   std::string dir = file.substr(0, slash);
   std::string ns = dir.substr(dir.rfind('/') + 1);
   if (!ValidName(ns)) return Status::InvalidArgument("not a staging zdb file: " + file);
-  if (SegmentId(name, "zdb-data-") >= 0) return std::string(kKeyRoot) + "data/" + ns + "/" + name;
-  if (SegmentId(name, "zdb-index-") >= 0 || name == kDescriptor) return std::string(kKeyRoot) + "index/" + ns + "/" + name;
+  if (DataSegmentId(name) >= 0) return std::string(kKeyRoot) + "data/" + ns + "/" + name;
+  if (IsIndexFileName(name) || name == kDescriptor) return std::string(kKeyRoot) + "index/" + ns + "/" + name;
   return Status::InvalidArgument("not a staging zdb file: " + file);
 }
 
@@ -138,7 +141,7 @@ Status Staging::Enqueue(const std::string& file) {
   auto key = KeyFor(file);
   if (!key.ok()) return key.status();
   QS_RETURN_IF_ERROR(queue_.Add(UploadJob::Kind::kUpload, file, *key));
-  cv_.notify_all();
+  cv_.SignalAll();
   return Status::OK();
 }
 
@@ -153,9 +156,8 @@ Status Staging::OnHook(const std::vector<std::string>& args) {
       char* end = nullptr;
       unsigned long id = std::strtoul(p, &end, 10);
       if (end == p) break;
-      char name[32];
-      std::snprintf(name, sizeof(name), "zdb-index-%05lu", id);
-      QS_RETURN_IF_ERROR(Enqueue(dir + "/" + name));
+      if (id > UINT32_MAX) return Status::InvalidArgument("hook " + event + ": bad index file id");
+      QS_RETURN_IF_ERROR(Enqueue(dir + "/" + zdb::IndexFileName(static_cast<uint32_t>(id))));
       p = end;
     }
     return Status::OK();
@@ -181,7 +183,7 @@ Status Staging::OnHook(const std::vector<std::string>& args) {
   if (event == "namespace-deleted") {
     if (!ValidName(arg(0))) return Status::InvalidArgument("hook " + event + ": bad namespace name");
     QS_RETURN_IF_ERROR(queue_.Add(UploadJob::Kind::kForget, arg(0), kKeyRoot));
-    cv_.notify_all();
+    cv_.SignalAll();
     return Status::OK();
   }
   if (event == "missing-data") return Restore(arg(0));
@@ -198,7 +200,6 @@ Status Staging::Upload(const UploadJob& job) {
     }
     return Status::FromErrno(errno, "stat " + job.target);
   }
-  std::lock_guard<std::mutex> lock(*op_mu_);
   ObjectMeta stored;
   QS_RETURN_IF_ERROR(store_->Store(job.target, job.key, nullptr, &stored));
   QS_RETURN_IF_ERROR(store_->Verify(job.key, stored.object_id));
@@ -208,7 +209,6 @@ Status Staging::Upload(const UploadJob& job) {
 }
 
 Status Staging::Forget(const UploadJob& job) {
-  std::lock_guard<std::mutex> lock(*op_mu_);
   auto list = store_->List();
   if (!list.ok()) return list.status();
   for (const char* kind : {"data/", "index/"}) {
@@ -245,11 +245,7 @@ Status Staging::Restore(const std::string& file) {
   auto key = KeyFor(file);
   if (!key.ok()) return key.status();
   QS_RETURN_IF_ERROR(MakeDirs(Dirname(file)));
-  Status s;
-  {
-    std::lock_guard<std::mutex> lock(*op_mu_);
-    s = store_->Retrieve(*key, file);
-  }
+  Status s = store_->Retrieve(*key, file);
   if (s.ok()) spdlog::info("staging: restored {} from {}", file, *key);
   else spdlog::error("staging: cannot restore {}: {}", file, s.ToString());
   prometheus::Counter* c = s.ok() ? restores_ok_ : restores_failed_;
@@ -271,7 +267,6 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
   }
   std::vector<ObjectMeta> objects;
   {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto l = store_->List();
     if (!l.ok()) return l.status();
     objects = std::move(l.value());
@@ -292,7 +287,7 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
     if (is_index) {
       wanted[k] = index_root + "/" + ns + "/" + name;
     } else {
-      int64_t id = SegmentId(name, "zdb-data-");
+      int64_t id = DataSegmentId(name);
       if (id >= 0 && (!newest.count(ns) || id > newest[ns].first)) newest[ns] = {id, k};
     }
   }
@@ -320,7 +315,6 @@ Status Staging::InitNamespaces(const std::string& index_root, const std::string&
                            file.compare(file.size() - std::strlen(kDescriptor), std::string::npos, kDescriptor) == 0;
       if (is_descriptor != descriptors) continue;
       QS_RETURN_IF_ERROR(MakeDirs(Dirname(file)));
-      std::lock_guard<std::mutex> lock(*op_mu_);
       Status s = store_->Retrieve(key, file);
       if (!s.ok()) return s.WithContext("namespaces-init: " + key);
       ++done;
@@ -347,7 +341,7 @@ uint64_t Staging::EvictRound() {
     std::vector<Segment> segs;
     int64_t head = -1;
     for (const auto& name : ListDir(root + "/" + ns)) {
-      int64_t id = SegmentId(name, "zdb-data-");
+      int64_t id = DataSegmentId(name);
       if (id < 0) continue;
       struct stat st;
       std::string path = root + "/" + ns + "/" + name;
@@ -358,7 +352,7 @@ uint64_t Staging::EvictRound() {
     }
     // The head segment (highest number) is the one zdb appends to.
     for (auto& s : segs)
-      if (SegmentId(s.path.substr(s.path.rfind('/') + 1), "zdb-data-") != head) candidates.push_back(std::move(s));
+      if (DataSegmentId(s.path.substr(s.path.rfind('/') + 1)) != head) candidates.push_back(std::move(s));
   }
   data_dir_bytes_ = total;
   if (dir_bytes_ != nullptr) dir_bytes_->Set(static_cast<double>(total));
@@ -371,8 +365,8 @@ uint64_t Staging::EvictRound() {
     auto key = KeyFor(s.path);
     if (!key.ok()) continue;
     {
-      // Only what the backends verifiably hold, at this file's size, goes.
-      std::lock_guard<std::mutex> lock(*op_mu_);
+      // Only what the backends verifiably hold, at this file's size, goes
+      // (Verify checks the record is still the one read here).
       auto meta = store_->meta().Get(*key);
       if (!meta.ok() || meta->size != s.size) continue;
       // Up to half the parity may be out of reach (a dead backend not yet
@@ -402,7 +396,6 @@ size_t Staging::ReconcileRound() {
   if (root.empty()) return 0;
   std::map<std::string, uint64_t> sizes;  // key -> stored size
   {
-    std::lock_guard<std::mutex> lock(*op_mu_);
     auto l = store_->List();
     if (!l.ok()) return 0;  // try again next round
     for (const auto& m : *l) sizes[m.path] = m.size;
@@ -412,13 +405,13 @@ size_t Staging::ReconcileRound() {
     int64_t head = -1;
     std::vector<std::string> names;
     for (const auto& name : ListDir(root + "/" + ns)) {
-      int64_t id = SegmentId(name, "zdb-data-");
+      int64_t id = DataSegmentId(name);
       if (id < 0) continue;
       head = std::max(head, id);
       names.push_back(name);
     }
     for (const auto& name : names) {
-      if (SegmentId(name, "zdb-data-") == head) continue;
+      if (DataSegmentId(name) == head) continue;
       std::string path = root + "/" + ns + "/" + name;
       auto key = KeyFor(path);
       struct stat st;
@@ -436,17 +429,15 @@ void Staging::Run() {
   auto next_scan = std::chrono::steady_clock::now();
   auto next_evict = next_scan;
   auto next_reconcile = next_scan;
-  std::unique_lock<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   while (!stop_) {
-    lock.unlock();
+    lock.Unlock();
     auto now = std::chrono::steady_clock::now();
     if (now >= next_scan) {
       queue_.Scan();  // jobs the hook wrote while no daemon listened
       next_scan = now + std::chrono::seconds(1);
     }
-    while (RunOne()) {
-      std::lock_guard<std::mutex> l(mu_);
-      if (stop_) break;
+    while (RunOne() && !Stopping()) {
     }
     if (std::chrono::steady_clock::now() >= next_reconcile) {
       ReconcileRound();
@@ -459,8 +450,8 @@ void Staging::Run() {
     auto st = queue_.stats();
     if (pending_ != nullptr) pending_->Set(static_cast<double>(st.pending));
     if (failing_ != nullptr) failing_->Set(static_cast<double>(st.failing));
-    lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    lock.Lock();
+    if (!stop_) cv_.WaitFor(&mu_, std::chrono::milliseconds(200));
   }
 }
 
@@ -468,8 +459,12 @@ void Staging::BackendsReturned() {
   size_t woken = queue_.BackendsReturned();
   if (woken == 0) return;
   spdlog::info("staging: a backend is back; {} jobs that failed for lack of backends retry now", woken);
-  std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+  cv_.SignalAll();
+}
+
+bool Staging::Stopping() {
+  qs::MutexLock lock(&mu_);
+  return stop_;
 }
 
 }  // namespace zstor

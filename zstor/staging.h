@@ -4,7 +4,10 @@
 // uploads and verifies them, evicts verified segments when the data
 // directory outgrows max_zdb_data_dir_size, restores an evicted segment
 // when zdb reports it missing, and rebuilds an empty staging zdb from the
-// backends at namespaces-init. Calls into the ObjectStore hold *op_mu.
+// backends at namespaces-init. Uploads run one at a time on the worker
+// thread (a bounded share of the backends); restores run on the caller's
+// thread at once, beside them (ObjectStore's per-object locks and urgent
+// lane: they queue behind no upload).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -12,13 +15,13 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "zstor/object_store.h"
 #include "zstor/upload_queue.h"
 
@@ -26,8 +29,8 @@ namespace zstor {
 
 class Staging {
  public:
-  // registry may be null (no metrics). store and op_mu must outlive this.
-  Staging(ObjectStore* store, std::mutex* op_mu, prometheus::Registry* registry);
+  // registry may be null (no metrics). store must outlive this.
+  Staging(ObjectStore* store, prometheus::Registry* registry);
   ~Staging();
 
   qs::Status Open();  // loads the queue (config key queue_dir)
@@ -69,17 +72,17 @@ class Staging {
 
  private:
   void Run();
+  bool Stopping();  // Stop() was called
   qs::Status Upload(const UploadJob& job);
   qs::Status Forget(const UploadJob& job);
   qs::Status Enqueue(const std::string& file);
 
   ObjectStore* store_;
-  std::mutex* op_mu_;
   const Config& cfg_;
   UploadQueue queue_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  qs::Mutex mu_;
+  qs::CondVar cv_;  // a job was queued, a backend returned, or stop_ was set
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
   std::atomic<uint64_t> data_dir_bytes_{0};
   prometheus::Gauge* pending_ = nullptr;

@@ -140,6 +140,7 @@ Result<std::unique_ptr<StoreJournal>> StoreJournal::Begin(const std::string& dir
   if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fdatasync(fd) != 0 || rename(tmp.c_str(), file.c_str()) != 0) {
     Status s = Status::FromErrno(errno, "intent " + file);
     unlink(tmp.c_str());
+    qs::MutexLock lock(&j->mu_);
     j->finished_ = true;
     return s;
   }
@@ -157,7 +158,7 @@ void StoreJournal::Append(uint8_t type, const std::string& body) {
   rec.push_back(static_cast<char>(type));
   rec.append(body);
   qs::PutFixed32(&rec, qs::Crc32c(0, rec.data() + 4, 1 + body.size()));
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   Status s = WriteAll(fd_, rec);
   if (!s.ok()) spdlog::warn("store journal {}: {}", file_, s.ToString());
 }
@@ -171,7 +172,7 @@ void StoreJournal::Fragment(const std::string& address, const std::string& ns, c
 }
 
 void StoreJournal::Sync() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   if (fdatasync(fd_) != 0) spdlog::warn("store journal {}: fdatasync: {}", file_, std::strerror(errno));
 }
 
@@ -188,6 +189,7 @@ void StoreJournal::RecordAbandoned() {
 void StoreJournal::Finish() {
   if (unlink(file_.c_str()) != 0 && errno != ENOENT)
     spdlog::warn("store journal: unlink {}: {}", file_, std::strerror(errno));
+  qs::MutexLock lock(&mu_);
   finished_ = true;
 }
 

@@ -10,10 +10,11 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace zstor {
 
@@ -64,10 +65,10 @@ class StoreJournal {
   StoreJournal(int fd, std::string file) : fd_(fd), file_(std::move(file)) {}
   void Append(uint8_t type, const std::string& body);
 
-  std::mutex mu_;
-  int fd_;
-  std::string file_;
-  bool finished_ = false;
+  qs::Mutex mu_;  // one record appended at a time (fragment writes run in parallel)
+  int fd_ GUARDED_BY(mu_);
+  const std::string file_;
+  bool finished_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace zstor

@@ -23,35 +23,28 @@ namespace {
 constexpr const char* kMagic = "zstor-job 1";
 constexpr const char* kSuffix = ".job";
 
-Status WriteDurably(const std::string& dir, const std::string& name, const std::string& body) {
-  std::string tmp = dir + "/." + name + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
-  size_t off = 0;
-  while (off < body.size()) {
-    ssize_t w = write(fd, body.data() + off, body.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      Status s = Status::FromErrno(errno, "write " + tmp);
-      close(fd);
-      unlink(tmp.c_str());
-      return s;
-    }
-    off += static_cast<size_t>(w);
+// Through env, so fault injection reaches every step: a temporary file,
+// its bytes synced, renamed over the name, the directory synced. On
+// failure nothing is left under the name (a temporary may be, removed when
+// possible; Scan ignores names starting with '.').
+Status WriteDurably(qs::Env* env, const std::string& dir, const std::string& name, const std::string& body) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  Status s;
+  {
+    auto f = env->OpenAppend(tmp);
+    if (!f.ok()) return f.status().WithContext("create " + tmp);
+    // Job files are private to the queue's owner (mode 0600).
+    if (chmod(tmp.c_str(), 0600) != 0) s = Status::FromErrno(errno, "chmod " + tmp);
+    if (s.ok() && (*f)->Size() != 0) s = Status::IOError(tmp + " exists");  // names are unique: never reused
+    if (s.ok()) s = (*f)->Append(body);
+    if (s.ok()) s = (*f)->Sync();
   }
-  if (fsync(fd) != 0) {
-    Status s = Status::FromErrno(errno, "fsync " + tmp);
-    close(fd);
-    unlink(tmp.c_str());
+  if (s.ok()) s = env->Rename(tmp, dir + "/" + name);
+  if (!s.ok()) {
+    (void)env->Remove(tmp);
     return s;
   }
-  close(fd);
-  if (rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) {
-    Status s = Status::FromErrno(errno, "rename " + tmp);
-    unlink(tmp.c_str());
-    return s;
-  }
-  return qs::Env::Default()->SyncDir(dir);
+  return env->SyncDir(dir);
 }
 
 // Names sort by creation time: nanoseconds, then pid and a random tag so
@@ -84,22 +77,22 @@ std::string UploadQueue::Encode(UploadJob::Kind kind, const std::string& target,
 }
 
 Status UploadQueue::AddTo(const std::string& dir, UploadJob::Kind kind, const std::string& target,
-                          const std::string& key) {
+                          const std::string& key, qs::Env* env) {
   if (target.empty() || key.empty() || target.find('\n') != std::string::npos || key.find('\n') != std::string::npos)
     return Status::InvalidArgument("job target and key must be non-empty single lines");
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + dir);
-  return WriteDurably(dir, NewName(), Encode(kind, target, key));
+  return WriteDurably(env, dir, NewName(), Encode(kind, target, key));
 }
 
 Status UploadQueue::Open() {
   if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + dir_);
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   ScanLocked();
   return Status::OK();
 }
 
 void UploadQueue::Scan() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   ScanLocked();
 }
 
@@ -127,7 +120,7 @@ void UploadQueue::ScanLocked() {
 }
 
 Status UploadQueue::Add(UploadJob::Kind kind, const std::string& target, const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   for (const auto& [name, j] : jobs_) {
     if (j.kind == kind && j.target == target && j.key == key && !running_.count(name) && j.attempts == 0)
       return Status::OK();
@@ -139,13 +132,13 @@ Status UploadQueue::Add(UploadJob::Kind kind, const std::string& target, const s
   job.kind = kind;
   job.target = target;
   job.key = key;
-  QS_RETURN_IF_ERROR(WriteDurably(dir_, job.name, Encode(kind, target, key)));
+  QS_RETURN_IF_ERROR(WriteDurably(env_, dir_, job.name, Encode(kind, target, key)));
   jobs_.emplace(job.name, std::move(job));
   return Status::OK();
 }
 
 std::optional<UploadJob> UploadQueue::Next(int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   for (auto& [name, j] : jobs_) {
     if (running_.count(name) || j.next_try_ms > now_ms) continue;
     running_[name] = true;
@@ -155,17 +148,17 @@ std::optional<UploadJob> UploadQueue::Next(int64_t now_ms) {
 }
 
 Status UploadQueue::Done(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   running_.erase(name);
   jobs_.erase(name);
-  if (unlink((dir_ + "/" + name).c_str()) != 0 && errno != ENOENT)
-    return Status::FromErrno(errno, "unlink " + dir_ + "/" + name);
-  return qs::Env::Default()->SyncDir(dir_);
+  const std::string file = dir_ + "/" + name;
+  if (env_->Exists(file)) QS_RETURN_IF_ERROR(env_->Remove(file));
+  return env_->SyncDir(dir_);
 }
 
 void UploadQueue::Failed(const std::string& name, const std::string& error, int64_t now_ms,
                          bool for_lack_of_backends) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   running_.erase(name);
   auto it = jobs_.find(name);
   if (it == jobs_.end()) return;
@@ -178,7 +171,7 @@ void UploadQueue::Failed(const std::string& name, const std::string& error, int6
 }
 
 size_t UploadQueue::BackendsReturned() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   size_t woken = 0;
   for (auto& [name, j] : jobs_) {
     if (!j.waits_for_backends || running_.count(name)) continue;
@@ -190,14 +183,14 @@ size_t UploadQueue::BackendsReturned() {
 }
 
 bool UploadQueue::Pending(const std::string& target) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   for (const auto& [name, j] : jobs_)
     if (j.target == target) return true;
   return false;
 }
 
 UploadQueue::Stats UploadQueue::stats() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   Stats s;
   s.pending = jobs_.size();
   for (const auto& [name, j] : jobs_) {
@@ -210,7 +203,7 @@ UploadQueue::Stats UploadQueue::stats() {
 }
 
 std::vector<UploadJob> UploadQueue::jobs() {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
   std::vector<UploadJob> v;
   for (const auto& [name, j] : jobs_) v.push_back(j);
   return v;

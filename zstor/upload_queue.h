@@ -3,17 +3,20 @@
 // fsynced, renamed, directory fsynced) before Add returns, and leaves it
 // only once done, so a zstor killed with -9 finds its queue again. Other
 // processes (the hook, when no daemon listens) may add jobs to the same
-// directory; Scan picks them up. Thread-safe.
+// directory; Scan picks them up. Job files are written and removed through
+// a qs::Env (common/file_env.h). Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/file_env.h"
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace zstor {
 
@@ -31,7 +34,8 @@ struct UploadJob {
 
 class UploadQueue {
  public:
-  explicit UploadQueue(std::string dir) : dir_(std::move(dir)) {}
+  // env must outlive the queue.
+  explicit UploadQueue(std::string dir, qs::Env* env = qs::Env::Default()) : dir_(std::move(dir)), env_(env) {}
 
   // Creates the directory if needed and loads the jobs in it.
   qs::Status Open();
@@ -41,7 +45,7 @@ class UploadQueue {
   // Adds a job file without a queue object (for a process that only
   // enqueues); same durability.
   static qs::Status AddTo(const std::string& dir, UploadJob::Kind kind, const std::string& target,
-                          const std::string& key);
+                          const std::string& key, qs::Env* env = qs::Env::Default());
   // Loads job files added by other processes.
   void Scan();
   // The oldest job whose back-off has passed, marked running; nullopt if none.
@@ -68,12 +72,13 @@ class UploadQueue {
 
  private:
   static std::string Encode(UploadJob::Kind kind, const std::string& target, const std::string& key);
-  void ScanLocked();
+  void ScanLocked() REQUIRES(mu_);
 
   const std::string dir_;
-  std::mutex mu_;
-  std::map<std::string, UploadJob> jobs_;  // by name: oldest first
-  std::map<std::string, bool> running_;    // names of running jobs
+  qs::Env* const env_;
+  qs::Mutex mu_;
+  std::map<std::string, UploadJob> jobs_ GUARDED_BY(mu_);  // by name: oldest first
+  std::map<std::string, bool> running_ GUARDED_BY(mu_);    // names of running jobs
 };
 
 }  // namespace zstor

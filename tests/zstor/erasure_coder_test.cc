@@ -15,15 +15,15 @@ namespace zstor {
 class ErasureCoderTestPeer {
  public:
   static uint64_t Hits(const ErasureCoder& ec) {
-    std::lock_guard<std::mutex> lock(ec.mu_);
+    qs::MutexLock lock(&ec.mu_);
     return ec.decode_cache_hits_;
   }
   static uint64_t Misses(const ErasureCoder& ec) {
-    std::lock_guard<std::mutex> lock(ec.mu_);
+    qs::MutexLock lock(&ec.mu_);
     return ec.decode_cache_misses_;
   }
   static size_t CacheSize(const ErasureCoder& ec) {
-    std::lock_guard<std::mutex> lock(ec.mu_);
+    qs::MutexLock lock(&ec.mu_);
     return ec.decode_cache_.size();
   }
 };

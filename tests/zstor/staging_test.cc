@@ -86,8 +86,7 @@ TEST(UploadQueueTest, JobsWaitingForBackendsRunWhenOneReturns) {
 class MonitorBackTest : public ClusterTest {};
 
 TEST_F(MonitorBackTest, HealthRoundReportsABackendBack) {
-  std::mutex op_mu;
-  zstor::Monitor monitor(store_.get(), &op_mu, nullptr);
+  zstor::Monitor monitor(store_.get(), nullptr);
   int calls = 0;
   monitor.OnBackendBack([&] { ++calls; });
   monitor.HealthRound();
