@@ -15,6 +15,7 @@
 
 #include "qsfs/block_map.h"
 #include "qsfs/keys.h"
+#include "qsfs/zdb_store.h"
 
 // FUSE_SET_ATTR_* values (fuse_lowlevel.h), repeated so this file does not
 // depend on libfuse.
@@ -42,7 +43,7 @@ uint8_t TypeOf(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 1
 bool Writable(int open_flags) { return (open_flags & O_ACCMODE) != O_RDONLY; }
 }  // namespace
 
-Filesystem::Filesystem(const Options& options, std::unique_ptr<Store> store)
+Filesystem::Filesystem(const Options& options, std::shared_ptr<Store> store)
     : options_(options), store_(std::move(store)) {
   // A small inode cache is held from the first sweep on, not from 8192.
   sweep_at_ = std::min<size_t>(sweep_at_, options_.inode_cache + 1);
@@ -58,9 +59,13 @@ Filesystem::~Filesystem() {
 }
 
 qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options) {
-  auto store = Store::Open(options);
+  auto store = ZdbStore::Open(options);
   if (!store.ok()) return store.status();
-  std::unique_ptr<Filesystem> fs(new Filesystem(options, std::move(store.value())));
+  return Mount(options, std::shared_ptr<Store>(std::move(store.value())));
+}
+
+qs::Result<std::unique_ptr<Filesystem>> Filesystem::Mount(const Options& options, std::shared_ptr<Store> store) {
+  std::unique_ptr<Filesystem> fs(new Filesystem(options, std::move(store)));
   std::lock_guard<std::mutex> lock(fs->mu_);
   fs->lease_ = std::make_unique<MountLease>(options, fs->store_.get());
   QS_RETURN_IF_ERROR(fs->lease_->Acquire(&fs->took_stale_lease_));

@@ -74,6 +74,9 @@ class Filesystem {
   // Opens the store, takes the mount lease, loads or formats the
   // superblock, frees orphans left by a crash.
   static qs::Result<std::unique_ptr<Filesystem>> Mount(const Options& options);
+  // The same over a given store (a MemoryStore in tests); the store's
+  // contents stay when the Filesystem goes, so they can be mounted again.
+  static qs::Result<std::unique_ptr<Filesystem>> Mount(const Options& options, std::shared_ptr<Store> store);
   ~Filesystem();
 
   // Metrics to feed (null: off); call before Start. Not owned.
@@ -187,7 +190,7 @@ class Filesystem {
     std::map<uint32_t, Bucket> buckets;
   };
 
-  explicit Filesystem(const Options& options, std::unique_ptr<Store> store);
+  explicit Filesystem(const Options& options, std::shared_ptr<Store> store);
 
   // --- lifecycle (filesystem.cc)
   qs::Status LoadOrFormat();
@@ -274,7 +277,7 @@ class Filesystem {
   bool BlockHasData(Node* n, uint64_t idx, int* err);
 
   Options options_;
-  std::unique_ptr<Store> store_;
+  std::shared_ptr<Store> store_;
   FsMetrics* metrics_ = nullptr;
   std::function<void()> kernel_sync_;
   uint64_t open_writers_ = 0;  // opens with write access, all files (under mu_)
