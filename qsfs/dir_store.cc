@@ -103,6 +103,7 @@ int Filesystem::DirInsert(Inode* dir, DirEdit* edit, DirEntry e) {
   std::vector<DirEntry>* entries = nullptr;
   if (int err = DirBucket(dir->ino, *dir, b, edit, &entries)) return err;
   entries->push_back(std::move(e));
+  edit->buckets[b].gains = true;
   dir->dir_entries++;
   if (dir->dir_entries <= kDirEntriesPerBucket * BucketCount(dir->dir_level, dir->dir_split) ||
       dir->dir_level >= 30) {
@@ -154,6 +155,7 @@ int Filesystem::DirRetarget(Inode* dir, DirEdit* edit, std::string_view name, ui
     if (e.name == name) {
       e.ino = ino;
       e.type = type;
+      edit->buckets[b].gains = true;
       edit->buckets[b].loses = true;
       return 0;
     }

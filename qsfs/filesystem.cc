@@ -493,8 +493,11 @@ int Filesystem::ApplyEdits(MetaBatch* head, const std::vector<DirEdit*>& edits, 
     }
   };
   append(head);
-  buckets([](const DirEdit::Bucket& b) { return !b.loses && !b.split_source; });
-  buckets([](const DirEdit::Bucket& b) { return b.loses && !b.split_source; });
+  // A name's new place before its old one goes: a rename over an existing
+  // name retargets that entry (gains and loses) and must come before the
+  // bucket that only loses the old name.
+  buckets([](const DirEdit::Bucket& b) { return (b.gains || !b.loses) && !b.split_source; });
+  buckets([](const DirEdit::Bucket& b) { return !b.gains && b.loses && !b.split_source; });
   append(middle);
   for (const Inode* in : inodes) batch.Set(InodeKey(in->ino), EncodeInode(*in));
   buckets([](const DirEdit::Bucket& b) { return b.split_source; });

@@ -184,6 +184,7 @@ class Filesystem {
     uint64_t dir = 0;
     struct Bucket {
       std::vector<DirEntry> entries;
+      bool gains = false;         // an entry came or changed target
       bool loses = false;         // an entry left or changed target
       bool split_source = false;  // entries moved out by a split
     };
@@ -219,8 +220,9 @@ class Filesystem {
   // Deletes the inode, its block map and its data from zdb. The Node stays
   // (marked freed) while the kernel still holds a lookup on it.
   int FreeInode(Node* n);
-  // Sends in one ordered pipeline: head, buckets that only gained entries,
-  // buckets that lost entries, middle, the inodes, split-source buckets,
+  // Sends in one ordered pipeline: head, buckets that gained entries (a
+  // retarget both gains and loses), buckets that only lost entries, middle,
+  // the inodes, split-source buckets,
   // tail (docs/qsfs-format.md, "Crash consistency"). On failure reloads
   // the involved inodes and forgets the cached buckets.
   int ApplyEdits(MetaBatch* head, const std::vector<DirEdit*>& edits, MetaBatch* middle,

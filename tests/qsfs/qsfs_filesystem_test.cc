@@ -277,6 +277,47 @@ TEST_F(FilesystemTest, ReadErrorsAreReturnedNotServedStale) {
   EXPECT_EQ(ReadAll(f), RandomBytes(2 * kBlock, 3));
 }
 
+// A rename across directories cut by a store failure at each of its
+// writes: the caller gets EIO, the file keeps its bytes under at least one
+// of its names, and after a remount with a check its link count is the
+// number of names that reach it.
+TEST_F(FilesystemTest, StoreFailureMidRenameLosesNothing) {
+  for (int cut = 0; cut < 8; cut++) {
+    SCOPED_TRACE("cut after " + std::to_string(cut) + " writes");
+    std::string d1 = "src" + std::to_string(cut);
+    std::string d2 = "dst" + std::to_string(cut);
+    uint64_t src = MakeDir(kRootIno, d1);
+    uint64_t dst = MakeDir(kRootIno, d2);
+    const std::string content = RandomBytes(kBlock + 7, 10 + cut);
+    uint64_t f = MakeFile(src, "f", content);
+    uint64_t victim = MakeFile(dst, "g", "old");  // replaced by the rename
+    store_->FailWritesAfter(cut);
+    int rc = fs_->Rename(caller_, src, "f", dst, "g", 0);
+    store_->FailWritesAfter(-1);
+    if (rc == 0) {
+      EXPECT_EQ(Resolve(d1 + "/f"), 0u);
+      EXPECT_EQ(Resolve(d2 + "/g"), f);
+      continue;
+    }
+    EXPECT_EQ(rc, EIO);
+    uint64_t at_old = Resolve(d1 + "/f");
+    uint64_t at_new = Resolve(d2 + "/g");
+    EXPECT_TRUE(at_old == f || at_new == f) << "the file lost both names";
+    if (at_new != f) EXPECT_EQ(at_new, victim);  // the old target stays until replaced
+    EXPECT_EQ(ReadAll(f), content);
+    options_.fsck = true;
+    Remount();
+    options_.fsck = false;
+    at_old = Resolve(d1 + "/f");
+    at_new = Resolve(d2 + "/g");
+    ASSERT_TRUE(at_old == f || at_new == f);
+    EXPECT_EQ(Attr(f).st_nlink, static_cast<nlink_t>((at_old == f) + (at_new == f)));
+    EXPECT_EQ(ReadAll(f), content);
+    EXPECT_EQ(Attr(src).st_nlink, 2u);
+    EXPECT_EQ(Attr(dst).st_nlink, 2u);
+  }
+}
+
 // A create cut by a store failure at each of its writes: EIO, and the
 // name is either absent or names a whole empty file (a prefix of the
 // create's writes, docs/qsfs-format.md "Crash consistency"); after a
