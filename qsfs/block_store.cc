@@ -455,6 +455,7 @@ bool Filesystem::BlockHasData(Node* n, uint64_t idx, int* err) {
 
 int Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_reg()) return n->inode.is_dir() ? EISDIR : ENODEV;
@@ -474,6 +475,7 @@ int Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
 
 int Filesystem::Lseek(uint64_t ino, uint64_t off, int whence, uint64_t* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   uint64_t size = n->inode.size;

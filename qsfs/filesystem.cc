@@ -33,7 +33,6 @@ namespace qsfs {
 
 namespace {
 constexpr uint64_t kInoReserve = 1024;  // inode numbers reserved per superblock write
-constexpr size_t kMaxUnreferencedNodes = 4096;
 constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB, as ext4
 
 // An open with write access (counted in open_writers_).
@@ -282,79 +281,7 @@ int Filesystem::AllocIno(uint64_t* ino) {
 }
 
 // ---------------------------------------------------------------------------
-// Nodes
-
-int Filesystem::GetNode(uint64_t ino, Node** out) {
-  if (Node* n = table_.Find(ino)) {
-    *out = n;
-    return 0;
-  }
-  auto node = std::make_unique<Node>();
-  if (table_.TakeRemembered(ino, &node->inode)) {
-    if (metrics_ != nullptr) metrics_->InodeCache(true);
-  } else {
-    auto got = store_->MetaGet(InodeKey(ino));
-    if (!got.ok()) {
-      spdlog::error("reading inode {}: {}", ino, got.status().ToString());
-      return ErrnoOf(got.status());
-    }
-    if (!got->has_value()) return ENOENT;
-    auto inode = DecodeInode(ino, **got);
-    if (!inode.ok()) {
-      spdlog::error("{}", inode.status().ToString());
-      return EIO;
-    }
-    node->inode = std::move(*inode);
-    if (metrics_ != nullptr) metrics_->InodeCache(false);
-  }
-  *out = table_.Install(std::move(node));
-  return 0;
-}
-
-void Filesystem::MaybeEvict(Node* n) {
-  if (n->inode.ino == kRootIno || n->nopen > 0 || n->pins > 0) return;
-  if (n->inode.nlink == 0 && !n->freed) {
-    FreeInode(n);  // space comes back as soon as the last name and open go
-    return;
-  }
-  if (n->nlookup > 0) return;
-  if (n->has_dirty() && !n->freed) return;  // the write-back evicts nothing; Sweep does later
-  table_.Remember(*n);
-  table_.Erase(n->inode.ino);
-}
-
-// Drops nodes the kernel no longer references. Amortised: after a sweep
-// the next waits until the table has grown by half again, so a table full
-// of referenced nodes (a directory of a million files the kernel holds) is
-// not scanned on every lookup and create.
-void Filesystem::SweepNodes() {
-  if (table_.size() < sweep_at_) return;
-  std::vector<uint64_t> idle;
-  for (const auto& [ino, n] : table_.nodes()) {
-    if (ino != kRootIno && n->nlookup == 0 && n->nopen == 0 && n->pins == 0 && n->inode.nlink > 0) idle.push_back(ino);
-  }
-  for (uint64_t ino : idle) {
-    Node* n = table_.Find(ino);
-    if (n->has_dirty() && FlushNode(n) != 0) continue;
-    table_.Remember(*n);
-    table_.Erase(ino);
-  }
-  // Beyond the inode cache, clean inodes the kernel holds keep only their
-  // lookup count, down to three quarters of the cache.
-  if (table_.size() > options_.inode_cache) {
-    size_t target = options_.inode_cache - options_.inode_cache / 4;
-    std::vector<uint64_t> park;
-    for (const auto& [ino, n] : table_.nodes()) {
-      if (table_.size() - park.size() <= target) break;
-      if (ino != kRootIno && n->nopen == 0 && n->pins == 0 && !n->freed && n->inode.nlink > 0 && !n->has_dirty() &&
-          !n->chunks_dirty())
-        park.push_back(ino);
-    }
-    for (uint64_t ino : park) table_.Park(ino);
-  }
-  sweep_at_ = std::max(kMaxUnreferencedNodes * 2, table_.size() + table_.size() / 2);
-  if (table_.size() < options_.inode_cache) sweep_at_ = std::min<size_t>(sweep_at_, options_.inode_cache + 1);
-}
+// Inodes (loading and eviction: nodes.cc)
 
 Inode Filesystem::NewInode(const Caller& c, const Inode& parent, uint32_t mode) {
   Inode n;
@@ -440,11 +367,17 @@ int Filesystem::Lookup(uint64_t parent, std::string_view name, Entry* out) {
   qs::MutexLock lock(&mu_);
   SweepNodes();
   if (int err = CheckName(name)) return err;
-  Node* p = nullptr;
-  if (int err = GetNode(parent, &p)) return err;
-  if (!p->inode.is_dir()) return ENOTDIR;
+  LoadNodesReleasingMu({parent});
   DirEntry e;
-  if (int err = DirFind(p->inode, name, &e)) return err;
+  for (int attempt = 0;; attempt++) {
+    Node* p = nullptr;
+    if (int err = GetNode(parent, &p)) return err;
+    if (!p->inode.is_dir()) return ENOTDIR;
+    if (int err = DirFind(p->inode, name, &e)) return err;
+    bool released = false;
+    if (attempt > 0 || LoadNodeReleasingMu(e.ino, &released) != 0 || !released) break;
+    // The child was read with mu_ released: the directory may have changed.
+  }
   Node* n = nullptr;
   int err = GetNode(e.ino, &n);
   if (err == ENOENT) {
@@ -463,6 +396,7 @@ int Filesystem::Lookup(uint64_t parent, std::string_view name, Entry* out) {
 int Filesystem::LookupEntry(uint64_t ino, Entry* out) {
   qs::MutexLock lock(&mu_);
   SweepNodes();
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   n->nlookup++;
@@ -484,6 +418,7 @@ void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
 
 int Filesystem::GetAttr(uint64_t ino, struct stat* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   Stat(n, out);
@@ -492,6 +427,7 @@ int Filesystem::GetAttr(uint64_t ino, struct stat* out) {
 
 int Filesystem::SetAttr(uint64_t ino, const struct stat& attr, int to_set, struct stat* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   Inode old = n->inode;
@@ -540,6 +476,7 @@ int Filesystem::SetAttr(uint64_t ino, const struct stat& attr, int to_set, struc
 
 int Filesystem::ReadLink(uint64_t ino, std::string* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_symlink()) return EINVAL;
@@ -550,6 +487,7 @@ int Filesystem::ReadLink(uint64_t ino, std::string* out) {
 int Filesystem::Create(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, int flags,
                        Entry* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent});
   if (int err = MakeNode(c, parent, name, S_IFREG | (mode & 07777), 0, {}, out)) return err;
   table_.Find(out->ino)->nopen++;
   if (Writable(flags)) open_writers_++;
@@ -561,6 +499,7 @@ int Filesystem::Create(const Caller& c, uint64_t parent, std::string_view name, 
 
 int Filesystem::Open(uint64_t ino, int flags) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (n->inode.is_dir() && (flags & O_ACCMODE) != O_RDONLY) return EISDIR;
@@ -584,6 +523,7 @@ int Filesystem::Read(uint64_t ino, size_t size, uint64_t off, std::string* out) 
     uint64_t end = 0;
     {
       qs::MutexLock lock(&mu_);
+      LoadNodesReleasingMu({ino});
       Node* n = nullptr;
       if (int err = GetNode(ino, &n)) return err;
       if (n->inode.is_dir()) return EISDIR;
@@ -631,6 +571,7 @@ void Filesystem::TouchAtime(Node* n) {
 
 int Filesystem::Write(uint64_t ino, const char* buf, size_t size, uint64_t off, bool append, size_t* written) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_reg()) return EINVAL;
@@ -677,6 +618,7 @@ int Filesystem::FsyncDir() {
 
 int Filesystem::OpenDir(uint64_t ino, std::unique_ptr<DirHandle>* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_dir()) return ENOTDIR;
@@ -718,6 +660,7 @@ int Filesystem::SetXattr(uint64_t ino, std::string_view name, std::string_view v
   if (name.empty() || name.size() > 255) return ERANGE;
   if (value.size() > 65536) return E2BIG;
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   std::string key(name);
@@ -739,6 +682,7 @@ int Filesystem::SetXattr(uint64_t ino, std::string_view name, std::string_view v
 
 int Filesystem::GetXattr(uint64_t ino, std::string_view name, std::string* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   auto it = n->inode.xattrs.find(std::string(name));
@@ -749,6 +693,7 @@ int Filesystem::GetXattr(uint64_t ino, std::string_view name, std::string* out) 
 
 int Filesystem::ListXattr(uint64_t ino, std::string* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   out->clear();
@@ -761,6 +706,7 @@ int Filesystem::ListXattr(uint64_t ino, std::string* out) {
 
 int Filesystem::RemoveXattr(uint64_t ino, std::string_view name) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   auto it = n->inode.xattrs.find(std::string(name));

@@ -1,16 +1,18 @@
 // Filesystem: the POSIX semantics of qsfs over a Store, independent of the
 // FUSE wire protocol (fs_ops.cc adapts it). Every public method is
 // thread-safe: one mutex (mu_) serialises them, including the background
-// write-back, except that Read fetches stored blocks and write-back sends
-// data blocks with the mutex released (the mount lease is renewed by a
-// thread of its own, lease.h).
+// write-back, except that Read fetches stored blocks, an operation's first
+// inodes are read (LoadNodeReleasingMu) and write-back sends data blocks
+// with the mutex released (the mount lease is renewed by a thread of its
+// own, lease.h).
 // Methods return 0 or a positive errno.
 //
 // In memory: the NodeTable (node_table.h: a Node per inode the kernel
 // references or has open, with the file's dirty data blocks and loaded
 // block map chunks; parked and remembered inodes) and the DirCache
 // (dir_cache.h, directory buckets). Everything else lives in the Store.
-// The operations live by topic: names.cc (create, link, unlink, rename),
+// The operations live by topic: nodes.cc (inodes loaded and evicted),
+// names.cc (create, link, unlink, rename),
 // dir_store.cc (directory buckets), block_store.cc (file data and
 // write-back), fsck.cc (the mount-time check), this class's .cc the rest.
 #pragma once
@@ -20,6 +22,7 @@
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -179,8 +182,25 @@ class Filesystem {
   void BackgroundLoop() EXCLUDES(mu_);
   int AllocIno(uint64_t* ino) REQUIRES(mu_);
 
-  // --- nodes (filesystem.cc)
+  // --- nodes (nodes.cc; NewInode to PersistInode in filesystem.cc)
+  // ino's Node, made from a remembered copy or the store's record when not
+  // in memory (a store read with mu_ held; see LoadNodeReleasingMu).
   int GetNode(uint64_t ino, Node** out) REQUIRES(mu_);
+  // Makes ino's Node present, reading its record with mu_ released when no
+  // copy is in memory (store_->MetaRead); *released says whether it did.
+  // Releases mu_: call only where the operation holds no pointer into the
+  // tables (at its start, or before it looks again). The rule that keeps a
+  // read outside the lock from installing a stale inode: every change of
+  // an inode goes through its Node, so the store's record can only change
+  // while a Node is installed; the reading thread holds ino's latch
+  // (loading_), another thread missing ino waits for that read instead of
+  // making its own, and a Node installed meanwhile (GetNode under mu_)
+  // marks the latch superseded: the read is then dropped. Errors as GetNode.
+  int LoadNodeReleasingMu(uint64_t ino, bool* released) REQUIRES(mu_);
+  // LoadNodeReleasingMu for each, errors left to the operation's GetNode.
+  void LoadNodesReleasingMu(std::initializer_list<uint64_t> inos) REQUIRES(mu_);
+  // Adds a Node to the table; supersedes a latched read of its inode.
+  Node* InstallNode(std::unique_ptr<Node> node) REQUIRES(mu_);
   void MaybeEvict(Node* n) REQUIRES(mu_);
   void SweepNodes() REQUIRES(mu_);
   Inode NewInode(const Caller& c, const Inode& parent, uint32_t mode);
@@ -297,6 +317,10 @@ class Filesystem {
   uint64_t next_ino_ GUARDED_BY(mu_) = 0;
   uint64_t reserved_until_ GUARDED_BY(mu_) = 0;
   NodeTable table_ GUARDED_BY(mu_);
+  // Inodes whose record a thread reads with mu_ released (the latch of
+  // LoadNodeReleasingMu) -> superseded: a Node was installed meanwhile.
+  std::unordered_map<uint64_t, bool> loading_ GUARDED_BY(mu_);
+  qs::CondVar loaded_cv_;  // a latched read finished
   size_t sweep_at_ GUARDED_BY(mu_) = 8192;  // SweepNodes scans when the table reaches this size
   size_t nodes_peak_ GUARDED_BY(mu_) = 0;   // largest table since memory was last trimmed
   std::set<uint64_t> orphans_ GUARDED_BY(mu_);

@@ -19,6 +19,23 @@ uint64_t MemoryStore::writes() {
   return writes_;
 }
 
+void MemoryStore::HoldMetaReads(bool hold) {
+  qs::MutexLock lock(&mu_);
+  hold_reads_ = hold;
+  if (!hold) released_.SignalAll();
+}
+
+size_t MemoryStore::waiting_reads() {
+  qs::MutexLock lock(&mu_);
+  return waiting_reads_;
+}
+
+uint64_t MemoryStore::reads_of(const std::string& key) {
+  qs::MutexLock lock(&mu_);
+  auto it = reads_.find(key);
+  return it == reads_.end() ? 0 : it->second;
+}
+
 std::map<std::string, std::string> MemoryStore::meta() {
   qs::MutexLock lock(&mu_);
   return meta_;
@@ -44,9 +61,19 @@ qs::Status MemoryStore::CheckRead() const {
 qs::Result<std::optional<std::string>> MemoryStore::MetaGet(const std::string& key) {
   qs::MutexLock lock(&mu_);
   QS_RETURN_IF_ERROR(CheckRead());
+  reads_[key]++;
   auto it = meta_.find(key);
   if (it == meta_.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
+}
+
+qs::Result<std::optional<std::string>> MemoryStore::MetaRead(const std::string& key) {
+  auto got = MetaGet(key);  // read first: held, it is a reply on its way
+  qs::MutexLock lock(&mu_);
+  waiting_reads_++;
+  while (hold_reads_) released_.Wait(&mu_);
+  waiting_reads_--;
+  return got;
 }
 
 qs::Result<std::vector<std::optional<std::string>>> MemoryStore::MetaGetMany(const std::vector<std::string>& keys) {

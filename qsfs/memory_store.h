@@ -12,6 +12,7 @@
 // MemoryStore again to see what persisted.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -32,11 +33,18 @@ class MemoryStore final : public Store {
   // Write operations that succeeded so far (for tests that cut a change at
   // each of its steps).
   uint64_t writes() EXCLUDES(mu_);
+  // While held, MetaRead calls wait after reading, as a reply on its way
+  // (for tests of what runs meanwhile); waiting_reads() counts them.
+  void HoldMetaReads(bool hold) EXCLUDES(mu_);
+  size_t waiting_reads() EXCLUDES(mu_);
+  // MetaGet and MetaRead calls for key so far.
+  uint64_t reads_of(const std::string& key) EXCLUDES(mu_);
   // Copies of the namespaces, for checks.
   std::map<std::string, std::string> meta() EXCLUDES(mu_);
   std::map<uint64_t, std::string> data() EXCLUDES(mu_);
 
   qs::Result<std::optional<std::string>> MetaGet(const std::string& key) override EXCLUDES(mu_);
+  qs::Result<std::optional<std::string>> MetaRead(const std::string& key) override EXCLUDES(mu_);
   qs::Result<std::vector<std::optional<std::string>>> MetaGetMany(const std::vector<std::string>& keys) override
       EXCLUDES(mu_);
   qs::Status MetaSet(const std::string& key, std::string_view value) override EXCLUDES(mu_);
@@ -74,6 +82,10 @@ class MemoryStore final : public Store {
   int64_t writes_left_ GUARDED_BY(mu_) = -1;  // -1: no failure injected
   bool fail_reads_ GUARDED_BY(mu_) = false;
   uint64_t writes_ GUARDED_BY(mu_) = 0;
+  bool hold_reads_ GUARDED_BY(mu_) = false;
+  size_t waiting_reads_ GUARDED_BY(mu_) = 0;
+  qs::CondVar released_;
+  std::map<std::string, uint64_t> reads_ GUARDED_BY(mu_);
 };
 
 }  // namespace qsfs

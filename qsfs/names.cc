@@ -140,7 +140,7 @@ int Filesystem::MakeNode(const Caller& c, uint64_t parent, std::string_view name
   node->name.assign(name);
   out->ino = ino;
   Stat(node.get(), &out->attr);
-  table_.Install(std::move(node));
+  InstallNode(std::move(node));
   return 0;
 }
 
@@ -150,11 +150,13 @@ int Filesystem::MkNod(const Caller& c, uint64_t parent, std::string_view name, u
   if (type == 0) type = S_IFREG;
   if (type != S_IFREG && type != S_IFCHR && type != S_IFBLK && type != S_IFIFO && type != S_IFSOCK) return EINVAL;
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent});
   return MakeNode(c, parent, name, type | (mode & 07777), rdev, {}, out);
 }
 
 int Filesystem::MkDir(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode, Entry* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent});
   return MakeNode(c, parent, name, S_IFDIR | (mode & 07777), 0, {}, out);
 }
 
@@ -162,11 +164,13 @@ int Filesystem::Symlink(const Caller& c, std::string_view target, uint64_t paren
                         Entry* out) {
   if (target.size() > kMaxSymlink) return ENAMETOOLONG;
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent});
   return MakeNode(c, parent, name, S_IFLNK | 0777, 0, target, out);
 }
 
 int Filesystem::Link(uint64_t ino, uint64_t parent, std::string_view name, Entry* out) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent, ino});
   if (int err = CheckName(name)) return err;
   Node* p = nullptr;
   if (int err = GetNode(parent, &p)) return err;
@@ -263,11 +267,13 @@ int Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir) {
 
 int Filesystem::Unlink(uint64_t parent, std::string_view name) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent});
   return RemoveName(parent, name, false);
 }
 
 int Filesystem::RmDir(uint64_t parent, std::string_view name) {
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent});
   return RemoveName(parent, name, true);
 }
 
@@ -293,6 +299,7 @@ int Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view name, 
   constexpr unsigned kWhiteout = 4;   // RENAME_WHITEOUT (overlayfs)
   if ((flags & ~(kNoReplace | kExchange | kWhiteout)) != 0 || (flags & kExchange && flags != kExchange)) return EINVAL;
   qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({parent, new_parent});
   int err = RenameLocked(parent, name, new_parent, new_name, flags & ~kWhiteout);
   if (err != 0 || !(flags & kWhiteout)) return err;
   // A whiteout (character device 0:0) takes the old name, as overlayfs

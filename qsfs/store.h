@@ -8,7 +8,7 @@
 // Callers: the meta, data-write and scan calls have one caller at a time
 // (the Filesystem serialises them); the Lease* calls, Fence and
 // CurrentFence one caller at a time (the lease thread, qsfs/lease.h);
-// DataGetMany, fenced() and SetMetrics are thread-safe.
+// MetaRead, DataGetMany, fenced() and SetMetrics are thread-safe.
 // Errors are Status values; ErrnoOf maps them to errno.
 #pragma once
 
@@ -60,6 +60,9 @@ class Store {
   virtual ~Store() = default;
 
   virtual qs::Result<std::optional<std::string>> MetaGet(const std::string& key) = 0;
+  // MetaGet for any thread at any time (the Filesystem reads inode records
+  // with its lock released); sees every write acknowledged before it.
+  virtual qs::Result<std::optional<std::string>> MetaRead(const std::string& key) = 0;
   // Many GETs in one round trip; nullopt for missing keys.
   virtual qs::Result<std::vector<std::optional<std::string>>> MetaGetMany(const std::vector<std::string>& keys) = 0;
   virtual qs::Status MetaSet(const std::string& key, std::string_view value) = 0;

@@ -217,7 +217,7 @@ qs::Result<std::unique_ptr<ZdbStore>> ZdbStore::Open(const Options& o) {
 template <typename Fn>
 auto ZdbStore::Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client)) {
   for (int attempt = 1;; attempt++) {
-    if (FsMetrics* m = metrics_.load()) m->ZdbRoundTrip(&client != &meta_ && &client != &admin_ && &client != &lease_);
+    if (FsMetrics* m = metrics_.load()) m->ZdbRoundTrip(client.address().ns == options_.data_ns);
     auto r = fn(client);
     if (r.ok() || r.status().code() != qs::Status::Code::kUnavailable || attempt >= kAttempts) return r;
     spdlog::warn("zdb {} ({}): {}; retrying", client.address().ToString(), client.address().ns,
@@ -330,25 +330,35 @@ std::vector<std::optional<uint64_t>> ZdbStore::DataWrite(const std::vector<Block
   return ids;
 }
 
-std::unique_ptr<qs::ZdbClient> ZdbStore::TakeReader() {
+std::unique_ptr<qs::ZdbClient> ZdbStore::TakeReader(bool meta) {
   {
     qs::MutexLock lock(&readers_mu_);
-    if (!readers_.empty()) {
-      auto c = std::move(readers_.back());
-      readers_.pop_back();
+    auto& pool = meta ? meta_readers_ : readers_;
+    if (!pool.empty()) {
+      auto c = std::move(pool.back());
+      pool.pop_back();
       return c;
     }
   }
-  return std::make_unique<qs::ZdbClient>(data_.address(), RuntimeClientOptions());
+  return std::make_unique<qs::ZdbClient>(meta ? meta_.address() : data_.address(), RuntimeClientOptions());
 }
 
-void ZdbStore::ReturnReader(std::unique_ptr<qs::ZdbClient> c) {
+void ZdbStore::ReturnReader(bool meta, std::unique_ptr<qs::ZdbClient> c) {
   qs::MutexLock lock(&readers_mu_);
-  if (readers_.size() < options_.max_threads) readers_.push_back(std::move(c));
+  auto& pool = meta ? meta_readers_ : readers_;
+  if (pool.size() < options_.max_threads) pool.push_back(std::move(c));
+}
+
+qs::Result<std::optional<std::string>> ZdbStore::MetaRead(const std::string& key) {
+  std::unique_ptr<qs::ZdbClient> reader = TakeReader(true);
+  auto got = Retry(*reader, [&](qs::ZdbClient& c) { return c.Get(key); });
+  // After a transport failure the connection may be mid-reply: dropped.
+  if (got.ok() || got.status().code() != qs::Status::Code::kUnavailable) ReturnReader(true, std::move(reader));
+  return got;
 }
 
 qs::Result<std::vector<std::optional<std::string>>> ZdbStore::DataGetMany(const std::vector<uint64_t>& ids) {
-  std::unique_ptr<qs::ZdbClient> reader = TakeReader();
+  std::unique_ptr<qs::ZdbClient> reader = TakeReader(false);
   std::vector<std::optional<std::string>> out;
   out.reserve(ids.size());
   constexpr size_t kGroup = 16;
@@ -361,14 +371,14 @@ qs::Result<std::vector<std::optional<std::string>>> ZdbStore::DataGetMany(const 
     if (!replies.ok()) return replies.status();  // the connection may be mid-reply: dropped
     for (qs::Reply& r : *replies) {
       if (r.is_error()) {
-        ReturnReader(std::move(reader));
+        ReturnReader(false, std::move(reader));
         return qs::StatusFromServerError(r.str);
       }
       if (r.is_nil()) out.push_back(std::nullopt);
       else out.push_back(std::move(r.str));
     }
   }
-  ReturnReader(std::move(reader));
+  ReturnReader(false, std::move(reader));
   return out;
 }
 

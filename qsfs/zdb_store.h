@@ -40,6 +40,8 @@ class ZdbStore final : public Store {
   static qs::Result<std::unique_ptr<ZdbStore>> Open(const Options& options);
 
   qs::Result<std::optional<std::string>> MetaGet(const std::string& key) override;
+  // On a pool of read connections, as DataGetMany.
+  qs::Result<std::optional<std::string>> MetaRead(const std::string& key) override;
   qs::Result<std::vector<std::optional<std::string>>> MetaGetMany(const std::vector<std::string>& keys) override;
   qs::Status MetaSet(const std::string& key, std::string_view value) override;
   qs::Status MetaDel(const std::string& key) override;
@@ -87,8 +89,10 @@ class ZdbStore final : public Store {
   qs::Status Scan(qs::ZdbClient& client, const std::function<void(const std::string& key)>& fn);
 
   // A read connection on the data namespace, from the pool or new.
-  std::unique_ptr<qs::ZdbClient> TakeReader();
-  void ReturnReader(std::unique_ptr<qs::ZdbClient> c);
+  // A read connection on the metadata (meta) or data namespace, from its
+  // pool or new.
+  std::unique_ptr<qs::ZdbClient> TakeReader(bool meta);
+  void ReturnReader(bool meta, std::unique_ptr<qs::ZdbClient> c);
 
   Options options_;
   qs::ZdbClient meta_;
@@ -99,7 +103,8 @@ class ZdbStore final : public Store {
   uint64_t token_ = 0;  // 0: not fenced (before Fence, or a zdb without FENCE)
   std::atomic<bool> fenced_{false};
   qs::Mutex readers_mu_;
-  std::vector<std::unique_ptr<qs::ZdbClient>> readers_ GUARDED_BY(readers_mu_);  // idle read connections
+  std::vector<std::unique_ptr<qs::ZdbClient>> readers_ GUARDED_BY(readers_mu_);       // idle, data namespace
+  std::vector<std::unique_ptr<qs::ZdbClient>> meta_readers_ GUARDED_BY(readers_mu_);  // idle, metadata namespace
 };
 
 }  // namespace qsfs

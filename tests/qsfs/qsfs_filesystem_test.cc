@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <random>
 #include <set>
 #include <string>
@@ -352,6 +354,68 @@ TEST_F(FilesystemTest, FailedCreateLeavesNoNameOrAWholeFile) {
   want.insert("..");
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), want);
   for (const std::string& name : present) EXPECT_EQ(Attr(Resolve(name)).st_nlink, 1u);
+}
+
+// Polls cond (no fixed sleep) for up to 10 s.
+template <typename Cond>
+bool Eventually(Cond cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// An inode not in memory is read from the store with the filesystem's lock
+// released: other operations go on meanwhile, and a second thread missing
+// the same inode waits for that read (or finds its result) instead of
+// making its own.
+TEST_F(FilesystemTest, InodeReadsRunOutsideTheLockOncePerMiss) {
+  uint64_t a = MakeFile(kRootIno, "a", "aaa");
+  uint64_t b = MakeFile(kRootIno, "b", "bb");
+  Remount();  // nothing cached but the root
+  EXPECT_EQ(Attr(b).st_size, 2);
+  store_->HoldMetaReads(true);
+  struct stat st1 {}, st2 {};
+  int r1 = -1, r2 = -1;
+  std::thread t1([&] { r1 = fs_->GetAttr(a, &st1); });
+  if (Eventually([&] { return store_->waiting_reads() == 1; })) {
+    // The lock is free while t1 waits for the store.
+    EXPECT_EQ(Attr(b).st_size, 2);
+    EXPECT_EQ(ReadAll(b), "bb");
+  } else {
+    ADD_FAILURE() << "inode a was not read outside the lock";
+  }
+  std::thread t2([&] { r2 = fs_->GetAttr(a, &st2); });
+  store_->HoldMetaReads(false);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(r1, 0);
+  EXPECT_EQ(r2, 0);
+  EXPECT_EQ(st1.st_size, 3);
+  EXPECT_EQ(st2.st_size, 3);
+  EXPECT_EQ(store_->reads_of(InodeKey(a)), 1u);
+}
+
+// A read outside the lock that an operation under the lock overtakes (it
+// read and changed the same inode meanwhile) is dropped, never installed
+// over the newer state.
+TEST_F(FilesystemTest, AnInodeReadOvertakenByAChangeIsDropped) {
+  uint64_t a = MakeFile(kRootIno, "a", "aaa");
+  Remount();
+  store_->HoldMetaReads(true);
+  struct stat st {};
+  int r = -1;
+  std::thread t([&] { r = fs_->GetAttr(a, &st); });
+  bool waiting = Eventually([&] { return store_->waiting_reads() == 1; });
+  EXPECT_TRUE(waiting) << "inode a was not read outside the lock";
+  // The reply with a's record (nlink 1) is on its way; a goes meanwhile.
+  EXPECT_EQ(fs_->Unlink(kRootIno, "a"), 0);
+  store_->HoldMetaReads(false);
+  t.join();
+  EXPECT_EQ(r, ENOENT) << "a stale record came back: nlink " << st.st_nlink;
+  EXPECT_EQ(Resolve("a"), 0u);
 }
 
 }  // namespace
