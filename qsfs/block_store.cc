@@ -111,15 +111,18 @@ void Filesystem::CopyBlockPart(uint64_t idx, const std::string& data, uint64_t o
   }
 }
 
+bool Filesystem::CacheOver(size_t more) const {
+  return dirty_bytes_ + inflight_bytes_ + more > options_.dirty_cache_bytes;
+}
+
 int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
   if (size == 0) return 0;
-  auto over = [&] { return dirty_bytes_ + inflight_bytes_ + size > options_.dirty_cache_bytes; };
-  if (over()) {
+  if (CacheOver(size)) {
     // The cache is full: let running flushes drain it, then flush the rest here.
-    while (inflight_bytes_ > 0 && over()) flush_cv_.wait(mu_);
-    if (over()) {
+    while (inflight_bytes_ > 0 && CacheOver(size)) flush_cv_.Wait(&mu_);
+    if (CacheOver(size)) {
       int err = FlushAll(false);
-      if (err != 0 && over()) return err;
+      if (err != 0 && CacheOver(size)) return err;
     }
   }
   const uint64_t bs = sb_.block_size;
@@ -159,72 +162,60 @@ int Filesystem::WriteData(Node* n, uint64_t off, const char* buf, size_t size) {
   // Half full: the background thread writes back while writers go on.
   if (!flush_requested_ && dirty_bytes_ >= options_.dirty_cache_bytes / 2) {
     flush_requested_ = true;
-    wake_.notify_all();
+    wake_.SignalAll();
   }
   return 0;
 }
 
-int Filesystem::FlushNode(Node* n, bool release_lock) {
-  if (release_lock) {
-    while (n->flushing) flush_cv_.wait(mu_);
-  }
+int Filesystem::BeginFlush(Node* n, FlushJob* job) {
   bool chunks_dirty = false;
   for (const auto& [c, chunk] : n->chunks) chunks_dirty |= chunk.dirty;
   if (!n->has_dirty() && !chunks_dirty) {
     dirty_nodes_.erase(n->inode.ino);
+    job->clean = true;
     return 0;
   }
+  if (n->dirty.empty()) return 0;
+  // The dirty blocks become in-flight versions: reads see them, and a
+  // write, truncate or free meanwhile supersedes them (erases the entry).
+  for (const auto& [idx, data] : n->dirty) {
+    Chunk* c = nullptr;
+    if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) {
+      job->pending.clear();
+      return err;
+    }
+    uint64_t slot = c->slots[idx % kBlocksPerChunk];
+    job->pending.push_back(
+        FlushJob::Pending{idx, slot != 0 ? std::optional<uint64_t>(slot - 1) : std::nullopt, nullptr});
+  }
+  size_t i = 0;
+  for (auto& [idx, data] : n->dirty) {
+    FlushJob::Pending& p = job->pending[i++];
+    dirty_bytes_ -= data.size();
+    inflight_bytes_ += data.size();
+    p.data = std::make_shared<const std::string>(std::move(data));
+    n->inflight[idx] = p.data;
+    job->writes.push_back(Store::BlockWrite{p.old_id, *p.data});
+  }
+  n->dirty.clear();
+  return 0;
+}
+
+void Filesystem::WriteFlush(FlushJob* job) { job->ids = store_->DataWrite(job->writes, &job->failed); }
+
+int Filesystem::EndFlush(Node* n, FlushJob* job, bool released) {
   int result = 0;
   std::vector<uint64_t> discarded;  // new ids written for blocks dropped meanwhile
-  if (!n->dirty.empty()) {
-    // The dirty blocks become in-flight versions: reads see them, and a
-    // write, truncate or free meanwhile supersedes them (erases the entry).
-    struct Pending {
-      uint64_t idx;
-      std::optional<uint64_t> old_id;  // updated in place when set
-      std::shared_ptr<const std::string> data;
-    };
-    std::vector<Pending> pending;
-    for (const auto& [idx, data] : n->dirty) {
-      Chunk* c = nullptr;
-      if (int err = LoadChunk(n, static_cast<uint32_t>(idx / kBlocksPerChunk), &c)) return err;
-      uint64_t slot = c->slots[idx % kBlocksPerChunk];
-      pending.push_back(Pending{idx, slot != 0 ? std::optional<uint64_t>(slot - 1) : std::nullopt, nullptr});
-    }
-    std::vector<Store::BlockWrite> writes;
-    size_t i = 0;
-    for (auto& [idx, data] : n->dirty) {
-      dirty_bytes_ -= data.size();
-      inflight_bytes_ += data.size();
-      pending[i].data = std::make_shared<const std::string>(std::move(data));
-      n->inflight[idx] = pending[i].data;
-      writes.push_back(Store::BlockWrite{pending[i].old_id, *pending[i].data});
-      ++i;
-    }
-    n->dirty.clear();
-    qs::Status failed;
-    std::vector<std::optional<uint64_t>> ids;
-    {
-      std::unique_lock<std::mutex> io(io_mu_);
-      if (release_lock) {
-        n->flushing = true;
-        n->pins++;
-        mu_.unlock();
-      }
-      ids = store_->DataWrite(writes, &failed);
-      io.unlock();
-      if (release_lock) {
-        mu_.lock();
-        n->pins--;
-      }
-    }
-    for (size_t k = 0; k < pending.size(); k++) {
-      const Pending& p = pending[k];
+  if (!job->pending.empty()) {
+    job->ids.resize(job->pending.size());  // writes not tried are not written
+    for (size_t k = 0; k < job->pending.size(); k++) {
+      const FlushJob::Pending& p = job->pending[k];
+      const std::optional<uint64_t>& id = job->ids[k];
       inflight_bytes_ -= p.data->size();
       auto f = n->inflight.find(p.idx);
       bool current = f != n->inflight.end() && f->second == p.data;
       if (current) n->inflight.erase(f);
-      if (!ids[k]) {  // not written: back to dirty unless superseded
+      if (!id) {  // not written: back to dirty unless superseded
         if (current && !n->freed && !n->dirty.count(p.idx)) {
           n->dirty.emplace(p.idx, *p.data);
           dirty_bytes_ += p.data->size();
@@ -232,41 +223,41 @@ int Filesystem::FlushNode(Node* n, bool release_lock) {
         continue;
       }
       if (!current || n->freed) {
-        if (!p.old_id) discarded.push_back(*ids[k]);
+        if (!p.old_id) discarded.push_back(*id);
         continue;
       }
       Chunk* c = nullptr;
       if (int err = LoadChunk(n, static_cast<uint32_t>(p.idx / kBlocksPerChunk), &c)) {
-        if (!p.old_id) discarded.push_back(*ids[k]);
+        if (!p.old_id) discarded.push_back(*id);
         if (result == 0) result = err;
         continue;
       }
       uint64_t& slot = c->slots[p.idx % kBlocksPerChunk];
-      if (slot != *ids[k] + 1) {
+      if (slot != *id + 1) {
         if (slot == 0) n->inode.blocks++;
         else if (!p.old_id || slot != *p.old_id + 1) discarded.push_back(slot - 1);  // replaced meanwhile
-        slot = *ids[k] + 1;
+        slot = *id + 1;
         c->dirty = true;
         n->inode_dirty = true;
       }
     }
-    if (release_lock) {
+    if (released) {
       n->flushing = false;
-      flush_cv_.notify_all();
+      flush_cv_.SignalAll();
     }
-    if (!failed.ok()) {
-      spdlog::warn("writing data of inode {}: {}", n->inode.ino, failed.ToString());
-      result = ErrnoOf(failed);
+    if (!job->failed.ok()) {
+      spdlog::warn("writing data of inode {}: {}", n->inode.ino, job->failed.ToString());
+      result = ErrnoOf(job->failed);
     }
   }
   if (!discarded.empty()) {
-    std::lock_guard<std::mutex> io(io_mu_);
+    qs::MutexLock io(&io_mu_);
     qs::Status s = store_->DataDelMany(discarded);
     if (!s.ok()) spdlog::warn("freeing {} superseded blocks of inode {}: {}", discarded.size(), n->inode.ino, s.ToString());
   }
   if (n->freed) {
     // FreeInode left a pinned node to us; our caller does not use it again.
-    if (release_lock && n->nlookup == 0 && n->nopen == 0 && n->pins == 0) nodes_.erase(n->inode.ino);
+    if (released && n->nlookup == 0 && n->nopen == 0 && n->pins == 0) table_.Erase(n->inode.ino);
     return result;
   }
   // Map chunks, then the inode (size, blocks, times).
@@ -289,22 +280,53 @@ int Filesystem::FlushNode(Node* n, bool release_lock) {
   return result;
 }
 
+int Filesystem::FlushNode(Node* n) {
+  FlushJob job;
+  if (int err = BeginFlush(n, &job)) return err;
+  if (job.clean) return 0;
+  if (!job.writes.empty()) {
+    qs::MutexLock io(&io_mu_);
+    WriteFlush(&job);
+  }
+  return EndFlush(n, &job, /*released=*/false);
+}
+
+int Filesystem::FlushNodeReleasingMu(Node* n) {
+  while (n->flushing) flush_cv_.Wait(&mu_);
+  FlushJob job;
+  if (int err = BeginFlush(n, &job)) return err;
+  if (job.clean) return 0;
+  if (!job.writes.empty()) {
+    n->flushing = true;
+    n->pins++;
+    // io_mu_ before mu_ goes: writes to one block id reach zdb in the
+    // order their versions were made.
+    io_mu_.Lock();
+    mu_.Unlock();
+    WriteFlush(&job);
+    io_mu_.Unlock();
+    mu_.Lock();
+    n->pins--;
+  }
+  return EndFlush(n, &job, /*released=*/true);
+}
+
 int Filesystem::FlushAll(bool only_expired) {
   auto now = std::chrono::steady_clock::now();
   auto delay = std::chrono::duration<double>(options_.writeback_delay_seconds);
   std::vector<std::pair<std::chrono::steady_clock::time_point, uint64_t>> order;
   for (uint64_t ino : dirty_nodes_) {
-    auto it = nodes_.find(ino);
-    if (it == nodes_.end()) continue;
-    if (only_expired && now - it->second->dirty_since < delay) continue;
-    order.emplace_back(it->second->dirty_since, ino);
+    Node* n = table_.Find(ino);
+    if (n == nullptr) continue;
+    if (only_expired && now - n->dirty_since < delay) continue;
+    order.emplace_back(n->dirty_since, ino);
   }
   std::sort(order.begin(), order.end());
   int first_err = 0;
   for (const auto& [since, ino] : order) {
-    auto it = nodes_.find(ino);
-    if (it == nodes_.end()) continue;
-    int err = FlushNode(it->second.get(), /*release_lock=*/true);
+    Node* n = table_.Find(ino);
+    if (n == nullptr) continue;
+    int err = FlushNodeReleasingMu(n);
     if (err != 0 && first_err == 0) first_err = err;
   }
   return first_err;
@@ -371,7 +393,7 @@ int Filesystem::TruncateNode(Node* n, uint64_t new_size) {
   dirty_nodes_.insert(n->inode.ino);
   if (int err = FlushNode(n)) return err;
   if (!freed.empty()) {
-    std::lock_guard<std::mutex> io(io_mu_);
+    qs::MutexLock io(&io_mu_);
     qs::Status s = store_->DataDelMany(freed);
     if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", freed.size(), n->inode.ino, s.ToString());
   }
@@ -416,7 +438,7 @@ int Filesystem::PunchHole(Node* n, uint64_t off, uint64_t len) {
   dirty_nodes_.insert(n->inode.ino);
   if (int err = FlushNode(n)) return err;
   if (!freed.empty()) {
-    std::lock_guard<std::mutex> io(io_mu_);
+    qs::MutexLock io(&io_mu_);
     qs::Status s = store_->DataDelMany(freed);
     if (!s.ok()) spdlog::warn("freeing {} blocks of inode {}: {}", freed.size(), n->inode.ino, s.ToString());
   }
@@ -432,7 +454,8 @@ bool Filesystem::BlockHasData(Node* n, uint64_t idx, int* err) {
 }
 
 int Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   if (!n->inode.is_reg()) return n->inode.is_dir() ? EISDIR : ENODEV;
@@ -451,7 +474,8 @@ int Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
 }
 
 int Filesystem::Lseek(uint64_t ino, uint64_t off, int whence, uint64_t* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  qs::MutexLock lock(&mu_);
+  LoadNodesReleasingMu({ino});
   Node* n = nullptr;
   if (int err = GetNode(ino, &n)) return err;
   uint64_t size = n->inode.size;

@@ -20,28 +20,6 @@ void FilterForeign(const Inode& dir, uint32_t b, std::vector<DirEntry>* entries)
 }
 }  // namespace
 
-void Filesystem::CachePut(const std::string& key, std::vector<DirEntry> entries) {
-  auto it = cache_.find(key);
-  if (it != cache_.end()) {
-    it->second.entries = std::move(entries);
-    lru_.splice(lru_.begin(), lru_, it->second.pos);
-    return;
-  }
-  lru_.push_front(key);
-  cache_.emplace(key, Cached{std::move(entries), lru_.begin()});
-  while (cache_.size() > options_.dir_cache_buckets) {
-    cache_.erase(lru_.back());
-    lru_.pop_back();
-  }
-}
-
-void Filesystem::CacheDrop(const std::string& key) {
-  auto it = cache_.find(key);
-  if (it == cache_.end()) return;
-  lru_.erase(it->second.pos);
-  cache_.erase(it);
-}
-
 int Filesystem::DirBucket(uint64_t dir, const Inode& dir_inode, uint32_t b, DirEdit* edit,
                           std::vector<DirEntry>** out) {
   if (edit != nullptr) {
@@ -52,9 +30,9 @@ int Filesystem::DirBucket(uint64_t dir, const Inode& dir_inode, uint32_t b, DirE
     }
   }
   std::string key = DirBucketKey(dir, b);
-  auto cached = cache_.find(key);
-  if (metrics_ != nullptr) metrics_->DirCache(cached != cache_.end());
-  if (cached == cache_.end()) {
+  std::vector<DirEntry>* cached = dir_cache_.Find(key);
+  if (metrics_ != nullptr) metrics_->DirCache(cached != nullptr);
+  if (cached == nullptr) {
     auto got = store_->MetaGet(key);
     if (!got.ok()) {
       spdlog::error("reading directory {} bucket {}: {}", dir, b, got.status().ToString());
@@ -70,17 +48,14 @@ int Filesystem::DirBucket(uint64_t dir, const Inode& dir_inode, uint32_t b, DirE
       entries = std::move(*decoded);
       FilterForeign(dir_inode, b, &entries);
     }
-    CachePut(key, std::move(entries));
-    cached = cache_.find(key);
-  } else {
-    lru_.splice(lru_.begin(), lru_, cached->second.pos);
+    cached = dir_cache_.Put(key, std::move(entries));
   }
   if (edit == nullptr) {
-    *out = &cached->second.entries;
+    *out = cached;
     return 0;
   }
   DirEdit::Bucket& copy = edit->buckets[b];
-  copy.entries = cached->second.entries;
+  copy.entries = *cached;
   *out = &copy.entries;
   return 0;
 }
@@ -103,6 +78,7 @@ int Filesystem::DirInsert(Inode* dir, DirEdit* edit, DirEntry e) {
   std::vector<DirEntry>* entries = nullptr;
   if (int err = DirBucket(dir->ino, *dir, b, edit, &entries)) return err;
   entries->push_back(std::move(e));
+  edit->buckets[b].gains = true;
   dir->dir_entries++;
   if (dir->dir_entries <= kDirEntriesPerBucket * BucketCount(dir->dir_level, dir->dir_split) ||
       dir->dir_level >= 30) {
@@ -154,6 +130,7 @@ int Filesystem::DirRetarget(Inode* dir, DirEdit* edit, std::string_view name, ui
     if (e.name == name) {
       e.ino = ino;
       e.type = type;
+      edit->buckets[b].gains = true;
       edit->buckets[b].loses = true;
       return 0;
     }
@@ -167,9 +144,8 @@ int Filesystem::DirList(const Inode& dir, std::vector<DirEntry>* out) {
   std::vector<uint32_t> missing_b;
   for (uint32_t b = 0; b < n; b++) {
     std::string key = DirBucketKey(dir.ino, b);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      out->insert(out->end(), it->second.entries.begin(), it->second.entries.end());
+    if (const std::vector<DirEntry>* cached = dir_cache_.Peek(key)) {
+      out->insert(out->end(), cached->begin(), cached->end());
     } else {
       missing.push_back(std::move(key));
       missing_b.push_back(b);
@@ -198,7 +174,7 @@ void Filesystem::DirEmpty(const Inode& dir, MetaBatch* batch) {
   uint64_t n = BucketCount(dir.dir_level, dir.dir_split);
   for (uint32_t b = 0; b < n; b++) {
     std::string key = DirBucketKey(dir.ino, b);
-    CacheDrop(key);
+    dir_cache_.Drop(key);
     batch->Del(std::move(key));
   }
 }

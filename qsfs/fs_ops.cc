@@ -16,7 +16,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -27,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "common/service_notify.h"
 
 namespace qsfs {
@@ -42,9 +42,10 @@ struct Session {
   bool writeback_cache = false;
   // Open directory handles: those whose RELEASEDIR never comes (the loop
   // ended first, e.g. on a signal) are freed with the session.
-  std::mutex dirs_mu;
-  std::unordered_set<DirHandle*> dirs;
-  ~Session() {
+  qs::Mutex dirs_mu;
+  std::unordered_set<DirHandle*> dirs GUARDED_BY(dirs_mu);
+  // Runs when the session loop has ended: no request uses dirs any more.
+  ~Session() NO_THREAD_SAFETY_ANALYSIS {
     for (DirHandle* h : dirs) delete h;
   }
 };
@@ -297,7 +298,7 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
 
 void ForgetDirHandle(Session* session, DirHandle* h) {
   {
-    std::lock_guard<std::mutex> lock(session->dirs_mu);
+    qs::MutexLock lock(&session->dirs_mu);
     session->dirs.erase(h);
   }
   delete h;
@@ -314,7 +315,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Session* session = SessionOf(req);
   DirHandle* raw = h.release();
   {
-    std::lock_guard<std::mutex> lock(session->dirs_mu);
+    qs::MutexLock lock(&session->dirs_mu);
     session->dirs.insert(raw);
   }
   fi->fh = reinterpret_cast<uint64_t>(raw);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -92,6 +93,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
   // set to what the names say.
   std::unordered_set<uint64_t> live;
   std::vector<Inode> leaked;
+  const std::set<uint64_t> orphans = orphans_;  // a copy the callback reads
   QS_RETURN_IF_ERROR(ForEachValue(store_.get(), inode_keys, [&](const std::string& key, const std::string& value) {
     const uint64_t ino = KeyIno(key);
     auto inode = DecodeInode(ino, value);
@@ -104,7 +106,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
     progress("reading inodes", report->inodes);
     auto n = names.find(ino);
     const uint32_t refs = n == names.end() ? 0 : n->second;
-    if (ino != kRootIno && refs == 0 && orphans_.count(ino) == 0) {
+    if (ino != kRootIno && refs == 0 && orphans.count(ino) == 0) {
       // A directory only when empty: the names inside a non-empty one keep
       // their inodes referenced, so it is left for a person to look at.
       if (!names_known) {
@@ -118,7 +120,7 @@ qs::Status Filesystem::Fsck(FsckReport* report) {
     }
     live.insert(ino);
     // (An orphan with no name keeps its count: it is freed by the orphan list.)
-    const bool orphan = refs == 0 && orphans_.count(ino) != 0;
+    const bool orphan = refs == 0 && orphans.count(ino) != 0;
     const uint32_t want = inode->is_dir() ? 2 + subdirs[ino] : refs;
     if (!orphan && names_known && inode->nlink != want) {
       spdlog::warn("fsck: inode {} had link count {}, its names say {}", ino, inode->nlink, want);

@@ -34,23 +34,23 @@ MountLease::~MountLease() { Stop(); }
 
 void MountLease::Start() {
   thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
+    qs::MutexLock lock(&mu_);
     while (!stop_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms_ / 6));
+      cv_.WaitFor(&mu_, std::chrono::milliseconds(timeout_ms_ / 6));
       if (stop_) break;
-      lock.unlock();
+      lock.Unlock();
       Renew();
-      lock.lock();
+      lock.Lock();
     }
   });
 }
 
 void MountLease::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    qs::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 

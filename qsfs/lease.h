@@ -16,12 +16,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "qsfs/options.h"
 #include "qsfs/store.h"
@@ -40,8 +39,8 @@ class MountLease {
   qs::Status Acquire(bool* took_stale);
 
   // Starts / stops the renewal thread. Stop waits for a renewal under way.
-  void Start();
-  void Stop();
+  void Start() EXCLUDES(mu_);
+  void Stop() EXCLUDES(mu_);
 
   // 0 while this mount may acknowledge a change, else EIO (logged once per
   // episode).
@@ -60,7 +59,7 @@ class MountLease {
   void LoseForGood(const std::string& why);
   // One renewal: re-reads the record (held by another mount: fenced for
   // good) and rewrites it with the current time.
-  void Renew();
+  void Renew() EXCLUDES(mu_);
 
   const Options options_;
   Store* store_;
@@ -70,9 +69,9 @@ class MountLease {
   std::atomic<bool> lost_{false};
   std::atomic<bool> stale_logged_{false};
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // under mu_
+  qs::Mutex mu_;
+  qs::CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace qsfs

@@ -1,31 +1,26 @@
-// Store: qsfs's access to zdb. Two connections, one SELECTed on the
-// metadata namespace (user mode) and one on the data namespace (sequential
-// mode), used by one caller at a time (the Filesystem serialises them);
-// the Lease* calls have a metadata connection of their own (the lease
-// thread's, qsfs/lease.h), one caller at a time;
-// DataGetMany alone is thread-safe: it runs on a pool of read connections,
-// so a read stalled in zdb (a missing-data restore) holds up only itself.
-// Transport failures are retried (the client reconnects with back-off);
-// server errors become Status codes that ErrnoOf() maps to errno.
-// Fencing: after Fence(token) every write carries the token (zdb FENCE,
-// given again on each new connection); once zdb refuses a write because a
-// later mount raised the fence, fenced() stays true.
+// Store: what qsfs keeps in zdb, as an interface. The Filesystem sees two
+// namespaces: metadata (keys chosen by qsfs, keys.h) and data (blocks whose
+// ids the store assigns), plus the mount lease record and the fence of
+// docs/qsfs-format.md. ZdbStore (zdb_store.h) is the real one, over zdb
+// connections; MemoryStore (memory_store.h) keeps everything in memory, for
+// tests of the POSIX logic without zdb or /dev/fuse.
+//
+// Callers: the meta, data-write and scan calls have one caller at a time
+// (the Filesystem serialises them); the Lease* calls, Fence and
+// CurrentFence one caller at a time (the lease thread, qsfs/lease.h);
+// MetaRead, DataGetMany, fenced() and SetMetrics are thread-safe.
+// Errors are Status values; ErrnoOf maps them to errno.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
-#include "common/zdb_client.h"
 #include "qsfs/fs_metrics.h"
-#include "qsfs/options.h"
 
 namespace qsfs {
 
@@ -37,19 +32,19 @@ int ErrnoOf(const qs::Status& s);
 // a crash of either side a prefix of them is applied.
 class MetaBatch {
  public:
-  void Set(std::string key, std::string value) { ops_.push_back({std::move(key), std::move(value), false}); }
-  void Del(std::string key) { ops_.push_back({std::move(key), {}, true}); }
-  void Append(const MetaBatch& other) { ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end()); }
-  bool empty() const { return ops_.empty(); }
-  size_t size() const { return ops_.size(); }
-
- private:
-  friend class Store;
   struct Op {
     std::string key;
     std::string value;
     bool del;
   };
+  void Set(std::string key, std::string value) { ops_.push_back({std::move(key), std::move(value), false}); }
+  void Del(std::string key) { ops_.push_back({std::move(key), {}, true}); }
+  void Append(const MetaBatch& other) { ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end()); }
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
   std::vector<Op> ops_;
 };
 
@@ -62,19 +57,19 @@ struct SpaceInfo {
 
 class Store {
  public:
-  // Connects, waiting up to options.wait_seconds for zdb to accept the
-  // connection (logged: "waiting for zdb at ADDR: REASON; N s of WAIT");
-  // creates the namespaces when missing (if allowed), checks the data
-  // namespace is in sequential mode. Anything but an unreachable zdb fails
-  // at once, with a message that names the address and the namespace.
-  static qs::Result<std::unique_ptr<Store>> Open(const Options& options);
+  virtual ~Store() = default;
 
-  qs::Result<std::optional<std::string>> MetaGet(const std::string& key);
+  virtual qs::Result<std::optional<std::string>> MetaGet(const std::string& key) = 0;
+  // MetaGet for any thread at any time (the Filesystem reads inode records
+  // with its lock released); sees every write acknowledged before it.
+  virtual qs::Result<std::optional<std::string>> MetaRead(const std::string& key) = 0;
   // Many GETs in one round trip; nullopt for missing keys.
-  qs::Result<std::vector<std::optional<std::string>>> MetaGetMany(const std::vector<std::string>& keys);
-  qs::Status MetaSet(const std::string& key, std::string_view value);
-  qs::Status MetaDel(const std::string& key);  // missing key is not an error
-  qs::Status Apply(const MetaBatch& batch);    // DEL of a missing key is not an error
+  virtual qs::Result<std::vector<std::optional<std::string>>> MetaGetMany(const std::vector<std::string>& keys) = 0;
+  virtual qs::Status MetaSet(const std::string& key, std::string_view value) = 0;
+  virtual qs::Status MetaDel(const std::string& key) = 0;  // missing key is not an error
+  // In order; on failure a prefix of the batch is applied. DEL of a
+  // missing key is not an error.
+  virtual qs::Status Apply(const MetaBatch& batch) = 0;
 
   // A data block write: update id in place when `id` is set, else append
   // a new entry. Returns the ids (same order) of every write that
@@ -83,70 +78,37 @@ class Store {
     std::optional<uint64_t> id;
     std::string_view data;
   };
-  std::vector<std::optional<uint64_t>> DataWrite(const std::vector<BlockWrite>& writes, qs::Status* failed);
-  // Thread-safe (see above).
-  qs::Result<std::vector<std::optional<std::string>>> DataGetMany(const std::vector<uint64_t>& ids);
-  qs::Status DataDelMany(const std::vector<uint64_t>& ids);  // missing ids are ignored
+  virtual std::vector<std::optional<uint64_t>> DataWrite(const std::vector<BlockWrite>& writes,
+                                                         qs::Status* failed) = 0;
+  // Thread-safe; nullopt for missing ids.
+  virtual qs::Result<std::vector<std::optional<std::string>>> DataGetMany(const std::vector<uint64_t>& ids) = 0;
+  virtual qs::Status DataDelMany(const std::vector<uint64_t>& ids) = 0;  // missing ids are ignored
 
-  // Every live key of the namespace, in zdb's order, by SCAN (100 a round
-  // trip): fn(key) for each. For fsck, with nothing else writing.
-  qs::Status MetaScan(const std::function<void(const std::string& key)>& fn);
-  qs::Status DataScan(const std::function<void(uint64_t id)>& fn);
+  // Every live key of the namespace: fn(key) for each. For fsck, with
+  // nothing else writing.
+  virtual qs::Status MetaScan(const std::function<void(const std::string& key)>& fn) = 0;
+  virtual qs::Status DataScan(const std::function<void(uint64_t id)>& fn) = 0;
 
   // Metrics to count round trips in (null: off). Not owned.
-  void SetMetrics(FsMetrics* metrics) { metrics_ = metrics; }
+  virtual void SetMetrics(FsMetrics* metrics) = 0;
 
-  // FENCE token on both namespaces (docs/zdb-protocol.md); a zdb without
-  // FENCE is logged and left unfenced. Error when a higher token holds a
-  // namespace (fenced() is then true).
-  qs::Status Fence(uint64_t token);
-  // The higher of the two namespaces' fences (NSINFO; 0 on a zdb without).
-  qs::Result<uint64_t> CurrentFence();
-  bool fenced() const { return fenced_.load(); }
+  // Raises the fence of both namespaces to token: from then on the store
+  // refuses the writes of any earlier holder (docs/zdb-protocol.md). Error
+  // when a higher token holds a namespace (fenced() is then true).
+  virtual qs::Status Fence(uint64_t token) = 0;
+  // The higher of the two namespaces' fences (0: none).
+  virtual qs::Result<uint64_t> CurrentFence() = 0;
+  // A write was refused because a later mount raised the fence; for good.
+  virtual bool fenced() const = 0;
 
-  // The mount lease record (keys.h kLeaseKey), on the lease connection.
-  qs::Result<std::optional<std::string>> LeaseGet();
-  qs::Status LeaseSet(std::string_view record);
-  qs::Status LeaseDel();  // a missing record is not an error
+  // The mount lease record (keys.h kLeaseKey).
+  virtual qs::Result<std::optional<std::string>> LeaseGet() = 0;
+  virtual qs::Status LeaseSet(std::string_view record) = 0;
+  virtual qs::Status LeaseDel() = 0;  // a missing record is not an error
 
-  // FSYNC on both namespaces: every acknowledged write is on stable storage.
-  qs::Status Sync();
-  qs::Result<SpaceInfo> Space();
-
- private:
-  Store(const Options& options, qs::ZdbAddress base, qs::ZdbAddress meta, qs::ZdbAddress data);
-  // client.Connect() until it succeeds, fails for another reason than a
-  // transport one, or wait_seconds pass; retries with back-off (0.1 s
-  // doubling to 2 s).
-  static qs::Status WaitForZdb(qs::ZdbClient& client, int wait_seconds);
-  // Runs fn(client) again after Unavailable, up to kAttempts times.
-  template <typename Fn>
-  auto Retry(qs::ZdbClient& client, Fn fn) -> decltype(fn(client));
-  qs::Result<std::vector<qs::Reply>> Pipeline(qs::ZdbClient& client,
-                                              const std::vector<std::vector<std::string_view>>& cmds);
-  qs::Result<std::string> NsInfo(const std::string& ns);
-  // Pipeline of writes on meta_ or data_: when the connection is new (zdb:
-  // "holds no token") it FENCEs again and resends the refused suffix; a
-  // refusal for an older token sets fenced_.
-  qs::Result<std::vector<qs::Reply>> WritePipeline(qs::ZdbClient& client,
-                                                   const std::vector<std::vector<std::string_view>>& cmds);
-  qs::Status FenceOn(qs::ZdbClient& client);
-  qs::Status Scan(qs::ZdbClient& client, const std::function<void(const std::string& key)>& fn);
-
-  // A read connection on the data namespace, from the pool or new.
-  std::unique_ptr<qs::ZdbClient> TakeReader();
-  void ReturnReader(std::unique_ptr<qs::ZdbClient> c);
-
-  Options options_;
-  qs::ZdbClient meta_;
-  qs::ZdbClient data_;
-  qs::ZdbClient admin_;  // default namespace, for NSINFO
-  qs::ZdbClient lease_;  // metadata namespace, for the lease record only
-  std::atomic<FsMetrics*> metrics_{nullptr};  // set while the lease thread runs
-  uint64_t token_ = 0;  // 0: not fenced (before Fence, or a zdb without FENCE)
-  std::atomic<bool> fenced_{false};
-  std::mutex readers_mu_;
-  std::vector<std::unique_ptr<qs::ZdbClient>> readers_;  // idle read connections
+  // Every acknowledged write is on stable storage.
+  virtual qs::Status Sync() = 0;
+  virtual qs::Result<SpaceInfo> Space() = 0;
 };
 
 }  // namespace qsfs
