@@ -8,6 +8,7 @@
 
 #include "common/coding.h"
 #include "common/service_notify.h"
+#include "common/zdb_errors.h"
 #include "qsfs/keys.h"
 
 namespace qsfs {
@@ -43,7 +44,8 @@ uint64_t InfoNumber(const std::string& info, std::string_view key) {
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-constexpr std::string_view kFenced = "Fenced:";
+// zdb's error replies by their code (common/zdb_errors.h), not their text.
+bool Is(const std::string& reply, qs::ZdbError e) { return qs::ParseZdbError(reply) == e; }
 constexpr std::string_view kNoToken = "Fenced: this session holds no token";
 
 qs::Status ReplyStatus(const qs::Reply& r) {
@@ -153,7 +155,7 @@ qs::Result<std::unique_ptr<ZdbStore>> ZdbStore::Open(const Options& o) {
     auto info = setup.Command({"NSINFO", w.ns});
     if (!info.ok()) return qs::Status::Unavailable("zdb at " + where + ": " + info.status().message());
     if (info->is_error()) {
-      if (!Contains(info->str, "not found")) {
+      if (!Is(info->str, qs::ZdbError::kNamespaceNotFound)) {
         return qs::Status::IOError("zdb at " + where + ": NSINFO " + w.ns + ": " + info->str);
       }
       if (!o.create_namespaces) {
@@ -282,7 +284,7 @@ qs::Status ZdbStore::Apply(const MetaBatch& batch) {
     for (size_t i = 0; i < replies->size(); i++) {
       const qs::Reply& r = (*replies)[i];
       if (!r.is_error()) continue;
-      if (batch.ops()[start + i].del && Contains(r.str, "not found")) continue;
+      if (batch.ops()[start + i].del && Is(r.str, qs::ZdbError::kKeyNotFound)) continue;
       return qs::StatusFromServerError(r.str);
     }
     start = end;
@@ -392,7 +394,7 @@ qs::Status ZdbStore::DataDelMany(const std::vector<uint64_t>& ids) {
     auto replies = WritePipeline(data_, cmds);
     if (!replies.ok()) return replies.status();
     for (const qs::Reply& r : *replies) {
-      if (r.is_error() && !Contains(r.str, "not found")) return qs::StatusFromServerError(r.str);
+      if (r.is_error() && !Is(r.str, qs::ZdbError::kKeyNotFound)) return qs::StatusFromServerError(r.str);
     }
   }
   return qs::Status::OK();
@@ -406,7 +408,7 @@ qs::Status ZdbStore::Scan(qs::ZdbClient& client, const std::function<void(const 
     auto r = Retry(client, [&](qs::ZdbClient& c) { return c.Command(cmd); });
     if (!r.ok()) return r.status();
     if (r->is_error()) {
-      if (Contains(r->str, "No more data")) return qs::Status::OK();
+      if (Is(r->str, qs::ZdbError::kNoMoreData)) return qs::Status::OK();
       return qs::StatusFromServerError(r->str);
     }
     if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string() || !r->elements[1].is_array())
@@ -446,7 +448,7 @@ qs::Result<std::vector<qs::Reply>> ZdbStore::WritePipeline(qs::ZdbClient& client
     break;
   }
   for (const qs::Reply& r : *replies) {
-    if (r.is_error() && StartsWith(r.str, kFenced) && !fenced_.exchange(true)) {
+    if (r.is_error() && Is(r.str, qs::ZdbError::kFenced) && !fenced_.exchange(true)) {
       spdlog::error("zdb refused a write to {}: {}", client.address().ns, r.str);
     }
   }
@@ -458,7 +460,7 @@ qs::Status ZdbStore::FenceOn(qs::ZdbClient& client) {
   auto r = Retry(client, [&](qs::ZdbClient& c) { return c.Command({"FENCE", token}); });
   if (!r.ok()) return r.status();
   if (r->is_error()) {
-    if (StartsWith(r->str, kFenced) && !fenced_.exchange(true)) {
+    if (Is(r->str, qs::ZdbError::kFenced) && !fenced_.exchange(true)) {
       spdlog::error("zdb refused FENCE {} on {}: {}", token, client.address().ns, r->str);
     }
     return qs::Status::IOError("FENCE on " + client.address().ns + ": " + r->str);
@@ -494,7 +496,7 @@ qs::Status ZdbStore::LeaseSet(std::string_view record) {
 qs::Status ZdbStore::LeaseDel() {
   auto r = WritePipeline(lease_, {{"DEL", kLeaseKey}});
   if (!r.ok()) return r.status();
-  if (r->at(0).is_error() && Contains(r->at(0).str, "not found")) return qs::Status::OK();
+  if (r->at(0).is_error() && Is(r->at(0).str, qs::ZdbError::kKeyNotFound)) return qs::Status::OK();
   return ReplyStatus(r->at(0));
 }
 
