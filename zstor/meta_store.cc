@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/coding.h"
+#include "common/zdb_errors.h"
 
 namespace zstor {
 
@@ -266,7 +267,12 @@ Result<std::vector<ObjectMeta>> MetaStore::List(bool strict) {
         ok = false;
         break;
       }
-      if (r->is_error()) break;  // "No more data"
+      if (r->is_error()) {
+        // The end of the scan; any other error leaves this backend's keys
+        // unknown, so it does not count toward the listing.
+        if (qs::ParseZdbError(r->str) != qs::ZdbError::kNoMoreData) ok = false;
+        break;
+      }
       if (!r->is_array() || r->elements.size() != 2) {
         ok = false;
         break;

@@ -2,6 +2,7 @@
 // names once they are older than sweep_min_age; it keeps every fragment of
 // a committed object, young orphans and fragments named by intents, and
 // refuses to delete anything when a record cannot be read.
+#include "tests/common/refusing_proxy.h"
 #include "tests/zstor/cluster_fixture.h"
 #include "zstor/fragment_sweep.h"
 
@@ -102,6 +103,35 @@ TEST_F(SweepTest, AnUnreadableRecordMakesTheSweepRefuse) {
   EXPECT_NE(out.find("object records unreadable"), std::string::npos) << out;
   EXPECT_NE(out.find("nothing swept"), std::string::npos) << out;
   EXPECT_EQ(Fragments(), before);
+}
+
+// A meta backend that answers SCAN with an error other than "No more data"
+// listed nothing, not everything: with every meta backend so, the records
+// cannot be listed and the sweep must delete nothing.
+TEST_F(SweepTest, MetaBackendsThatCannotScanMakeTheSweepRefuse) {
+  std::string a = RandomData(1 << 20, 97);
+  ASSERT_TRUE(store_->Store(WriteFile("a.in", a), "/a").ok());
+  for (int i = 0; i < 4; ++i) WriteOrphan(i, 4096, 7200);
+  std::vector<std::unique_ptr<qs_test::RefusingProxy>> proxies;
+  for (int i = kData; i < kData + kMeta; ++i) {
+    KillBackend(i);
+    ASSERT_TRUE(zdbs_[i].Start(std::string(QS_BIN_DIR) + "/zdb",
+                               {"--data", Dir(i) + "/data", "--index", Dir(i) + "/index", "--socket", Sock(i) + ".real",
+                                "--mode", "user", "--datasize", "4M"},
+                               Dir(i) + ".log"));
+    ASSERT_TRUE(zdbs_[i].WaitUnix(Sock(i) + ".real")) << "zdb " << i;
+    proxies.push_back(std::make_unique<qs_test::RefusingProxy>(Sock(i), Sock(i) + ".real", std::set<std::string>{"SCAN"}));
+  }
+  long long before = Fragments();
+  auto [rc, out] = Zstor("--json sweep");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("\"ok\": false"), std::string::npos) << out;
+  EXPECT_EQ(Fragments(), before);
+  int refusals = 0;
+  for (auto& p : proxies) refusals += p->refusals();
+  EXPECT_GT(refusals, 0);  // the sweep did scan, and got the refusal
+  ASSERT_TRUE(store_->Retrieve("/a", dir_.path() + "/a.out").ok());
+  EXPECT_EQ(zdb_test::ReadRaw(dir_.path() + "/a.out"), a);
 }
 
 TEST_F(SweepTest, FragmentsNamedByAnIntentAreKept) {
