@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/mount.h>
@@ -13,9 +14,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -215,6 +219,46 @@ inline void JoinFence(qs::ZdbClient& c, const std::string& ns) {
   if (fence == "0") return;
   auto r = c.Command({"FENCE", fence});
   ASSERT_TRUE(r.ok() && r->is_status()) << (r.ok() ? r->DebugString() : r.status().ToString());
+}
+
+// lstat of path; a failure is a test failure (and a zeroed stat).
+inline struct stat Stat(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path << ": " << strerror(errno);
+  return st;
+}
+
+// name -> d_type, without "." and "..".
+inline std::map<std::string, int> List(const std::string& dir) {
+  std::map<std::string, int> out;
+  DIR* d = opendir(dir.c_str());
+  EXPECT_NE(d, nullptr) << dir;
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    EXPECT_EQ(out.count(n), 0u) << "duplicate " << n;
+    out[n] = e->d_type;
+  }
+  closedir(d);
+  return out;
+}
+
+inline std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&s[i], &v, 8);
+  }
+  return s;
+}
+
+// Value of the sample `series` ("name{labels}") in a /metrics page, -1 if absent.
+inline double MetricValue(const std::string& page, const std::string& series) {
+  size_t p = page.find("\n" + series + " ");
+  if (p == std::string::npos) return -1;
+  return std::strtod(page.c_str() + p + series.size() + 2, nullptr);
 }
 
 // errno of a call that returns -1 on failure, or 0 when it succeeded.
