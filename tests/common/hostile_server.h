@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/unix_listener.h"
+
 namespace qs_test {
 
 class HostileServer {
@@ -29,23 +31,9 @@ class HostileServer {
     kTrickle,      // "$1000000\r\n", then one byte every 20 ms
   };
 
-  HostileServer(std::string path, Mode mode) : path_(std::move(path)), mode_(mode) {
-    unlink(path_.c_str());
-    fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, path_.c_str(), sizeof(sa.sun_path) - 1);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || listen(fd_, 64) != 0) abort();
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-  ~HostileServer() {
-    stop_ = true;
-    acceptor_.join();
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& t : conns_) t.join();
-    close(fd_);
-    unlink(path_.c_str());
-  }
+  HostileServer(std::string path, Mode mode)
+      : path_(std::move(path)), mode_(mode), listener_(path_, &stop_, [this](int c) { Serve(c); }) {}
+  ~HostileServer() { listener_.Stop(); }
   HostileServer(const HostileServer&) = delete;
   HostileServer& operator=(const HostileServer&) = delete;
 
@@ -54,17 +42,6 @@ class HostileServer {
   size_t bytes_sent() const { return sent_; }
 
  private:
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      std::lock_guard<std::mutex> lock(mu_);
-      conns_.emplace_back([this, c] { Serve(c); });
-    }
-  }
-
   // Sends all of s unless the peer goes away or the server stops.
   bool Send(int c, const std::string& s) {
     size_t off = 0;
@@ -119,12 +96,9 @@ class HostileServer {
 
   std::string path_;
   Mode mode_;
-  int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<size_t> sent_{0};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<std::thread> conns_;
+  UnixListener listener_;  // last: its threads use the members above
 };
 
 }  // namespace qs_test

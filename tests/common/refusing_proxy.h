@@ -22,27 +22,16 @@
 #include <vector>
 
 #include "common/resp_parser.h"
+#include "tests/common/unix_listener.h"
 
 namespace qs_test {
 
 class RefusingProxy {
  public:
   RefusingProxy(std::string path, std::string upstream, std::set<std::string> refused)
-      : path_(std::move(path)), upstream_(std::move(upstream)), refused_(std::move(refused)) {
-    unlink(path_.c_str());
-    fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un sa = Address(path_);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || listen(fd_, 64) != 0) abort();
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-  ~RefusingProxy() {
-    stop_ = true;
-    acceptor_.join();
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& t : conns_) t.join();
-    close(fd_);
-    unlink(path_.c_str());
-  }
+      : path_(std::move(path)), upstream_(std::move(upstream)), refused_(std::move(refused)),
+        listener_(path_, &stop_, [this](int c) { Serve(c); }) {}
+  ~RefusingProxy() { listener_.Stop(); }
   RefusingProxy(const RefusingProxy&) = delete;
   RefusingProxy& operator=(const RefusingProxy&) = delete;
 
@@ -50,22 +39,6 @@ class RefusingProxy {
   int refusals() const { return refusals_; }
 
  private:
-  static sockaddr_un Address(const std::string& p) {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, p.c_str(), sizeof(sa.sun_path) - 1);
-    return sa;
-  }
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      std::lock_guard<std::mutex> lock(mu_);
-      conns_.emplace_back([this, c] { Serve(c); });
-    }
-  }
   // Waits (polling stop_) until fd is readable, then reads; <= 0 ends.
   ssize_t Read(int fd, char* buf, size_t n) {
     for (;;) {
@@ -104,9 +77,8 @@ class RefusingProxy {
     return ok;
   }
   void Serve(int client) {
-    int up = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un sa = Address(upstream_);
-    if (connect(up, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
+    int up = UnixListener::Connect(upstream_);
+    if (up >= 0) {
       qs::RespParser parser;
       std::string in;
       std::vector<std::string_view> argv;
@@ -137,19 +109,16 @@ class RefusingProxy {
         }
         in.erase(0, used);
       }
+      close(up);
     }
-    close(up);
     close(client);
   }
 
   std::string path_, upstream_;
   std::set<std::string> refused_;
-  int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<int> refusals_{0};
-  std::mutex mu_;
-  std::thread acceptor_;
-  std::vector<std::thread> conns_;
+  UnixListener listener_;  // last: its threads use the members above
 };
 
 }  // namespace qs_test

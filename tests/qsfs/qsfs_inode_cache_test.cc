@@ -24,15 +24,7 @@
 
 namespace {
 
-using qsfs_test::QsfsFixture;
-using qsfs_test::List;
-using qsfs_test::MetricValue;
-using qsfs_test::RandomBytes;
-using qsfs_test::ReadFile;
-using qsfs_test::RunAs;
-using qsfs_test::Stat;
-using qsfs_test::WriteFile;
-
+using namespace qsfs_test;  // the fixture and its helpers
 using QsfsTest = QsfsFixture;
 
 // With a small inode cache most inodes the kernel holds are parked (only

@@ -20,24 +20,15 @@
 #include <string>
 #include <thread>
 
+#include "tests/common/unix_listener.h"
+
 namespace zstor_test {
 
 class StallProxy {
  public:
-  StallProxy(std::string path, std::string upstream) : path_(std::move(path)), upstream_(std::move(upstream)) {
-    unlink(path_.c_str());
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sa = Address(path_);
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || listen(fd_, 64) != 0) abort();
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-  ~StallProxy() {
-    stop_ = true;
-    acceptor_.join();
-    for (auto& t : threads_) t.join();
-    close(fd_);
-    unlink(path_.c_str());
-  }
+  StallProxy(std::string path, std::string upstream)
+      : path_(std::move(path)), upstream_(std::move(upstream)), listener_(path_, &stop_, [this](int c) { Serve(c); }) {}
+  ~StallProxy() { listener_.Stop(); }
   StallProxy(const StallProxy&) = delete;
   StallProxy& operator=(const StallProxy&) = delete;
 
@@ -48,28 +39,13 @@ class StallProxy {
   size_t held() const { return held_; }
 
  private:
-  static sockaddr_un Address(const std::string& p) {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, p.c_str(), sizeof(sa.sun_path) - 1);
-    return sa;
-  }
-
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un sa = Address(upstream_);
-      if (u < 0 || connect(u, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-        close(c);
-        if (u >= 0) close(u);
-        continue;
-      }
-      threads_.emplace_back([this, c, u] { Relay(c, u); });
+  void Serve(int c) {
+    int u = qs_test::UnixListener::Connect(upstream_);
+    if (u < 0) {
+      close(c);
+      return;
     }
+    Relay(c, u);
   }
 
   // Requests c -> u as they come; replies u -> c, held while stalled.
@@ -123,12 +99,10 @@ class StallProxy {
   }
 
   const std::string path_, upstream_;
-  int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> stalled_{false};
   std::atomic<size_t> held_{0};
-  std::thread acceptor_;
-  std::list<std::thread> threads_;  // the acceptor's only
+  qs_test::UnixListener listener_;  // last: its threads use the members above
 };
 
 }  // namespace zstor_test
