@@ -52,30 +52,13 @@ for i in $(seq 0 $((ndata + nmeta - 1))); do
   echo "zdb $i did not start:"; cat "$work/zdb$i.log"; exit 1
 done
 
-hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 staging=$work/staging
 mkdir -p "$staging/data/qsfs-data" "$staging/data/qsfs-meta" "$staging/index"
 cfg=$work/zstor.toml
-{
-  printf 'minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n'
-  printf 'chunk_size = "16M"\njournal_dir = "%s"\n' "$work/journal"
-  printf 'socket = "%s"\nqueue_dir = "%s"\n' "$work/zstor.sock" "$work/queue"
-  printf 'zdb_data_dir_path = "%s"\nzdb_index_dir_path = "%s"\n' "$staging/data" "$staging/index"
-  printf '[encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
-  printf '[compression]\nalgorithm = "zstd"\nlevel = 1\n'
-  printf '[meta]\ntype = "zdb"\n[meta.config]\nprefix = "bench"\n'
-  printf '[meta.config.encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
-  for i in $(seq "$ndata" $((ndata + nmeta - 1))); do
-    printf '[[meta.config.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$(sock "$i")"
-  done
-  for g in 0 1 2 3; do
-    printf '[[groups]]\n'
-    for ((i = g; i < ndata; i += 4)); do
-      printf '[[groups.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$(sock "$i")"
-    done
-  done
-} >"$cfg"
-chmod 600 "$cfg"  # zstor refuses keys readable by every user
+. tests/bench/zstor_config.sh
+write_zstor_config "$cfg" "$work" "$ndata" "$nmeta" \
+  "socket = \"$work/zstor.sock\"" "queue_dir = \"$work/queue\"" \
+  "zdb_data_dir_path = \"$staging/data\"" "zdb_index_dir_path = \"$staging/index\""
 
 "$bin/zstor" -c "$cfg" monitor >"$work/zstor.log" 2>&1 &
 pids+=($!)

@@ -55,26 +55,9 @@ for i in $(seq 0 $((ndata + nmeta - 1))); do
   echo "zdb $i did not start:"; cat "$work/zdb$i.log"; exit 1
 done
 
-hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 cfg=$work/zstor.toml
-{
-  printf 'minimal_shards = 16\nexpected_shards = 20\nredundant_groups = 0\nredundant_nodes = 0\n'
-  printf 'chunk_size = "16M"\njournal_dir = "%s"\n' "$work/journal"
-  printf '[encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
-  printf '[compression]\nalgorithm = "zstd"\nlevel = 1\n'
-  printf '[meta]\ntype = "zdb"\n[meta.config]\nprefix = "bench"\n'
-  printf '[meta.config.encryption]\nalgorithm = "AES"\nkey = "%s"\n' "$(hexkey)"
-  for i in $(seq "$ndata" $((ndata + nmeta - 1))); do
-    printf '[[meta.config.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$(sock "$i")"
-  done
-  for g in 0 1 2 3; do
-    printf '[[groups]]\n'
-    for ((i = g; i < ndata; i += 4)); do
-      printf '[[groups.backends]]\naddress = "unix:%s"\nnamespace = "default"\n' "$(sock "$i")"
-    done
-  done
-} >"$cfg"
-chmod 600 "$cfg"  # zstor refuses keys readable by every user
+. tests/bench/zstor_config.sh
+write_zstor_config "$cfg" "$work" "$ndata" "$nmeta"
 
 build/bin/zstor_codec_bench --bytes "$bytes" --write-random "$work/random.in" --write-text "$work/text.in"
 
